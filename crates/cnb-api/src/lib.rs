@@ -1,0 +1,1 @@
+//! Platform and Buildpack API versions.

@@ -1,0 +1,1 @@
+//! Reproducible layer tars, digests and safe extraction.

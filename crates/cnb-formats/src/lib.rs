@@ -1,0 +1,1 @@
+//! Serde types for every CNB platform and buildpack file and label.

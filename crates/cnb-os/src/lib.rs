@@ -1,0 +1,1 @@
+//! OS-specific operations: users, ownership, privilege drop.

@@ -1,0 +1,1 @@
+//! Phase inputs: flags, env, defaults per Platform API; exit codes; logging.

@@ -1,0 +1,1 @@
+//! Test-only helpers: testdata paths, a real loopback registry.
