@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "app says: $* (HELLO_GREETING=$HELLO_GREETING)"
