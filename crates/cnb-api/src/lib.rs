@@ -1,1 +1,14 @@
-//! Platform and Buildpack API versions.
+//! Versions of the Cloud Native Buildpacks Platform API and Buildpack API: parsing, comparison and
+//! the lists of versions this lifecycle supports or deprecates.
+//!
+//! It knows nothing about phases or files: callers ask whether a version is supported and map the
+//! answer to the spec's exit codes (11 for the Platform API, 12 for a buildpack's API).
+#![deny(missing_docs)]
+
+mod deprecation;
+mod support;
+mod version;
+
+pub use deprecation::{DeprecationMode, InvalidDeprecationMode};
+pub use support::{Apis, BUILDPACK, PLATFORM, Support};
+pub use version::{ParseVersionError, Version};
