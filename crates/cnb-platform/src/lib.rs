@@ -1,1 +1,25 @@
-//! Phase inputs: flags, env, defaults per Platform API; exit codes; logging.
+//! The inputs of every lifecycle phase, as the Platform API defines them: one table of flags,
+//! `CNB_*` environment variables and defaults per phase and Platform API version, a parser that
+//! accepts Go-style single-dash flags, the spec's exit codes, and the phases' logger.
+//!
+//! It does not read files or images and holds no phase logic; the process environment is an input
+//! value ([`Env`]), read from the real environment only by [`Env::from_process`].
+#![deny(missing_docs)]
+
+mod env;
+mod error;
+mod exit;
+mod inputs;
+mod log;
+mod parse;
+mod phase;
+mod table;
+
+pub use env::{Env, parse_go_bool};
+pub use error::InputError;
+pub use exit::{ExitClass, ExitCode};
+pub use inputs::{Inputs, Target};
+pub use log::{LogLevel, Logger};
+pub use parse::{VERSION, parse};
+pub use phase::Phase;
+pub use table::{Availability, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of};

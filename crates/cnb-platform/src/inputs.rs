@@ -1,0 +1,146 @@
+//! The resolved inputs of one phase run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use cnb_api::{DeprecationMode, Version};
+
+use crate::{Key, LogLevel, Phase};
+
+/// One resolved value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Value {
+    Path(PathBuf),
+    Str(String),
+    Bool(bool),
+    Int(u32),
+    List(Vec<String>),
+}
+
+/// The build's target as given by `-os`/`-arch`/`-arch-variant` (or `CNB_TARGET_*`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Target {
+    /// Operating system, e.g. `linux`.
+    pub os: Option<String>,
+    /// Architecture, e.g. `arm64`.
+    pub arch: Option<String>,
+    /// Architecture variant, e.g. `v8`.
+    pub arch_variant: Option<String>,
+}
+
+impl Target {
+    /// Whether nothing was given.
+    pub fn is_empty(&self) -> bool {
+        self.os.is_none() && self.arch.is_none() && self.arch_variant.is_none()
+    }
+}
+
+/// Everything a phase was given: flags, environment and defaults, resolved with precedence
+/// flag > environment > default, placeholders replaced and paths made absolute.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// The phase.
+    pub phase: Phase,
+    /// `CNB_PLATFORM_API`.
+    pub platform_api: Version,
+    /// `CNB_DEPRECATION_MODE`.
+    pub deprecation_mode: DeprecationMode,
+    /// `-log-level` / `CNB_LOG_LEVEL`.
+    pub log_level: LogLevel,
+    /// `-no-color` / `CNB_NO_COLOR`.
+    pub no_color: bool,
+    /// Positional arguments (image names for analyzer, exporter, creator, rebaser).
+    pub positionals: Vec<String>,
+    /// `CNB_EXEC_ENV` (default `production`).
+    pub exec_env: String,
+    /// `CNB_REGISTRY_AUTH`, raw JSON.
+    pub registry_auth: Option<String>,
+    /// `SOURCE_DATE_EPOCH`, raw.
+    pub source_date_epoch: Option<String>,
+    /// `CNB_EXPERIMENTAL_MODE` (default `error`).
+    pub experimental_mode: String,
+    /// Things the phase should warn about once its logger is up.
+    pub warnings: Vec<String>,
+    pub(crate) values: BTreeMap<Key, Value>,
+}
+
+impl Inputs {
+    /// A path input, when set (and available in this phase at this Platform API).
+    pub fn path(&self, key: Key) -> Option<&Path> {
+        match self.values.get(&key) {
+            Some(Value::Path(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// A string input, when set.
+    pub fn string(&self, key: Key) -> Option<&str> {
+        match self.values.get(&key) {
+            Some(Value::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A boolean input (false when unset or unavailable).
+    pub fn flag(&self, key: Key) -> bool {
+        matches!(self.values.get(&key), Some(Value::Bool(true)))
+    }
+
+    /// An integer input (0 when unset).
+    pub fn int(&self, key: Key) -> u32 {
+        match self.values.get(&key) {
+            Some(Value::Int(n)) => *n,
+            _ => 0,
+        }
+    }
+
+    /// A list input (empty when unset).
+    pub fn list(&self, key: Key) -> &[String] {
+        match self.values.get(&key) {
+            Some(Value::List(v)) => v,
+            _ => &[],
+        }
+    }
+
+    /// Whether the phase takes `key` at this Platform API.
+    pub fn has(&self, key: Key) -> bool {
+        self.values.contains_key(&key)
+    }
+
+    /// `-layers`.
+    pub fn layers_dir(&self) -> &Path {
+        self.path(Key::Layers).unwrap_or(Path::new("/layers"))
+    }
+
+    /// `-uid` / `CNB_USER_ID`.
+    pub fn uid(&self) -> u32 {
+        self.int(Key::Uid)
+    }
+
+    /// `-gid` / `CNB_GROUP_ID`.
+    pub fn gid(&self) -> u32 {
+        self.int(Key::Gid)
+    }
+
+    /// The first positional: the output image of analyzer, exporter, creator and rebaser.
+    pub fn image(&self) -> Option<&str> {
+        self.positionals.first().map(String::as_str)
+    }
+
+    /// Every name the output is saved under: positionals, then `-tag` values.
+    pub fn output_names(&self) -> Vec<String> {
+        let mut names = self.positionals.clone();
+        names.extend(self.list(Key::Tag).iter().cloned());
+        names
+    }
+
+    /// `-os`, `-arch`, `-arch-variant`.
+    pub fn target(&self) -> Target {
+        let get = |k| self.string(k).map(str::to_string);
+        Target {
+            os: get(Key::Os),
+            arch: get(Key::Arch),
+            arch_variant: get(Key::ArchVariant),
+        }
+    }
+}

@@ -1,0 +1,698 @@
+//! The input table: every flag, its environment variable and default, and in which phases and
+//! Platform API versions it exists (spec-inventory §2.0, "Flag availability per phase").
+
+use cnb_api::Version;
+
+use crate::Phase;
+
+/// Names every input a phase can take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum Key {
+    Analyzed,
+    App,
+    Arch,
+    ArchVariant,
+    BuildConfig,
+    BuildImage,
+    Buildpacks,
+    CacheDir,
+    CacheImage,
+    Daemon,
+    Extended,
+    Extensions,
+    Force,
+    Generated,
+    Gid,
+    Group,
+    Image,
+    InsecureRegistry,
+    LaunchCache,
+    Launcher,
+    LauncherSbom,
+    Layers,
+    Layout,
+    LayoutDir,
+    LogLevel,
+    NoColor,
+    Order,
+    Os,
+    Parallel,
+    Plan,
+    Platform,
+    PreviousImage,
+    ProcessType,
+    ProjectMetadata,
+    Report,
+    Run,
+    RunImage,
+    SkipLayers,
+    SkipRestore,
+    Stack,
+    System,
+    Tag,
+    Uid,
+}
+
+/// The shape of an input's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A file or directory path (made absolute after parsing).
+    Path,
+    /// A string (an image reference, a name, a level).
+    Str,
+    /// A boolean flag: `-x`, `-x=true`, `-x=false`.
+    Bool,
+    /// A non-negative integer.
+    Int,
+    /// A repeatable flag whose values append to the comma-separated environment value.
+    List,
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, Copy)]
+pub struct InputDef {
+    /// Which input.
+    pub key: Key,
+    /// The flag without its dash.
+    pub flag: &'static str,
+    /// The environment variable, when there is one.
+    pub env: Option<&'static str>,
+    /// The default; may contain the `<layers>` placeholder. Empty means none.
+    pub default: &'static str,
+    /// The value's shape.
+    pub kind: Kind,
+    /// One line for usage text.
+    pub help: &'static str,
+}
+
+const fn def(
+    key: Key,
+    flag: &'static str,
+    env: Option<&'static str>,
+    default: &'static str,
+    kind: Kind,
+    help: &'static str,
+) -> InputDef {
+    InputDef {
+        key,
+        flag,
+        env,
+        default,
+        kind,
+        help,
+    }
+}
+
+use Kind::{Bool, Int, List, Path, Str};
+
+/// Every input of every phase.
+pub const INPUTS: &[InputDef] = &[
+    def(
+        Key::Analyzed,
+        "analyzed",
+        Some("CNB_ANALYZED_PATH"),
+        "<layers>/analyzed.toml",
+        Path,
+        "path to analyzed.toml",
+    ),
+    def(
+        Key::App,
+        "app",
+        Some("CNB_APP_DIR"),
+        "/workspace",
+        Path,
+        "path to the application directory",
+    ),
+    def(
+        Key::Arch,
+        "arch",
+        Some("CNB_TARGET_ARCH"),
+        "",
+        Str,
+        "target architecture (overrides the run image's)",
+    ),
+    def(
+        Key::ArchVariant,
+        "arch-variant",
+        Some("CNB_TARGET_ARCH_VARIANT"),
+        "",
+        Str,
+        "target architecture variant",
+    ),
+    def(
+        Key::BuildConfig,
+        "build-config",
+        Some("CNB_BUILD_CONFIG_DIR"),
+        "/cnb/build-config",
+        Path,
+        "path to the build config directory",
+    ),
+    def(
+        Key::BuildImage,
+        "build-image",
+        Some("CNB_BUILD_IMAGE"),
+        "",
+        Str,
+        "reference to the build image",
+    ),
+    def(
+        Key::Buildpacks,
+        "buildpacks",
+        Some("CNB_BUILDPACKS_DIR"),
+        "/cnb/buildpacks",
+        Path,
+        "path to the buildpacks directory",
+    ),
+    def(
+        Key::CacheDir,
+        "cache-dir",
+        Some("CNB_CACHE_DIR"),
+        "",
+        Path,
+        "path to the cache directory",
+    ),
+    def(
+        Key::CacheImage,
+        "cache-image",
+        Some("CNB_CACHE_IMAGE"),
+        "",
+        Str,
+        "reference to the cache image",
+    ),
+    def(
+        Key::Daemon,
+        "daemon",
+        Some("CNB_USE_DAEMON"),
+        "",
+        Bool,
+        "use the docker daemon",
+    ),
+    def(
+        Key::Extended,
+        "extended",
+        Some("CNB_EXTENDED_DIR"),
+        "<layers>/extended",
+        Path,
+        "path to the extended directory",
+    ),
+    def(
+        Key::Extensions,
+        "extensions",
+        Some("CNB_EXTENSIONS_DIR"),
+        "/cnb/extensions",
+        Path,
+        "path to the extensions directory",
+    ),
+    def(
+        Key::Force,
+        "force",
+        Some("CNB_FORCE_REBASE"),
+        "",
+        Bool,
+        "rebase even if the new run image does not match",
+    ),
+    def(
+        Key::Generated,
+        "generated",
+        Some("CNB_GENERATED_DIR"),
+        "<layers>/generated",
+        Path,
+        "path to the generated directory",
+    ),
+    def(
+        Key::Gid,
+        "gid",
+        Some("CNB_GROUP_ID"),
+        "0",
+        Int,
+        "group id of the build user",
+    ),
+    def(
+        Key::Group,
+        "group",
+        Some("CNB_GROUP_PATH"),
+        "<layers>/group.toml",
+        Path,
+        "path to group.toml",
+    ),
+    def(
+        Key::Image,
+        "image",
+        None,
+        "",
+        Str,
+        "reference to the run image (deprecated: use -run-image)",
+    ),
+    def(
+        Key::InsecureRegistry,
+        "insecure-registry",
+        Some("CNB_INSECURE_REGISTRIES"),
+        "",
+        List,
+        "registry to reach over plain http (repeatable)",
+    ),
+    def(
+        Key::LaunchCache,
+        "launch-cache",
+        Some("CNB_LAUNCH_CACHE_DIR"),
+        "",
+        Path,
+        "path to the launch cache directory",
+    ),
+    def(
+        Key::Launcher,
+        "launcher",
+        None,
+        "/cnb/lifecycle/launcher",
+        Path,
+        "path to the launcher binary",
+    ),
+    def(
+        Key::LauncherSbom,
+        "launcher-sbom",
+        None,
+        "/cnb/lifecycle",
+        Path,
+        "path to the launcher's sbom files",
+    ),
+    def(
+        Key::Layers,
+        "layers",
+        Some("CNB_LAYERS_DIR"),
+        "/layers",
+        Path,
+        "path to the layers directory",
+    ),
+    def(
+        Key::Layout,
+        "layout",
+        Some("CNB_USE_LAYOUT"),
+        "",
+        Bool,
+        "read and write images in oci layout format",
+    ),
+    def(
+        Key::LayoutDir,
+        "layout-dir",
+        Some("CNB_LAYOUT_DIR"),
+        "",
+        Path,
+        "path to the oci layout root",
+    ),
+    def(
+        Key::LogLevel,
+        "log-level",
+        Some("CNB_LOG_LEVEL"),
+        "info",
+        Str,
+        "debug, info, warn or error",
+    ),
+    def(
+        Key::NoColor,
+        "no-color",
+        Some("CNB_NO_COLOR"),
+        "",
+        Bool,
+        "disable colour in the output",
+    ),
+    def(
+        Key::Order,
+        "order",
+        Some("CNB_ORDER_PATH"),
+        "",
+        Path,
+        "path to order.toml",
+    ),
+    def(
+        Key::Os,
+        "os",
+        Some("CNB_TARGET_OS"),
+        "",
+        Str,
+        "target operating system",
+    ),
+    def(
+        Key::Parallel,
+        "parallel",
+        Some("CNB_PARALLEL_EXPORT"),
+        "",
+        Bool,
+        "export the app image and the cache in parallel",
+    ),
+    def(
+        Key::Plan,
+        "plan",
+        Some("CNB_PLAN_PATH"),
+        "<layers>/plan.toml",
+        Path,
+        "path to plan.toml",
+    ),
+    def(
+        Key::Platform,
+        "platform",
+        Some("CNB_PLATFORM_DIR"),
+        "/platform",
+        Path,
+        "path to the platform directory",
+    ),
+    def(
+        Key::PreviousImage,
+        "previous-image",
+        Some("CNB_PREVIOUS_IMAGE"),
+        "",
+        Str,
+        "reference to the previous image",
+    ),
+    def(
+        Key::ProcessType,
+        "process-type",
+        Some("CNB_PROCESS_TYPE"),
+        "",
+        Str,
+        "default process type",
+    ),
+    def(
+        Key::ProjectMetadata,
+        "project-metadata",
+        Some("CNB_PROJECT_METADATA_PATH"),
+        "<layers>/project-metadata.toml",
+        Path,
+        "path to project-metadata.toml",
+    ),
+    def(
+        Key::Report,
+        "report",
+        Some("CNB_REPORT_PATH"),
+        "<layers>/report.toml",
+        Path,
+        "path to report.toml",
+    ),
+    def(
+        Key::Run,
+        "run",
+        Some("CNB_RUN_PATH"),
+        "/cnb/run.toml",
+        Path,
+        "path to run.toml",
+    ),
+    def(
+        Key::RunImage,
+        "run-image",
+        Some("CNB_RUN_IMAGE"),
+        "",
+        Str,
+        "reference to the run image",
+    ),
+    def(
+        Key::SkipLayers,
+        "skip-layers",
+        Some("CNB_SKIP_LAYERS"),
+        "",
+        Bool,
+        "do not restore layer metadata or sbom",
+    ),
+    def(
+        Key::SkipRestore,
+        "skip-restore",
+        Some("CNB_SKIP_RESTORE"),
+        "",
+        Bool,
+        "do not restore layers",
+    ),
+    def(
+        Key::Stack,
+        "stack",
+        Some("CNB_STACK_PATH"),
+        "/cnb/stack.toml",
+        Path,
+        "path to stack.toml",
+    ),
+    def(
+        Key::System,
+        "system",
+        Some("CNB_SYSTEM_PATH"),
+        "/cnb/system.toml",
+        Path,
+        "path to system.toml",
+    ),
+    def(
+        Key::Tag,
+        "tag",
+        None,
+        "",
+        List,
+        "additional tag (repeatable)",
+    ),
+    def(
+        Key::Uid,
+        "uid",
+        Some("CNB_USER_ID"),
+        "0",
+        Int,
+        "user id of the build user",
+    ),
+];
+
+/// Where an input exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    /// At every supported Platform API.
+    Always,
+    /// From this Platform API on.
+    Since(Version),
+    /// Below this Platform API.
+    Before(Version),
+    /// Defined so that it parses, but using it is an error (exit 3).
+    Rejected,
+}
+
+impl Availability {
+    /// Whether the input exists at `api`.
+    pub fn at(self, api: Version) -> bool {
+        match self {
+            Availability::Always | Availability::Rejected => true,
+            Availability::Since(v) => api >= v,
+            Availability::Before(v) => api < v,
+        }
+    }
+
+    /// Words for messages: "since platform api 0.12".
+    pub fn describe(self) -> String {
+        match self {
+            Availability::Always | Availability::Rejected => "at every platform api".to_string(),
+            Availability::Since(v) => format!("from platform api {v}"),
+            Availability::Before(v) => format!("below platform api {v}"),
+        }
+    }
+}
+
+const fn since(minor: u32) -> Availability {
+    Availability::Since(Version::new(0, minor))
+}
+const fn before(minor: u32) -> Availability {
+    Availability::Before(Version::new(0, minor))
+}
+use Availability::{Always, Rejected};
+
+const COMMON: &[(Key, Availability)] = &[(Key::LogLevel, Always), (Key::NoColor, Always)];
+const TARGET: &[(Key, Availability)] = &[
+    (Key::Arch, Always),
+    (Key::ArchVariant, Always),
+    (Key::Os, Always),
+];
+
+const ANALYZER: &[(Key, Availability)] = &[
+    (Key::Analyzed, Always),
+    (Key::CacheImage, Always),
+    (Key::Daemon, Always),
+    (Key::Gid, Always),
+    (Key::InsecureRegistry, since(13)),
+    (Key::LaunchCache, since(9)),
+    (Key::Layers, Always),
+    (Key::Layout, since(12)),
+    (Key::LayoutDir, since(12)),
+    (Key::PreviousImage, Always),
+    (Key::Run, since(12)),
+    (Key::RunImage, Always),
+    (Key::SkipLayers, since(9)),
+    (Key::Stack, before(12)),
+    (Key::Tag, Always),
+    (Key::Uid, Always),
+];
+
+const DETECTOR: &[(Key, Availability)] = &[
+    (Key::Analyzed, since(10)),
+    (Key::App, Always),
+    (Key::BuildConfig, since(11)),
+    (Key::Buildpacks, Always),
+    (Key::Extensions, since(10)),
+    (Key::Generated, since(10)),
+    (Key::Group, Always),
+    (Key::Layers, Always),
+    (Key::Order, Always),
+    (Key::Plan, Always),
+    (Key::Platform, Always),
+    (Key::Run, since(12)),
+    (Key::System, since(15)),
+];
+
+const RESTORER: &[(Key, Availability)] = &[
+    (Key::Analyzed, Always),
+    (Key::BuildImage, since(10)),
+    (Key::CacheDir, Always),
+    (Key::CacheImage, Always),
+    (Key::Daemon, since(12)),
+    (Key::Generated, since(12)),
+    (Key::Gid, Always),
+    (Key::Group, Always),
+    (Key::InsecureRegistry, since(13)),
+    (Key::Layers, Always),
+    (Key::Layout, since(12)),
+    (Key::LayoutDir, since(12)),
+    (Key::Run, since(14)),
+    (Key::SkipLayers, Always),
+    (Key::Uid, Always),
+];
+
+const BUILDER: &[(Key, Availability)] = &[
+    (Key::Analyzed, since(12)),
+    (Key::App, Always),
+    (Key::BuildConfig, since(11)),
+    (Key::Buildpacks, Always),
+    (Key::Group, Always),
+    (Key::Layers, Always),
+    (Key::Plan, Always),
+    (Key::Platform, Always),
+];
+
+const EXPORTER: &[(Key, Availability)] = &[
+    (Key::Analyzed, Always),
+    (Key::App, Always),
+    (Key::CacheDir, Always),
+    (Key::CacheImage, Always),
+    (Key::Daemon, Always),
+    (Key::Extended, since(12)),
+    (Key::Gid, Always),
+    (Key::Group, Always),
+    (Key::Image, Rejected),
+    (Key::InsecureRegistry, since(13)),
+    (Key::LaunchCache, Always),
+    (Key::Launcher, Always),
+    (Key::LauncherSbom, since(11)),
+    (Key::Layers, Always),
+    (Key::Layout, since(12)),
+    (Key::LayoutDir, since(12)),
+    (Key::Parallel, Always),
+    (Key::ProcessType, Always),
+    (Key::ProjectMetadata, Always),
+    (Key::Report, Always),
+    (Key::Run, since(12)),
+    (Key::RunImage, Rejected),
+    (Key::Stack, before(12)),
+    (Key::Uid, Always),
+];
+
+const CREATOR: &[(Key, Availability)] = &[
+    (Key::App, Always),
+    (Key::BuildConfig, since(11)),
+    (Key::Buildpacks, Always),
+    (Key::CacheDir, Always),
+    (Key::CacheImage, Always),
+    (Key::Daemon, Always),
+    (Key::Gid, Always),
+    (Key::InsecureRegistry, since(13)),
+    (Key::LaunchCache, Always),
+    (Key::Launcher, Always),
+    (Key::LauncherSbom, since(11)),
+    (Key::Layers, Always),
+    (Key::Layout, since(12)),
+    (Key::LayoutDir, since(12)),
+    (Key::Order, Always),
+    (Key::Parallel, Always),
+    (Key::Platform, Always),
+    (Key::PreviousImage, Always),
+    (Key::ProcessType, Always),
+    (Key::ProjectMetadata, Always),
+    (Key::Report, Always),
+    (Key::Run, since(12)),
+    (Key::RunImage, Always),
+    (Key::SkipRestore, Always),
+    (Key::Stack, Always),
+    (Key::System, since(15)),
+    (Key::Tag, Always),
+    (Key::Uid, Always),
+];
+
+const REBASER: &[(Key, Availability)] = &[
+    (Key::Daemon, Always),
+    (Key::Force, since(12)),
+    (Key::Gid, Always),
+    (Key::Image, Always),
+    (Key::InsecureRegistry, since(13)),
+    (Key::PreviousImage, since(11)),
+    (Key::Report, Always),
+    (Key::RunImage, Always),
+    (Key::Uid, Always),
+];
+
+fn rows(phase: Phase) -> (&'static [(Key, Availability)], bool) {
+    match phase {
+        Phase::Analyzer => (ANALYZER, true),
+        Phase::Detector => (DETECTOR, false),
+        Phase::Restorer => (RESTORER, true),
+        Phase::Builder => (BUILDER, false),
+        Phase::Exporter => (EXPORTER, true),
+        Phase::Creator => (CREATOR, true),
+        Phase::Rebaser => (REBASER, true),
+    }
+}
+
+/// Where `key` exists for `phase`, or `None` when the phase never takes it.
+pub fn availability(phase: Phase, key: Key) -> Option<Availability> {
+    let (own, has_target) = rows(phase);
+    let target: &[(Key, Availability)] = if has_target { TARGET } else { &[] };
+    own.iter()
+        .chain(COMMON)
+        .chain(target)
+        .find(|(k, _)| *k == key)
+        .map(|(_, a)| *a)
+}
+
+/// The row for `key`.
+pub fn def_of(key: Key) -> &'static InputDef {
+    // Every key has exactly one row (checked by a test), so the fallback is never taken.
+    INPUTS.iter().find(|d| d.key == key).unwrap_or(&INPUTS[0])
+}
+
+/// The inputs of `phase` at `api`, in flag-name order.
+pub fn inputs_of(
+    phase: Phase,
+    api: Version,
+) -> impl Iterator<Item = (&'static InputDef, Availability)> {
+    INPUTS.iter().filter_map(move |d| {
+        let a = availability(phase, d.key)?;
+        a.at(api).then_some((d, a))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_has_one_row_and_rows_are_sorted_by_flag() {
+        let mut flags: Vec<&str> = INPUTS.iter().map(|d| d.flag).collect();
+        let sorted = {
+            let mut s = flags.clone();
+            s.sort();
+            s
+        };
+        assert_eq!(flags, sorted);
+        flags.dedup();
+        assert_eq!(flags.len(), INPUTS.len());
+        for d in INPUTS {
+            assert_eq!(def_of(d.key).flag, d.flag);
+        }
+    }
+}

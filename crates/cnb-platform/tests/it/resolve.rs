@@ -1,0 +1,188 @@
+//! Defaults, placeholders and the rules that tie inputs together.
+
+use std::path::{Path, PathBuf};
+
+use cnb_platform::{Key, Phase};
+
+use crate::run;
+
+#[test]
+fn layers_placeholders_follow_the_layers_dir() {
+    let i = run(
+        Phase::Exporter,
+        "0.12",
+        &["-layers", "/my/layers", "r/app"],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(
+        i.path(Key::Analyzed),
+        Some(Path::new("/my/layers/analyzed.toml"))
+    );
+    assert_eq!(i.path(Key::Group), Some(Path::new("/my/layers/group.toml")));
+    assert_eq!(
+        i.path(Key::Report),
+        Some(Path::new("/my/layers/report.toml"))
+    );
+    assert_eq!(
+        i.path(Key::ProjectMetadata),
+        Some(Path::new("/my/layers/project-metadata.toml"))
+    );
+    assert_eq!(
+        i.path(Key::Extended),
+        Some(Path::new("/my/layers/extended"))
+    );
+    let i = run(
+        Phase::Detector,
+        "0.12",
+        &[],
+        &[("CNB_LAYERS_DIR", "/env/layers")],
+    )
+    .unwrap();
+    assert_eq!(i.path(Key::Plan), Some(Path::new("/env/layers/plan.toml")));
+    assert_eq!(
+        i.path(Key::Generated),
+        Some(Path::new("/env/layers/generated"))
+    );
+    // An explicit path is not touched by the layers dir.
+    let i = run(Phase::Detector, "0.12", &["-group", "/g.toml"], &[]).unwrap();
+    assert_eq!(i.path(Key::Group), Some(Path::new("/g.toml")));
+}
+
+#[test]
+fn relative_paths_become_absolute() {
+    let i = run(
+        Phase::Builder,
+        "0.12",
+        &["-layers", "rel/layers", "-app", "."],
+        &[],
+    )
+    .unwrap();
+    assert_eq!(i.layers_dir(), Path::new("/cwd/rel/layers"));
+    assert_eq!(
+        i.path(Key::Group),
+        Some(Path::new("/cwd/rel/layers/group.toml"))
+    );
+    assert_eq!(i.path(Key::App), Some(Path::new("/cwd/.")));
+}
+
+#[test]
+fn order_defaults_to_the_layers_dir_when_present() {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = dir.path().to_str().unwrap();
+    let i = run(Phase::Detector, "0.12", &["-layers", layers], &[]).unwrap();
+    assert_eq!(i.path(Key::Order), Some(Path::new("/cnb/order.toml")));
+    std::fs::write(dir.path().join("order.toml"), "").unwrap();
+    let i = run(Phase::Detector, "0.12", &["-layers", layers], &[]).unwrap();
+    assert_eq!(
+        i.path(Key::Order),
+        Some(dir.path().join("order.toml").as_path())
+    );
+    let i = run(
+        Phase::Detector,
+        "0.12",
+        &["-layers", layers],
+        &[("CNB_ORDER_PATH", "/o.toml")],
+    )
+    .unwrap();
+    assert_eq!(i.path(Key::Order), Some(Path::new("/o.toml")));
+    // Phases without an order input get none.
+    assert!(
+        run(Phase::Builder, "0.12", &[], &[])
+            .unwrap()
+            .path(Key::Order)
+            .is_none()
+    );
+}
+
+#[test]
+fn previous_image_defaults_to_the_image() {
+    let i = run(Phase::Analyzer, "0.12", &["r/app"], &[]).unwrap();
+    assert_eq!(i.string(Key::PreviousImage), Some("r/app"));
+    let i = run(
+        Phase::Analyzer,
+        "0.12",
+        &["r/app"],
+        &[("CNB_PREVIOUS_IMAGE", "r/old")],
+    )
+    .unwrap();
+    assert_eq!(i.string(Key::PreviousImage), Some("r/old"));
+    let i = run(
+        Phase::Analyzer,
+        "0.12",
+        &["-previous-image", "r/flag", "r/app"],
+        &[("CNB_PREVIOUS_IMAGE", "r/old")],
+    )
+    .unwrap();
+    assert_eq!(i.string(Key::PreviousImage), Some("r/flag"));
+}
+
+#[test]
+fn either_skip_variable_sets_the_skip_flag() {
+    for var in ["CNB_SKIP_LAYERS", "CNB_SKIP_RESTORE"] {
+        let i = run(Phase::Restorer, "0.12", &[], &[(var, "true")]).unwrap();
+        assert!(i.flag(Key::SkipLayers), "{var}");
+        let i = run(Phase::Creator, "0.12", &["r/app"], &[(var, "1")]).unwrap();
+        assert!(i.flag(Key::SkipRestore), "{var}");
+    }
+    assert!(
+        !run(Phase::Restorer, "0.12", &[], &[])
+            .unwrap()
+            .flag(Key::SkipLayers)
+    );
+}
+
+#[test]
+fn env_only_inputs() {
+    let i = run(Phase::Exporter, "0.15", &["r/app"], &[]).unwrap();
+    assert_eq!(i.exec_env, "production");
+    assert_eq!(i.experimental_mode, "error");
+    assert_eq!(i.registry_auth, None);
+    let i = run(
+        Phase::Exporter,
+        "0.15",
+        &["r/app"],
+        &[
+            ("CNB_EXEC_ENV", "test"),
+            ("CNB_REGISTRY_AUTH", "{}"),
+            ("SOURCE_DATE_EPOCH", "42"),
+            ("CNB_EXPERIMENTAL_MODE", "warn"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(i.exec_env, "test");
+    assert_eq!(i.registry_auth.as_deref(), Some("{}"));
+    assert_eq!(i.source_date_epoch.as_deref(), Some("42"));
+    assert_eq!(i.experimental_mode, "warn");
+}
+
+#[test]
+fn unset_optional_inputs_stay_unset() {
+    let i = run(Phase::Restorer, "0.12", &[], &[]).unwrap();
+    assert!(i.path(Key::CacheDir).is_none());
+    assert!(i.string(Key::CacheImage).is_none());
+    assert_eq!(i.uid(), 0);
+    assert!(i.target().is_empty());
+    // Inputs the phase does not take are absent even if their variable is set.
+    let i = run(Phase::Builder, "0.12", &[], &[("CNB_CACHE_DIR", "/c")]).unwrap();
+    assert!(!i.has(Key::CacheDir));
+    let i = run(
+        Phase::Detector,
+        "0.14",
+        &[],
+        &[("CNB_SYSTEM_PATH", "/s.toml")],
+    )
+    .unwrap();
+    assert!(i.path(Key::System).is_none());
+    let i = run(
+        Phase::Detector,
+        "0.15",
+        &[],
+        &[("CNB_SYSTEM_PATH", "/s.toml")],
+    )
+    .unwrap();
+    assert_eq!(
+        i.path(Key::System),
+        Some(PathBuf::from("/s.toml").as_path())
+    );
+}
