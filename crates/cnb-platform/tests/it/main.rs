@@ -1,4 +1,5 @@
 //! Black-box tests of phase input parsing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
 mod forms;
