@@ -1,1 +1,70 @@
-//! OS-specific operations: users, ownership, privilege drop.
+//! Everything that differs between operating systems, behind one API: the current user, refusing
+//! to run as root, ownership of volumes, dropping privileges to the build user, symlinks and the
+//! lifecycle's default paths.
+//!
+//! The implementation lives in `unix.rs` and `windows.rs`; no other crate uses `cfg(unix)` or
+//! `cfg(windows)`. The build's *target* platform is data elsewhere, never decided here.
+
+mod error;
+mod paths;
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+pub use error::OsError;
+pub use paths::{PATH_LIST_SEPARATOR, default_launcher_path, default_lifecycle_dir};
+
+use std::path::Path;
+
+/// The current user and group id (0, 0 on Windows).
+pub fn current_ids() -> (u32, u32) {
+    imp::current_ids()
+}
+
+/// Whether the process runs as root (never on Windows, which has no such user to refuse).
+pub fn is_root() -> bool {
+    imp::is_root()
+}
+
+/// Fails when running as root: the detector and builder run buildpacks and must not (upstream
+/// refuses the same way).
+pub fn refuse_root(phase: &str) -> Result<(), OsError> {
+    if is_root() {
+        return Err(OsError::RefusingRoot {
+            phase: phase.to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Makes `uid:gid` own each path and everything below it, touching only entries that are owned by
+/// someone else (a volume that is already right costs one walk and no writes). Symlinks are
+/// chowned themselves, never followed. Missing paths are skipped.
+pub fn ensure_owner(uid: u32, gid: u32, paths: &[&Path]) -> Result<(), OsError> {
+    imp::ensure_owner(uid, gid, paths)
+}
+
+/// Switches the process to `uid:gid` (groups first, then the user) for good. A no-op when the
+/// process already runs as that user; an error when it is neither that user nor root.
+pub fn drop_privileges(uid: u32, gid: u32) -> Result<(), OsError> {
+    imp::drop_privileges(uid, gid)
+}
+
+/// The home directory and name of `uid`, when the user database knows it (for `HOME`/`USER`).
+pub fn user_home(uid: u32) -> Option<(std::path::PathBuf, String)> {
+    imp::user_home(uid)
+}
+
+/// Creates a symlink at `link` pointing to `target`.
+pub fn symlink(target: &Path, link: &Path) -> Result<(), OsError> {
+    imp::symlink(target, link).map_err(|source| OsError::Io {
+        action: "create symlink",
+        path: link.to_path_buf(),
+        source,
+    })
+}

@@ -1,0 +1,34 @@
+//! The Windows implementation: no uid/gid model; ownership and privilege drop are the
+//! platform's business there, as upstream.
+
+use std::path::Path;
+
+use crate::OsError;
+
+pub(crate) fn current_ids() -> (u32, u32) {
+    (0, 0)
+}
+
+pub(crate) fn is_root() -> bool {
+    false
+}
+
+pub(crate) fn ensure_owner(_uid: u32, _gid: u32, _paths: &[&Path]) -> Result<(), OsError> {
+    Ok(())
+}
+
+pub(crate) fn drop_privileges(_uid: u32, _gid: u32) -> Result<(), OsError> {
+    Ok(())
+}
+
+pub(crate) fn user_home(_uid: u32) -> Option<(std::path::PathBuf, String)> {
+    None
+}
+
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    if target.is_dir() {
+        std::os::windows::fs::symlink_dir(target, link)
+    } else {
+        std::os::windows::fs::symlink_file(target, link)
+    }
+}
