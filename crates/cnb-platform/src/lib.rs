@@ -6,6 +6,7 @@
 //! value ([`Env`]), read from the real environment only by [`Env::from_process`].
 #![deny(missing_docs)]
 
+mod docs;
 mod env;
 mod error;
 mod exit;
@@ -15,6 +16,7 @@ mod parse;
 mod phase;
 mod table;
 
+pub use docs::inputs_markdown;
 pub use env::{Env, parse_go_bool};
 pub use error::InputError;
 pub use exit::{ExitClass, ExitCode};

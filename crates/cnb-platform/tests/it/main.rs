@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod docs;
 mod forms;
 mod phases;
 mod resolve;

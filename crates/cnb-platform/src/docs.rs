@@ -1,0 +1,63 @@
+//! The input table rendered as markdown (docs/inputs.md), so the docs cannot drift from the code.
+
+use std::fmt::Write;
+
+use cnb_api::PLATFORM;
+
+use crate::Phase;
+use crate::table::{self, Availability, INPUTS};
+
+/// Markdown listing every phase's flags, variables, defaults and Platform API ranges.
+pub fn inputs_markdown() -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Phase inputs\n");
+    let _ = writeln!(
+        out,
+        "Generated from `crates/cnb-platform/src/table.rs` (regenerate with `UPDATE_DOCS=1 cargo test -p cnb-platform`).\n\
+         Flags take one dash or two, `-flag value` or `-flag=value`; booleans are `-flag`, `-flag=true` or `-flag=false`.\n\
+         Precedence: flag, then environment variable, then default. `<layers>` in a default is the resolved layers directory.\n\
+         `CNB_PLATFORM_API` is required ({}); a flag outside its Platform API range is rejected with exit 2.\n\
+         `-arch`, `-arch-variant` and `-os` are this implementation's additions (see images.md).\n",
+        PLATFORM.supported_list()
+    );
+    for phase in Phase::ALL {
+        let _ = writeln!(out, "## {phase}\n");
+        let (min, max) = phase.positionals();
+        let args = match (min, max) {
+            (0, Some(0)) => "no arguments".to_string(),
+            _ => format!("arguments: `{}`", phase.positional_name()),
+        };
+        let _ = writeln!(out, "Takes {args}.\n");
+        let _ = writeln!(out, "| flag | env | default | platform api |");
+        let _ = writeln!(out, "| --- | --- | --- | --- |");
+        for def in INPUTS {
+            let Some(a) = table::availability(phase, def.key) else {
+                continue;
+            };
+            let default = if def.key == crate::Key::Order {
+                "`<layers>/order.toml` if present, else `/cnb/order.toml`".to_string()
+            } else if def.default.is_empty() {
+                String::new()
+            } else {
+                format!("`{}`", def.default)
+            };
+            let api = match a {
+                Availability::Always => "all".to_string(),
+                Availability::Since(v) => format!("≥ {v}"),
+                Availability::Before(v) => format!("< {v}"),
+                Availability::Rejected => "rejected (exit 3)".to_string(),
+            };
+            let env = def.env.map(|e| format!("`{e}`")).unwrap_or_default();
+            let _ = writeln!(out, "| `-{}` | {env} | {default} | {api} |", def.flag);
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(
+        out,
+        "## Every phase\n\nEnvironment only: `CNB_EXEC_ENV` (default `production`), `CNB_REGISTRY_AUTH`, \
+         `SOURCE_DATE_EPOCH`, `CNB_EXPERIMENTAL_MODE` (default `error`), `CNB_DEPRECATION_MODE` (default `warn`). \
+         `CNB_SKIP_LAYERS` and `CNB_SKIP_RESTORE` each set the skip flag of every phase that has one. \
+         `-previous-image` defaults to the first argument."
+    );
+    out
+}
