@@ -1,1 +1,19 @@
-//! Reproducible layer tars, digests and safe extraction.
+//! Image layers as tar streams: reproducible writing (sorted entries, fixed timestamps, normalised
+//! owners) that computes the diffID, and when asked the gzip digest, in the same single pass; and
+//! extraction that never writes outside its target.
+//!
+//! It knows tar, gzip and sha256, not images or buildpacks: callers decide what goes in a layer and
+//! where a layer's blob is stored.
+
+mod error;
+mod extract;
+mod hash;
+mod write;
+
+pub use error::ArchiveError;
+pub use extract::{ExtractOptions, Extracted, extract};
+pub use hash::{HashingReader, HashingWriter, sha256_hex};
+pub use write::{Compression, LayerBuilder, LayerDigests, NORMALIZED_MTIME, Owner};
+
+/// Result alias of this crate.
+pub type Result<T, E = ArchiveError> = std::result::Result<T, E>;

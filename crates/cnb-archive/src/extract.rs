@@ -1,0 +1,325 @@
+//! Extraction that cannot write outside its target: no `..`, no entry outside the mapped prefix,
+//! no path through a symlink, no symlink or hard link that points outside, no whiteouts or device
+//! files. The diffID of the uncompressed stream is computed while extracting.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Component, Path, PathBuf};
+
+use flate2::read::GzDecoder;
+use tar::EntryType;
+
+use crate::error::io;
+use crate::hash::HashingReader;
+use crate::{ArchiveError, Owner, Result};
+
+/// How entries map onto the target directory.
+#[derive(Debug, Clone, Default)]
+pub struct ExtractOptions {
+    /// The in-image directory the target stands for (e.g. `/layers` when restoring a cached layer
+    /// into the real layers dir). Entries outside it are refused. `None`: the target is the root.
+    pub prefix: Option<String>,
+    /// Owner given to every extracted entry (needs root); `None` keeps the extractor's.
+    pub owner: Option<Owner>,
+}
+
+/// What an extraction did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// sha256 of the uncompressed tar stream.
+    pub diff_id: String,
+    /// How many entries were written.
+    pub entries: usize,
+}
+
+/// Extracts a plain or gzip-compressed layer into `target` (created if missing).
+pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Result<Extracted> {
+    std::fs::create_dir_all(target).map_err(io("create", target))?;
+    let mut buffered = BufReader::new(reader);
+    let head = buffered.fill_buf().map_err(io("read layer", target))?;
+    let gzip = head.starts_with(&[0x1f, 0x8b]);
+    let stream: Box<dyn Read> = if gzip {
+        Box::new(GzDecoder::new(buffered))
+    } else {
+        Box::new(buffered)
+    };
+    let mut hashing = HashingReader::new(stream);
+    let mut entries = 0;
+    {
+        let mut archive = tar::Archive::new(&mut hashing);
+        for entry in archive
+            .entries()
+            .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
+        {
+            let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+            if extract_entry(&mut entry, target, opts)? {
+                entries += 1;
+            }
+        }
+    }
+    let (diff_id, _) = hashing
+        .finish()
+        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+    Ok(Extracted { diff_id, entries })
+}
+
+fn unsafe_entry(entry: &str, reason: impl Into<String>) -> ArchiveError {
+    ArchiveError::Unsafe {
+        entry: entry.to_string(),
+        reason: reason.into(),
+    }
+}
+
+/// The entry's path relative to the target, after the prefix; `None` for the prefix itself.
+fn map_name(name: &str, prefix: Option<&str>) -> Result<Option<PathBuf>> {
+    let trimmed = name.trim_start_matches("./").trim_start_matches('/');
+    let absolute = format!("/{}", trimmed.trim_end_matches('/'));
+    let rel = match prefix.map(|p| p.trim_end_matches('/')) {
+        Some(p) if !p.is_empty() => {
+            if absolute == p {
+                return Ok(None);
+            }
+            match absolute.strip_prefix(&format!("{p}/")) {
+                Some(rest) => rest.to_string(),
+                None => return Err(unsafe_entry(name, format!("outside '{p}'"))),
+            }
+        }
+        _ => absolute.trim_start_matches('/').to_string(),
+    };
+    if rel.is_empty() {
+        return Ok(None);
+    }
+    let path = PathBuf::from(&rel);
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => {
+                if part.to_string_lossy().starts_with(".wh.") {
+                    return Err(unsafe_entry(
+                        name,
+                        "whiteout entries are not supported here",
+                    ));
+                }
+            }
+            Component::CurDir => {}
+            _ => {
+                return Err(unsafe_entry(
+                    name,
+                    "path leaves the target ('..' or a root component)",
+                ));
+            }
+        }
+    }
+    Ok(Some(path))
+}
+
+/// Creates the parents of `rel` under `target`, refusing to pass through a symlink.
+fn prepare_parents(target: &Path, rel: &Path, name: &str) -> Result<()> {
+    let mut cur = target.to_path_buf();
+    if let Some(parent) = rel.parent() {
+        for c in parent.components() {
+            cur.push(c);
+            match std::fs::symlink_metadata(&cur) {
+                Ok(md) if md.file_type().is_symlink() => {
+                    return Err(unsafe_entry(
+                        name,
+                        format!("path goes through the symlink '{}'", cur.display()),
+                    ));
+                }
+                Ok(md) if md.is_dir() => {}
+                Ok(_) => {
+                    return Err(unsafe_entry(
+                        name,
+                        format!("'{}' is not a directory", cur.display()),
+                    ));
+                }
+                Err(_) => std::fs::create_dir(&cur).map_err(io("create", &cur))?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether a symlink at `rel` pointing at `link` resolves outside the target.
+fn link_escapes(rel: &Path, link: &str, prefix: Option<&str>) -> bool {
+    let (mut stack, rest): (Vec<String>, &str) = if let Some(abs) = link.strip_prefix('/') {
+        match prefix
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
+            Some(p) => match abs.strip_prefix(p) {
+                Some(r) if r.is_empty() || r.starts_with('/') => (Vec::new(), r),
+                _ => return true,
+            },
+            None => (Vec::new(), abs),
+        }
+    } else {
+        let base = rel.parent().map(|p| {
+            p.components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect()
+        });
+        (base.unwrap_or_default(), link)
+    };
+    for part in rest.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                if stack.pop().is_none() {
+                    return true;
+                }
+            }
+            p => stack.push(p.to_string()),
+        }
+    }
+    false
+}
+
+fn remove_existing(path: &Path, name: &str) -> Result<()> {
+    match std::fs::symlink_metadata(path) {
+        Ok(md) if md.is_dir() => Err(unsafe_entry(name, "a directory is in the way")),
+        Ok(_) => std::fs::remove_file(path).map_err(io("remove", path)),
+        Err(_) => Ok(()),
+    }
+}
+
+fn extract_entry<R: Read>(
+    entry: &mut tar::Entry<R>,
+    target: &Path,
+    opts: &ExtractOptions,
+) -> Result<bool> {
+    let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+    let prefix = opts.prefix.as_deref();
+    let Some(rel) = map_name(&name, prefix)? else {
+        return Ok(false);
+    };
+    prepare_parents(target, &rel, &name)?;
+    let dest = target.join(&rel);
+    let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
+    match entry.header().entry_type() {
+        EntryType::Directory => {
+            match std::fs::symlink_metadata(&dest) {
+                Ok(md) if md.is_dir() => {}
+                Ok(_) => return Err(unsafe_entry(&name, "a non-directory is in the way")),
+                Err(_) => std::fs::create_dir(&dest).map_err(io("create", &dest))?,
+            }
+            set_mode(&dest, mode)?;
+        }
+        EntryType::Regular | EntryType::Continuous => {
+            remove_existing(&dest, &name)?;
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&dest)
+                .map_err(io("create", &dest))?;
+            std::io::copy(entry, &mut file).map_err(io("write", &dest))?;
+            set_mode(&dest, mode)?;
+        }
+        EntryType::Symlink => {
+            let link = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .ok_or_else(|| unsafe_entry(&name, "symlink without a target"))?;
+            if link_escapes(&rel, &link, prefix) {
+                return Err(unsafe_entry(
+                    &name,
+                    format!("symlink to '{link}' points outside the target"),
+                ));
+            }
+            remove_existing(&dest, &name)?;
+            cnb_os::symlink(Path::new(&link), &dest)
+                .map_err(|e| unsafe_entry(&name, e.to_string()))?;
+        }
+        EntryType::Link => {
+            let link = entry
+                .link_name_bytes()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .ok_or_else(|| unsafe_entry(&name, "hard link without a target"))?;
+            let source_rel = map_name(&link, prefix)
+                .map_err(|_| {
+                    unsafe_entry(
+                        &name,
+                        format!("hard link to '{link}' points outside the target"),
+                    )
+                })?
+                .ok_or_else(|| unsafe_entry(&name, "hard link to the target itself"))?;
+            prepare_parents(target, &source_rel, &name)?;
+            let source = target.join(&source_rel);
+            match std::fs::symlink_metadata(&source) {
+                Ok(md) if md.is_file() => {}
+                _ => {
+                    return Err(unsafe_entry(
+                        &name,
+                        format!("hard link to '{link}', which is not an extracted file"),
+                    ));
+                }
+            }
+            remove_existing(&dest, &name)?;
+            std::fs::hard_link(&source, &dest).map_err(io("link", &dest))?;
+        }
+        other => {
+            return Err(unsafe_entry(
+                &name,
+                format!("unsupported entry type {other:?}"),
+            ));
+        }
+    }
+    if let Some(owner) = opts.owner {
+        chown(&dest, owner)?;
+    }
+    Ok(true)
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", path))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn chown(path: &Path, owner: Owner) -> Result<()> {
+    std::os::unix::fs::lchown(path, Some(owner.uid), Some(owner.gid)).map_err(io("chown", path))
+}
+
+#[cfg(not(unix))]
+fn chown(_path: &Path, _owner: Owner) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_escape_rules() {
+        let rel = Path::new("bp/layer/bin/x");
+        assert!(!link_escapes(rel, "../lib/y", None));
+        assert!(!link_escapes(rel, "../../../z", None));
+        assert!(link_escapes(rel, "../../../../z", None));
+        assert!(!link_escapes(rel, "/anything", None));
+        assert!(!link_escapes(rel, "/layers/bp/other", Some("/layers")));
+        assert!(link_escapes(rel, "/etc/passwd", Some("/layers")));
+        assert!(link_escapes(rel, "/layersx/y", Some("/layers")));
+        assert!(link_escapes(rel, "/layers/../etc", Some("/layers")));
+    }
+
+    #[test]
+    fn name_mapping() {
+        assert_eq!(
+            map_name("/layers/bp/f", Some("/layers")).unwrap(),
+            Some(PathBuf::from("bp/f"))
+        );
+        assert_eq!(
+            map_name("layers/bp/", Some("/layers")).unwrap(),
+            Some(PathBuf::from("bp"))
+        );
+        assert_eq!(map_name("/layers", Some("/layers")).unwrap(), None);
+        assert!(map_name("/etc/x", Some("/layers")).is_err());
+        assert!(map_name("a/../../x", None).is_err());
+        assert!(map_name("a/.wh.b", None).is_err());
+        assert_eq!(map_name("./a/b", None).unwrap(), Some(PathBuf::from("a/b")));
+    }
+}

@@ -1,0 +1,312 @@
+//! Reproducible layer tars, hashed (and optionally gzip-compressed and hashed again) as they are
+//! written: one pass over the files, no temporary copy of the layer.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::Path;
+
+use flate2::write::GzEncoder;
+use tar::{EntryType, Header};
+
+use crate::error::io;
+use crate::hash::HashingWriter;
+use crate::{ArchiveError, Result};
+
+/// 1980-01-01T00:00:01Z, the modification time of every entry (as upstream).
+pub const NORMALIZED_MTIME: u64 = 315_532_801;
+
+/// Numeric owner of entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Owner {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl Owner {
+    /// root:root.
+    pub const ROOT: Owner = Owner { uid: 0, gid: 0 };
+}
+
+/// What the stream is turned into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// The plain tar (or nothing at all, when only the diffID is wanted).
+    None,
+    /// gzip at this level (1 = fastest, as upstream; 9 = smallest).
+    Gzip(u32),
+}
+
+/// The identities of a written layer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LayerDigests {
+    /// sha256 of the uncompressed tar.
+    pub diff_id: String,
+    /// Size of the uncompressed tar.
+    pub uncompressed_size: u64,
+    /// sha256 of the bytes written out (equal to `diff_id` without compression).
+    pub digest: String,
+    /// Size of the bytes written out.
+    pub size: u64,
+}
+
+enum Sink<W: Write> {
+    Plain(W),
+    Gzip(GzEncoder<HashingWriter<W>>),
+}
+
+impl<W: Write> Write for Sink<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sink::Plain(w) => w.write(buf),
+            Sink::Gzip(w) => w.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => w.flush(),
+            Sink::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+/// Builds one layer. Entries are named by absolute in-image paths (`/layers/bp/layer/file`, as
+/// upstream), with fixed mtimes and empty user/group names. Hard links are stored as regular files
+/// and sockets, fifos and devices are skipped, as upstream does.
+pub struct LayerBuilder<W: Write> {
+    tar: tar::Builder<HashingWriter<Sink<W>>>,
+    dirs: BTreeSet<String>,
+}
+
+impl LayerBuilder<std::io::Sink> {
+    /// A builder that only computes the diffID (to check for reuse before compressing).
+    pub fn hash_only() -> Self {
+        Self::new(std::io::sink(), Compression::None)
+    }
+}
+
+impl<W: Write> LayerBuilder<W> {
+    /// A builder writing the (possibly compressed) tar to `out`.
+    pub fn new(out: W, compression: Compression) -> Self {
+        let sink = match compression {
+            Compression::None => Sink::Plain(out),
+            Compression::Gzip(level) => Sink::Gzip(GzEncoder::new(
+                HashingWriter::new(out),
+                flate2::Compression::new(level.min(9)),
+            )),
+        };
+        let mut tar = tar::Builder::new(HashingWriter::new(sink));
+        tar.preserve_absolute(true);
+        tar.follow_symlinks(false);
+        Self {
+            tar,
+            dirs: BTreeSet::new(),
+        }
+    }
+
+    fn header(kind: EntryType, mode: u32, owner: Owner, size: u64) -> Header {
+        let mut h = Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_mode(mode & 0o7777);
+        h.set_uid(owner.uid.into());
+        h.set_gid(owner.gid.into());
+        h.set_mtime(NORMALIZED_MTIME);
+        h.set_size(size);
+        h
+    }
+
+    fn check(dest: &str) -> Result<()> {
+        if dest.starts_with('/') {
+            Ok(())
+        } else {
+            Err(ArchiveError::RelativeDestination(dest.to_string()))
+        }
+    }
+
+    /// A directory entry (once per path).
+    pub fn add_dir(&mut self, dest: &str, mode: u32, owner: Owner) -> Result<()> {
+        Self::check(dest)?;
+        let dest = dest.trim_end_matches('/');
+        if dest.is_empty() || !self.dirs.insert(dest.to_string()) {
+            return Ok(());
+        }
+        let mut h = Self::header(EntryType::Directory, mode, owner, 0);
+        self.tar
+            .append_data(&mut h, format!("{dest}/"), std::io::empty())
+            .map_err(io("write tar entry", dest))
+    }
+
+    /// Directory entries for every ancestor of `dest`, outermost first, each once.
+    pub fn add_parents(&mut self, dest: &str, mode: u32, owner: Owner) -> Result<()> {
+        Self::check(dest)?;
+        let mut prefix = String::new();
+        let parts: Vec<&str> = dest.trim_matches('/').split('/').collect();
+        for part in parts.iter().take(parts.len().saturating_sub(1)) {
+            prefix.push('/');
+            prefix.push_str(part);
+            self.add_dir(&prefix, mode, owner)?;
+        }
+        Ok(())
+    }
+
+    /// A regular file with the given content.
+    pub fn add_bytes(&mut self, dest: &str, bytes: &[u8], mode: u32, owner: Owner) -> Result<()> {
+        Self::check(dest)?;
+        let mut h = Self::header(EntryType::Regular, mode, owner, bytes.len() as u64);
+        self.tar
+            .append_data(&mut h, dest, bytes)
+            .map_err(io("write tar entry", dest))
+    }
+
+    /// A regular file copied from `src`; `mode` overrides the file's own.
+    pub fn add_file(
+        &mut self,
+        src: &Path,
+        dest: &str,
+        mode: Option<u32>,
+        owner: Owner,
+    ) -> Result<()> {
+        Self::check(dest)?;
+        let file = std::fs::File::open(src).map_err(io("open", src))?;
+        let md = file.metadata().map_err(io("stat", src))?;
+        let mode = mode.unwrap_or_else(|| mode_of(&md));
+        let mut h = Self::header(EntryType::Regular, mode, owner, md.len());
+        self.tar
+            .append_data(&mut h, dest, file)
+            .map_err(io("read", src))
+    }
+
+    /// A symlink at `dest` pointing to `target` (kept as written).
+    pub fn add_symlink(&mut self, dest: &str, target: &str, owner: Owner) -> Result<()> {
+        Self::check(dest)?;
+        let mut h = Self::header(EntryType::Symlink, 0o777, owner, 0);
+        self.tar
+            .append_link(&mut h, dest, target)
+            .map_err(io("write tar entry", dest))
+    }
+
+    /// The directory `src` as `dest` and everything below it, in sorted order, owned by `owner`.
+    /// Ancestors of `dest` are emitted first with the owner and mode of the matching on-disk
+    /// ancestors of `src` (root 0755 where there is none).
+    pub fn add_tree(&mut self, src: &Path, dest: &str, owner: Owner) -> Result<()> {
+        Self::check(dest)?;
+        let dest = dest.trim_end_matches('/');
+        let mut ancestors: Vec<&str> = Vec::new();
+        let mut cur = dest;
+        while let Some(i) = cur.rfind('/') {
+            cur = &cur[..i];
+            if cur.is_empty() {
+                break;
+            }
+            ancestors.push(cur);
+        }
+        let mut on_disk = src.parent();
+        let mut pairs = Vec::new();
+        for a in &ancestors {
+            pairs.push((*a, on_disk.and_then(|p| std::fs::metadata(p).ok())));
+            on_disk = on_disk.and_then(Path::parent);
+        }
+        for (a, md) in pairs.into_iter().rev() {
+            let (mode, o) = md
+                .map(|m| (mode_of(&m), owner_of(&m)))
+                .unwrap_or((0o755, Owner::ROOT));
+            self.add_dir(a, mode, o)?;
+        }
+        for entry in walkdir::WalkDir::new(src)
+            .follow_links(false)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| ArchiveError::Io {
+                action: "walk",
+                path: e.path().unwrap_or(src).to_path_buf(),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            })?;
+            let rel = entry.path().strip_prefix(src).unwrap_or(entry.path());
+            let rel = rel.to_string_lossy().replace('\\', "/");
+            let name = if rel.is_empty() {
+                dest.to_string()
+            } else {
+                format!("{dest}/{rel}")
+            };
+            let ft = entry.file_type();
+            if ft.is_dir() {
+                let md = entry.metadata().map_err(|e| ArchiveError::Io {
+                    action: "stat",
+                    path: entry.path().to_path_buf(),
+                    source: e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("stat failed")),
+                })?;
+                self.add_dir(&name, mode_of(&md), owner)?;
+            } else if ft.is_symlink() {
+                let target =
+                    std::fs::read_link(entry.path()).map_err(io("read link", entry.path()))?;
+                self.add_symlink(&name, &target.to_string_lossy(), owner)?;
+            } else if ft.is_file() {
+                self.add_file(entry.path(), &name, None, owner)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the tar and the compression, returning the writer and the layer's digests.
+    pub fn finish(self) -> Result<(W, LayerDigests)> {
+        let hashing = self.tar.into_inner().map_err(io("finish tar", ""))?;
+        let (sink, diff_id, uncompressed_size) = hashing.finish();
+        Ok(match sink {
+            Sink::Plain(w) => {
+                let digest = diff_id.clone();
+                (
+                    w,
+                    LayerDigests {
+                        diff_id,
+                        uncompressed_size,
+                        digest,
+                        size: uncompressed_size,
+                    },
+                )
+            }
+            Sink::Gzip(enc) => {
+                let inner = enc.finish().map_err(io("finish gzip", ""))?;
+                let (w, digest, size) = inner.finish();
+                (
+                    w,
+                    LayerDigests {
+                        diff_id,
+                        uncompressed_size,
+                        digest,
+                        size,
+                    },
+                )
+            }
+        })
+    }
+}
+
+#[cfg(unix)]
+fn mode_of(md: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    md.permissions().mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(md: &std::fs::Metadata) -> u32 {
+    if md.is_dir() { 0o755 } else { 0o644 }
+}
+
+#[cfg(unix)]
+fn owner_of(md: &std::fs::Metadata) -> Owner {
+    use std::os::unix::fs::MetadataExt;
+    Owner {
+        uid: md.uid(),
+        gid: md.gid(),
+    }
+}
+
+#[cfg(not(unix))]
+fn owner_of(_md: &std::fs::Metadata) -> Owner {
+    Owner::ROOT
+}

@@ -1,0 +1,186 @@
+//! Reproducible layers and their digests.
+
+use std::io::Read;
+
+use cnb_archive::{Compression, LayerBuilder, NORMALIZED_MTIME, Owner, sha256_hex};
+
+use crate::sample_tree;
+
+const OWNER: Owner = Owner {
+    uid: 1000,
+    gid: 1001,
+};
+
+fn gzip_layer(src: &std::path::Path) -> (Vec<u8>, cnb_archive::LayerDigests) {
+    let mut b = LayerBuilder::new(Vec::new(), Compression::Gzip(1));
+    b.add_tree(src, "/layers/bp/layer", OWNER).unwrap();
+    b.finish().unwrap()
+}
+
+fn entries(tar_bytes: &[u8]) -> Vec<(String, tar::EntryType, u64, u64, u64, String)> {
+    let mut ar = tar::Archive::new(tar_bytes);
+    ar.entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let h = e.header();
+            (
+                String::from_utf8_lossy(&e.path_bytes()).into_owned(),
+                h.entry_type(),
+                h.mtime().unwrap(),
+                h.uid().unwrap(),
+                h.gid().unwrap(),
+                String::from_utf8_lossy(h.username_bytes().unwrap_or_default()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn same_directory_gives_the_same_diff_id_and_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("layers/bp/layer");
+    sample_tree(&src);
+    let (blob1, d1) = gzip_layer(&src);
+    // Timestamps and owners of the sources do not matter.
+    let f = std::fs::File::options()
+        .write(true)
+        .open(src.join("a.txt"))
+        .unwrap();
+    f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+        .unwrap();
+    if cnb_os::is_root() {
+        std::os::unix::fs::lchown(src.join("lib/deep/er/data.txt"), Some(4242), Some(4242))
+            .unwrap();
+    }
+    let (blob2, d2) = gzip_layer(&src);
+    assert_eq!(d1, d2);
+    assert_eq!(blob1, blob2);
+    // A copy of the tree elsewhere gives the same layer too (same parents' owners and modes).
+    let other = tempfile::tempdir().unwrap();
+    let src2 = other.path().join("layers/bp/layer");
+    sample_tree(&src2);
+    let (_, d3) = gzip_layer(&src2);
+    assert_eq!(d1.diff_id, d3.diff_id);
+}
+
+#[test]
+fn digests_describe_the_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    sample_tree(dir.path());
+    let (gz, d) = gzip_layer(dir.path());
+    assert_eq!(d.digest, sha256_hex(&gz));
+    assert_eq!(d.size, gz.len() as u64);
+    let mut tar_bytes = Vec::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    assert_eq!(d.diff_id, sha256_hex(&tar_bytes));
+    assert_eq!(d.uncompressed_size, tar_bytes.len() as u64);
+
+    let mut hash_only = LayerBuilder::hash_only();
+    hash_only
+        .add_tree(dir.path(), "/layers/bp/layer", OWNER)
+        .unwrap();
+    let (_, h) = hash_only.finish().unwrap();
+    assert_eq!(h.diff_id, d.diff_id);
+    assert_eq!(h.digest, h.diff_id);
+
+    let mut plain = LayerBuilder::new(Vec::new(), Compression::None);
+    plain
+        .add_tree(dir.path(), "/layers/bp/layer", OWNER)
+        .unwrap();
+    let (bytes, p) = plain.finish().unwrap();
+    assert_eq!(bytes, tar_bytes);
+    assert_eq!(p.digest, d.diff_id);
+}
+
+#[test]
+fn headers_are_normalised_and_entries_sorted() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("l");
+    sample_tree(&src);
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    b.add_tree(&src, "/layers/bp/layer", OWNER).unwrap();
+    let (bytes, _) = b.finish().unwrap();
+    let list = entries(&bytes);
+    let names: Vec<&str> = list.iter().map(|e| e.0.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "/layers/",
+            "/layers/bp/",
+            "/layers/bp/layer/",
+            "/layers/bp/layer/a-hard.txt",
+            "/layers/bp/layer/a.txt",
+            "/layers/bp/layer/bin/",
+            "/layers/bp/layer/bin/hello",
+            "/layers/bp/layer/empty/",
+            "/layers/bp/layer/lib/",
+            "/layers/bp/layer/lib/deep/",
+            "/layers/bp/layer/lib/deep/er/",
+            "/layers/bp/layer/lib/deep/er/data.txt",
+            "/layers/bp/layer/link",
+        ]
+    );
+    for (name, kind, mtime, uid, gid, uname) in &list {
+        assert_eq!(*mtime, NORMALIZED_MTIME, "{name}");
+        assert!(uname.is_empty(), "{name}");
+        if name.starts_with("/layers/bp/layer/") || name == "/layers/bp/layer/" {
+            assert_eq!((*uid, *gid), (1000, 1001), "{name}");
+        }
+        match name.as_str() {
+            "/layers/bp/layer/link" => assert_eq!(*kind, tar::EntryType::Symlink),
+            // Hard links are stored as regular files, as upstream.
+            "/layers/bp/layer/a-hard.txt" => assert_eq!(*kind, tar::EntryType::Regular),
+            n if n.ends_with('/') => assert_eq!(*kind, tar::EntryType::Directory),
+            _ => assert_eq!(*kind, tar::EntryType::Regular),
+        }
+    }
+}
+
+#[test]
+fn explicit_entries_for_launcher_layers() {
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    b.add_parents("/cnb/lifecycle/launcher", 0o755, Owner::ROOT)
+        .unwrap();
+    b.add_bytes("/cnb/lifecycle/launcher", b"\x7fELF", 0o755, Owner::ROOT)
+        .unwrap();
+    b.add_dir("/cnb/process", 0o755, Owner::ROOT).unwrap();
+    b.add_symlink("/cnb/process/web", "/cnb/lifecycle/launcher", Owner::ROOT)
+        .unwrap();
+    // The same dir twice is written once.
+    b.add_dir("/cnb", 0o755, Owner::ROOT).unwrap();
+    let (bytes, _) = b.finish().unwrap();
+    let names: Vec<String> = entries(&bytes).into_iter().map(|e| e.0).collect();
+    assert_eq!(
+        names,
+        [
+            "/cnb/",
+            "/cnb/lifecycle/",
+            "/cnb/lifecycle/launcher",
+            "/cnb/process/",
+            "/cnb/process/web"
+        ]
+    );
+    let err = LayerBuilder::hash_only()
+        .add_dir("relative", 0o755, Owner::ROOT)
+        .unwrap_err();
+    assert!(err.to_string().contains("'relative'"), "{err}");
+}
+
+#[test]
+fn long_names_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = "d".repeat(120);
+    std::fs::create_dir_all(dir.path().join(&long)).unwrap();
+    std::fs::write(dir.path().join(&long).join("f".repeat(90)), "x").unwrap();
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    b.add_tree(dir.path(), "/workspace", OWNER).unwrap();
+    let (bytes, _) = b.finish().unwrap();
+    let names: Vec<String> = entries(&bytes).into_iter().map(|e| e.0).collect();
+    assert!(
+        names.contains(&format!("/workspace/{long}/{}", "f".repeat(90))),
+        "{names:?}"
+    );
+}
