@@ -53,7 +53,7 @@ pub struct LayerDigests {
 
 enum Sink<W: Write> {
     Plain(W),
-    Gzip(GzEncoder<HashingWriter<W>>),
+    Gzip(Box<GzEncoder<HashingWriter<W>>>),
 }
 
 impl<W: Write> Write for Sink<W> {
