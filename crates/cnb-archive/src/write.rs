@@ -91,10 +91,10 @@ impl<W: Write> LayerBuilder<W> {
     pub fn new(out: W, compression: Compression) -> Self {
         let sink = match compression {
             Compression::None => Sink::Plain(out),
-            Compression::Gzip(level) => Sink::Gzip(GzEncoder::new(
+            Compression::Gzip(level) => Sink::Gzip(Box::new(GzEncoder::new(
                 HashingWriter::new(out),
                 flate2::Compression::new(level.min(9)),
-            )),
+            ))),
         };
         let mut tar = tar::Builder::new(HashingWriter::new(sink));
         tar.preserve_absolute(true);
