@@ -77,8 +77,11 @@ fn extraction_sets_the_owner_when_asked() {
     assert_eq!((md.uid(), md.gid()), (1234, 1235));
 }
 
+/// An entry written raw: name, type, link target, content.
+type RawEntry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+
 /// A tar with raw entry names and link targets, which tar builders refuse to write.
-fn hostile(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
+fn hostile(entries: &[RawEntry]) -> Vec<u8> {
     let mut out = tar::Builder::new(Vec::new());
     for (name, kind, link, data) in entries {
         let mut h = tar::Header::new_gnu();
@@ -97,7 +100,7 @@ fn hostile(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Vec<u8> {
 #[test]
 fn hostile_layers_are_refused_and_write_nothing_outside() {
     use tar::EntryType::{Block, Directory, Link, Regular, Symlink};
-    let cases: Vec<(&str, Vec<(&str, tar::EntryType, &str, &[u8])>, &str)> = vec![
+    let cases: Vec<(&str, Vec<RawEntry>, &str)> = vec![
         (
             "dot-dot",
             vec![("/layers/../escaped", Regular, "", b"x")],
