@@ -6,9 +6,7 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use oci_spec::image::Digest;
-
-use crate::Result;
+use crate::{Digest, Result};
 
 /// A manifest or index exactly as stored: its digest is the sha256 of `bytes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +26,12 @@ pub enum BlobData {
     Path(PathBuf),
     /// Small in-memory content (a config, an empty layer).
     Bytes(Arc<[u8]>),
+    /// Already stored under another image name of the same store: linked (a layout) or mounted
+    /// (a registry) when possible, else copied.
+    Remote {
+        /// The image name that holds it.
+        from: String,
+    },
 }
 
 /// A blob whose digest and size are already known.
@@ -60,9 +64,8 @@ pub trait BlobStore: Send + Sync {
     fn has_blob(&self, name: &str, digest: &Digest) -> Result<bool>;
 
     /// Stores blobs whose digests are known, skipping any that already exist. Backends may
-    /// transfer them concurrently. `mount_from` names another image of the same store whose
-    /// blobs may be linked instead of copied (a registry cross-repository mount).
-    fn put_blobs(&self, name: &str, blobs: &[Blob], mount_from: Option<&str>) -> Result<()>;
+    /// transfer them concurrently.
+    fn put_blobs(&self, name: &str, blobs: &[Blob]) -> Result<()>;
 
     /// Stores a blob whose digest is not known in advance, hashing it while it streams, and
     /// returns its digest and size.

@@ -1,5 +1,7 @@
 //! Errors of the image crate.
 
+use crate::target::{Target, list};
+
 /// Result alias of this crate.
 pub type Result<T, E = ImageError> = std::result::Result<T, E>;
 
@@ -14,8 +16,11 @@ pub enum ImageError {
         /// Why it was rejected.
         reason: String,
     },
+    /// A digest that is not `sha256:<64 hex>`.
+    #[error("invalid digest '{0}': expected sha256:<64 hex digits>")]
+    InvalidDigest(String),
     /// A manifest, index or config that is not what it claims to be.
-    #[error("invalid {what} for '{reference}': {reason}")]
+    #[error("invalid {what} of '{reference}': {reason}")]
     Invalid {
         /// Which document ("manifest", "index", "config", ...).
         what: &'static str,
@@ -24,6 +29,58 @@ pub enum ImageError {
         /// Why it was rejected.
         reason: String,
     },
+    /// The image does not exist.
+    #[error("image '{0}' not found")]
+    NotFound(String),
+    /// A blob the image refers to is missing.
+    #[error("blob {digest} of '{reference}' not found")]
+    BlobNotFound {
+        /// The image.
+        reference: String,
+        /// The blob.
+        digest: String,
+    },
+    /// Content whose digest is not the one it was fetched by.
+    #[error("content of '{reference}' does not match its digest {expected} (got {actual})")]
+    DigestMismatch {
+        /// The image.
+        reference: String,
+        /// The digest asked for.
+        expected: String,
+        /// The digest of what arrived.
+        actual: String,
+    },
+    /// An index with no child for the wanted platform.
+    #[error("no image for {wanted} in index '{reference}' (available: {})", list(.available))]
+    NoMatchingPlatform {
+        /// The index.
+        reference: String,
+        /// The target.
+        wanted: Box<Target>,
+        /// What the index offers.
+        available: Vec<Target>,
+    },
+    /// A single-platform image of another platform where that is not acceptable.
+    #[error("image '{reference}' is for {found}, but the build is for {wanted}")]
+    PlatformMismatch {
+        /// The image.
+        reference: String,
+        /// Its platform.
+        found: Box<Target>,
+        /// The target.
+        wanted: Box<Target>,
+    },
+    /// A layer asked for by diffID that the image does not have.
+    #[error("image '{reference}' has no layer with diffID {diff_id}")]
+    NoSuchLayer {
+        /// The image.
+        reference: String,
+        /// The diffID.
+        diff_id: String,
+    },
+    /// An operation a backend cannot do.
+    #[error("{0}")]
+    Unsupported(String),
     /// A local file system error, with the path involved.
     #[error("{action} '{path}': {source}")]
     Io {
@@ -35,4 +92,16 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+}
+
+pub(crate) fn io(
+    action: &'static str,
+    path: impl Into<std::path::PathBuf>,
+) -> impl FnOnce(std::io::Error) -> ImageError {
+    let path = path.into();
+    move |source| ImageError::Io {
+        action,
+        path,
+        source,
+    }
 }

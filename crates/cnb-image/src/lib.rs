@@ -7,7 +7,21 @@
 //! and runs transfers concurrently inside it.
 
 pub mod backend;
+mod digest;
+pub mod edit;
 pub mod error;
+pub mod image;
+pub mod layout;
+pub mod oci;
+pub mod reference;
+pub mod target;
+mod verify;
 
 pub use backend::{Blob, BlobData, BlobStore, RawManifest};
+pub use digest::Digest;
+pub use edit::{ImageBuilder, NORMALIZED_CREATED, Saved, save_index};
 pub use error::{ImageError, Result};
+pub use image::{Image, Layer, Opened, open};
+pub use layout::LayoutStore;
+pub use reference::ImageRef;
+pub use target::{Target, TargetRequest, TargetSource};

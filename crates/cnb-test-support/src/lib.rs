@@ -1,1 +1,14 @@
-//! Test-only helpers: testdata paths, a real loopback registry.
+//! Helpers for tests only (a dev-dependency of the other crates): where testdata lives, tiny
+//! multi-arch image fixtures built with our own crates, and a real OCI registry (Debian's
+//! `docker-registry`) started on a free loopback port and stopped when dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod fixtures;
+pub mod registry;
+
+use std::path::PathBuf;
+
+/// `<repo>/testdata`.
+pub fn testdata_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
+}

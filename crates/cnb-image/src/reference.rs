@@ -1,0 +1,207 @@
+//! Image references (`host[:port]/repo[:tag][@digest]`) and their place in an OCI layout root.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::{Digest, ImageError};
+
+/// Docker Hub, as references name it when they name no registry.
+pub const DOCKER_HUB: &str = "index.docker.io";
+
+/// A parsed image reference.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageRef {
+    /// `host[:port]`.
+    pub registry: String,
+    /// `library/busybox`, `team/app`.
+    pub repository: String,
+    /// The tag, when given (`latest` when neither tag nor digest is).
+    pub tag: Option<String>,
+    /// The digest, when given.
+    pub digest: Option<Digest>,
+}
+
+impl ImageRef {
+    /// Parses a reference the way docker does: no registry means Docker Hub, a one-part
+    /// repository there gains `library/`, no tag and no digest means `latest`.
+    pub fn parse(s: &str) -> Result<Self, ImageError> {
+        let bad = |reason: &str| ImageError::InvalidReference {
+            reference: s.to_string(),
+            reason: reason.to_string(),
+        };
+        if s.is_empty() || s.chars().any(char::is_whitespace) {
+            return Err(bad("empty or contains white space"));
+        }
+        let (name, digest) = match s.split_once('@') {
+            Some((n, d)) => (
+                n,
+                Some(
+                    d.parse::<Digest>()
+                        .map_err(|_| bad("the digest is not sha256:<64 hex>"))?,
+                ),
+            ),
+            None => (s, None),
+        };
+        let last_slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let (name, tag) = match name[last_slash..].rfind(':') {
+            Some(i) => (
+                &name[..last_slash + i],
+                Some(name[last_slash + i + 1..].to_string()),
+            ),
+            None => (name, None),
+        };
+        let (registry, repository) = match name.split_once('/') {
+            Some((first, rest))
+                if first.contains('.') || first.contains(':') || first == "localhost" =>
+            {
+                (first.to_string(), rest.to_string())
+            }
+            _ => (DOCKER_HUB.to_string(), name.to_string()),
+        };
+        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
+            format!("library/{repository}")
+        } else {
+            repository
+        };
+        let valid_repo = !repository.is_empty()
+            && repository.split('/').all(|part| {
+                !part.is_empty()
+                    && part.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
+                    })
+            });
+        if !valid_repo {
+            return Err(bad(
+                "the repository must be lower-case letters, digits and . _ - separated by /",
+            ));
+        }
+        if let Some(t) = &tag {
+            let ok = !t.is_empty()
+                && t.len() <= 128
+                && t.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                return Err(bad("invalid tag"));
+            }
+        }
+        let tag = if tag.is_none() && digest.is_none() {
+            Some("latest".to_string())
+        } else {
+            tag
+        };
+        Ok(ImageRef {
+            registry,
+            repository,
+            tag,
+            digest,
+        })
+    }
+
+    /// `registry/repository`.
+    pub fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// `registry/repository@digest` for a digest of this repository.
+    pub fn with_digest(&self, digest: &Digest) -> String {
+        format!("{}@{digest}", self.name())
+    }
+
+    /// The tag or digest to fetch: the digest if there is one.
+    pub fn selector(&self) -> String {
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => d.to_string(),
+            (None, Some(t)) => t.clone(),
+            (None, None) => "latest".into(),
+        }
+    }
+
+    /// platform.md's place of this image under a layout root:
+    /// `<root>/<registry>/<repository>/<tag>` or `<root>/<registry>/<repository>/sha256/<hex>`.
+    pub fn layout_path(&self, root: &Path) -> PathBuf {
+        let base = root.join(&self.registry).join(&self.repository);
+        match (&self.digest, &self.tag) {
+            (Some(d), _) => base.join("sha256").join(d.hex()),
+            (None, Some(t)) => base.join(t),
+            (None, None) => base.join("latest"),
+        }
+    }
+}
+
+impl fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.name())?;
+        if let Some(t) = &self.tag {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = &self.digest {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_like_docker() {
+        let r = ImageRef::parse("busybox").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            (DOCKER_HUB, "library/busybox", Some("latest"))
+        );
+        let r = ImageRef::parse("127.0.0.1:5000/team/app:v1").unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
+            ("127.0.0.1:5000", "team/app", Some("v1"))
+        );
+        let d = format!("sha256:{}", "a".repeat(64));
+        let r = ImageRef::parse(&format!("localhost/app@{d}")).unwrap();
+        assert_eq!(
+            (r.registry.as_str(), r.tag.as_deref(), r.selector()),
+            ("localhost", None, d.clone())
+        );
+        assert_eq!(r.to_string(), format!("localhost/app@{d}"));
+        let r = ImageRef::parse("my.reg:443/x/y:1.0").unwrap();
+        assert_eq!(
+            r.with_digest(&d.parse().unwrap()),
+            format!("my.reg:443/x/y@{d}")
+        );
+    }
+
+    #[test]
+    fn rejects_bad_references_with_the_reason() {
+        for bad in [
+            "",
+            "Upper/case",
+            "reg.io/app@sha256:zz",
+            "a b",
+            "reg.io//x",
+            "reg.io/app:bad/tag:x:",
+        ] {
+            let err = ImageRef::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("'{bad}'")), "{err}");
+        }
+    }
+
+    #[test]
+    fn layout_paths() {
+        let root = Path::new("/layout");
+        assert_eq!(
+            ImageRef::parse("busybox").unwrap().layout_path(root),
+            Path::new("/layout/index.docker.io/library/busybox/latest")
+        );
+        let d = format!("sha256:{}", "b".repeat(64));
+        assert_eq!(
+            ImageRef::parse(&format!("127.0.0.1:5000/app@{d}"))
+                .unwrap()
+                .layout_path(root),
+            PathBuf::from(format!(
+                "/layout/127.0.0.1:5000/app/sha256/{}",
+                "b".repeat(64)
+            ))
+        );
+    }
+}

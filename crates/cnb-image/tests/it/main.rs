@@ -1,0 +1,5 @@
+//! Tests of the image model, the backends and target resolution.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod layout;
+mod resolve;
