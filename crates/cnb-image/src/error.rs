@@ -81,6 +81,9 @@ pub enum ImageError {
     /// An operation a backend cannot do.
     #[error("{0}")]
     Unsupported(String),
+    /// A registry operation that failed.
+    #[error(transparent)]
+    Registry(#[from] crate::registry::RegistryError),
     /// A local file system error, with the path involved.
     #[error("{action} '{path}': {source}")]
     Io {

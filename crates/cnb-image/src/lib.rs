@@ -14,6 +14,7 @@ pub mod image;
 pub mod layout;
 pub mod oci;
 pub mod reference;
+pub mod registry;
 pub mod target;
 mod verify;
 

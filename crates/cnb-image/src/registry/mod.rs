@@ -1,0 +1,823 @@
+//! The registry backend: [`RegistryStore`] implements [`BlobStore`] over the OCI distribution
+//! API with `oci-client`.
+//!
+//! The public API is blocking. The store owns a private multi-thread tokio runtime with two
+//! workers: blob downloads are handed to the caller as a plain [`Read`] fed by a task that keeps
+//! running on the runtime while the caller's thread waits on a bounded channel, which a
+//! current-thread runtime could not do (it only makes progress inside `block_on`). Uploads of
+//! several blobs run concurrently inside one `block_on`, bounded by
+//! [`RegistryOptions::max_concurrent_uploads`]. The methods must not be called from inside
+//! another tokio runtime.
+//!
+//! Manifests travel as exact bytes in both directions (`pull_manifest_raw`,
+//! `push_manifest_raw`), so the digests we report are the digests the registry stores.
+
+mod auth;
+mod retry;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
+use oci_client::errors::OciDistributionError;
+use oci_client::manifest::{
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE, IMAGE_MANIFEST_MEDIA_TYPE, OCI_IMAGE_INDEX_MEDIA_TYPE,
+    OCI_IMAGE_MEDIA_TYPE,
+};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use sha2::{Digest as _, Sha256};
+
+pub use auth::AuthSource;
+pub use retry::RetryPolicy;
+use retry::{Class, Failure, with_retry};
+
+use crate::backend::{Blob, BlobData, BlobStore, RawManifest};
+use crate::{Digest, ImageError, ImageRef};
+
+/// Manifest media types we ask registries for.
+const ACCEPTED_MANIFESTS: [&str; 4] = [
+    OCI_IMAGE_MEDIA_TYPE,
+    OCI_IMAGE_INDEX_MEDIA_TYPE,
+    IMAGE_MANIFEST_MEDIA_TYPE,
+    IMAGE_MANIFEST_LIST_MEDIA_TYPE,
+];
+
+/// Errors of the registry backend; every message names the operation and the image.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The registry refused the credentials (or wanted some).
+    #[error("{op} '{reference}': unauthorized (credentials missing or rejected by the registry)")]
+    Unauthorized {
+        /// The operation ("pull manifest", "push blob", ...).
+        op: &'static str,
+        /// The image reference.
+        reference: String,
+    },
+    /// The registry does not have what was asked for.
+    #[error("{op} '{reference}': not found")]
+    NotFound {
+        /// The operation.
+        op: &'static str,
+        /// The image reference.
+        reference: String,
+    },
+    /// Any other failure, after retries where they made sense.
+    #[error("{op} '{reference}': {reason}")]
+    Failed {
+        /// The operation.
+        op: &'static str,
+        /// The image reference.
+        reference: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Credentials configuration that cannot be used (`CNB_REGISTRY_AUTH`, docker config).
+    #[error("registry credentials: {0}")]
+    AuthConfig(String),
+    /// A CA certificate that cannot be read or used.
+    #[error("registry tls setup: {0}")]
+    Tls(String),
+    /// The private runtime could not start.
+    #[error("registry client runtime: {0}")]
+    Runtime(String),
+}
+
+impl RegistryError {
+    fn from_failure(op: &'static str, reference: impl Into<String>, failure: Failure) -> Self {
+        let reference = reference.into();
+        match failure.class {
+            Class::Unauthorized => RegistryError::Unauthorized { op, reference },
+            Class::NotFound => RegistryError::NotFound { op, reference },
+            Class::Transient | Class::Fatal => RegistryError::Failed {
+                op,
+                reference,
+                reason: failure.reason,
+            },
+        }
+    }
+}
+
+/// An error and its sources as one lower-case line.
+pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![err.to_string()];
+    let mut source = err.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    one_line(&parts.join(": "))
+}
+
+/// Collapses white space and lower-cases the first letter.
+pub(crate) fn one_line(s: &str) -> String {
+    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = joined.chars();
+    match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => joined,
+    }
+}
+
+/// How to reach registries.
+#[derive(Debug, Clone)]
+pub struct RegistryOptions {
+    /// Prefixes of image references (`host[:port]` or `host[:port]/repo`) to reach over plain
+    /// HTTP; TLS certificates of those registries are not verified either.
+    pub insecure_registries: Vec<String>,
+    /// PEM files of extra CA certificates to trust.
+    pub ca_certificates: Vec<PathBuf>,
+    /// Where credentials come from.
+    pub auth: AuthSource,
+    /// Bound of the TCP/TLS connect phase.
+    pub connect_timeout: Duration,
+    /// Bound of the wait for any bytes of a response.
+    pub read_timeout: Duration,
+    /// Bound of one attempt of a small call (manifest, HEAD, mount).
+    pub request_timeout: Duration,
+    /// Bound of one attempt of a blob upload.
+    pub transfer_timeout: Duration,
+    /// Retries of transient faults.
+    pub retry: RetryPolicy,
+    /// How many blobs `put_blobs` uploads at once.
+    pub max_concurrent_uploads: usize,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        Self {
+            insecure_registries: Vec::new(),
+            ca_certificates: Vec::new(),
+            auth: AuthSource::anonymous(),
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(60),
+            transfer_timeout: Duration::from_secs(30 * 60),
+            retry: RetryPolicy::default(),
+            max_concurrent_uploads: 4,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// Defaults, with credentials from `CNB_REGISTRY_AUTH` / `DOCKER_CONFIG` and an extra CA
+    /// from `SSL_CERT_FILE` when set.
+    pub fn from_process_env() -> Result<Self, RegistryError> {
+        let mut options = Self {
+            auth: AuthSource::from_process_env()?,
+            ..Self::default()
+        };
+        if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+            options.ca_certificates.push(PathBuf::from(path));
+        }
+        Ok(options)
+    }
+
+    fn is_insecure(&self, name: &str) -> bool {
+        self.insecure_registries
+            .iter()
+            .any(|p| !p.is_empty() && name.starts_with(p.as_str()))
+    }
+}
+
+/// What a store has transferred so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferStats {
+    /// Blobs uploaded (bytes sent).
+    pub blobs_uploaded: u64,
+    /// Bytes of the uploaded blobs.
+    pub bytes_uploaded: u64,
+    /// Blobs not sent because the repository already had them.
+    pub blobs_skipped: u64,
+    /// Blobs linked from another repository of the same registry.
+    pub blobs_mounted: u64,
+    /// Manifests and indexes pushed.
+    pub manifests_pushed: u64,
+    /// Blob downloads started.
+    pub blobs_downloaded: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    blobs_uploaded: AtomicU64,
+    bytes_uploaded: AtomicU64,
+    blobs_skipped: AtomicU64,
+    blobs_mounted: AtomicU64,
+    manifests_pushed: AtomicU64,
+    blobs_downloaded: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+/// A client for one registry (and one protocol), with its credentials already stored.
+struct Conn {
+    client: Client,
+}
+
+/// A [`BlobStore`] over OCI registries.
+pub struct RegistryStore {
+    runtime: Arc<tokio::runtime::Runtime>,
+    options: RegistryOptions,
+    certificates: Vec<Certificate>,
+    conns: Mutex<HashMap<(String, bool), Arc<Conn>>>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for RegistryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistryStore")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A parsed name with its oci-client reference.
+struct Target {
+    image: ImageRef,
+    display: String,
+    insecure: bool,
+}
+
+impl Target {
+    fn reference(&self) -> Reference {
+        match (&self.image.tag, &self.image.digest) {
+            (Some(tag), Some(d)) => Reference::with_tag_and_digest(
+                self.image.registry.clone(),
+                self.image.repository.clone(),
+                tag.clone(),
+                d.to_string(),
+            ),
+            (_, Some(d)) => Reference::with_digest(
+                self.image.registry.clone(),
+                self.image.repository.clone(),
+                d.to_string(),
+            ),
+            (Some(tag), None) => Reference::with_tag(
+                self.image.registry.clone(),
+                self.image.repository.clone(),
+                tag.clone(),
+            ),
+            (None, None) => Reference::with_tag(
+                self.image.registry.clone(),
+                self.image.repository.clone(),
+                "latest".into(),
+            ),
+        }
+    }
+
+    fn by_digest(&self, digest: &Digest) -> Reference {
+        Reference::with_digest(
+            self.image.registry.clone(),
+            self.image.repository.clone(),
+            digest.to_string(),
+        )
+    }
+}
+
+impl RegistryStore {
+    /// A store with its own runtime. CA files are read now.
+    pub fn new(options: RegistryOptions) -> Result<Self, RegistryError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("cnb-registry")
+            .enable_all()
+            .build()
+            .map_err(|e| RegistryError::Runtime(one_line(&e.to_string())))?;
+        let mut certificates = Vec::new();
+        for path in &options.ca_certificates {
+            let data = std::fs::read(path).map_err(|e| {
+                RegistryError::Tls(format!(
+                    "read ca certificate '{}': {}",
+                    path.display(),
+                    one_line(&e.to_string())
+                ))
+            })?;
+            certificates.push(Certificate {
+                encoding: CertificateEncoding::Pem,
+                data,
+            });
+        }
+        Ok(Self {
+            runtime: Arc::new(runtime),
+            options,
+            certificates,
+            conns: Mutex::new(HashMap::new()),
+            counters: Arc::new(Counters::default()),
+        })
+    }
+
+    /// A store configured from the process environment ([`RegistryOptions::from_process_env`]).
+    pub fn from_process_env() -> Result<Self, RegistryError> {
+        Self::new(RegistryOptions::from_process_env()?)
+    }
+
+    /// What this store has transferred so far.
+    pub fn stats(&self) -> TransferStats {
+        let c = &self.counters;
+        TransferStats {
+            blobs_uploaded: c.blobs_uploaded.load(Ordering::Relaxed),
+            bytes_uploaded: c.bytes_uploaded.load(Ordering::Relaxed),
+            blobs_skipped: c.blobs_skipped.load(Ordering::Relaxed),
+            blobs_mounted: c.blobs_mounted.load(Ordering::Relaxed),
+            manifests_pushed: c.manifests_pushed.load(Ordering::Relaxed),
+            blobs_downloaded: c.blobs_downloaded.load(Ordering::Relaxed),
+        }
+    }
+
+    fn target(&self, name: &str) -> Result<Target, ImageError> {
+        let image = ImageRef::parse(name)?;
+        let insecure =
+            self.options.is_insecure(name) || self.options.is_insecure(&image.to_string());
+        Ok(Target {
+            display: name.to_string(),
+            insecure,
+            image,
+        })
+    }
+
+    fn conn(&self, target: &Target) -> Result<Arc<Conn>, RegistryError> {
+        self.runtime.block_on(self.conn_async(target))
+    }
+
+    fn fetch_manifest(
+        &self,
+        target: &Target,
+        reference: &Reference,
+    ) -> Result<Option<RawManifest>, ImageError> {
+        const OP: &str = "pull manifest";
+        let conn = self.conn(target)?;
+        let auth = RegistryAuth::Anonymous; // already stored per registry; not replaced by this
+        let result = self.runtime.block_on(with_retry(
+            &self.options.retry,
+            self.options.request_timeout,
+            || {
+                conn.client
+                    .pull_manifest_raw(reference, &auth, &ACCEPTED_MANIFESTS)
+            },
+        ));
+        let (bytes, _header_digest) = match result {
+            Ok(v) => v,
+            Err(f) if f.class == Class::NotFound => return Ok(None),
+            Err(f) => return Err(RegistryError::from_failure(OP, &target.display, f).into()),
+        };
+        let digest = Digest::of(&bytes);
+        if let Some(wanted) = reference.digest()
+            && wanted != digest.as_str()
+        {
+            return Err(ImageError::DigestMismatch {
+                reference: target.display.clone(),
+                expected: wanted.to_string(),
+                actual: digest.to_string(),
+            });
+        }
+        let media_type = media_type_of(&bytes).ok_or_else(|| ImageError::Invalid {
+            what: "manifest",
+            reference: target.display.clone(),
+            reason: "not a json object with a known media type".into(),
+        })?;
+        Ok(Some(RawManifest {
+            bytes: bytes.to_vec(),
+            media_type,
+            digest,
+        }))
+    }
+
+    /// Uploads one blob unless the repository has it; mounts it when it lives in another
+    /// repository of the same registry.
+    async fn put_one(
+        &self,
+        conn: &Conn,
+        target: &Target,
+        blob: &Blob,
+    ) -> Result<(), RegistryError> {
+        let reference = target.reference();
+        let digest = blob.digest.to_string();
+        let policy = &self.options.retry;
+        let short = self.options.request_timeout;
+        let exists = with_retry(policy, short, || {
+            conn.client.blob_exists(&reference, &digest)
+        })
+        .await
+        .map_err(|f| {
+            RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
+        })?;
+        if exists {
+            bump(&self.counters.blobs_skipped, 1);
+            return Ok(());
+        }
+        let op = "push blob";
+        let what = || format!("{}@{digest}", target.display);
+        let long = self.options.transfer_timeout;
+        let result = match &blob.data {
+            BlobData::Bytes(data) => {
+                let data = Bytes::copy_from_slice(data);
+                with_retry(policy, long, || {
+                    conn.client.push_blob(&reference, data.clone(), &digest)
+                })
+                .await
+            }
+            BlobData::Path(path) => {
+                with_retry(policy, long, || {
+                    conn.client.push_blob_stream(
+                        &reference,
+                        file_stream(path.clone()),
+                        &digest,
+                        Some(blob.size),
+                    )
+                })
+                .await
+            }
+            BlobData::Remote { from } => {
+                let source = self.target(from).map_err(|e| RegistryError::Failed {
+                    op,
+                    reference: what(),
+                    reason: format!("source image: {e}"),
+                })?;
+                let source_ref = source.by_digest(&blob.digest);
+                if source.image.registry == target.image.registry
+                    && source.insecure == target.insecure
+                {
+                    let mounted = with_retry(policy, short, || {
+                        conn.client.mount_blob(&reference, &source_ref, &digest)
+                    })
+                    .await;
+                    match mounted {
+                        Ok(()) => {
+                            bump(&self.counters.blobs_mounted, 1);
+                            return Ok(());
+                        }
+                        // 202 (not mounted) or a source we may not read: copy instead
+                        Err(f) if f.class != Class::Transient => {}
+                        Err(f) => return Err(RegistryError::from_failure("mount blob", what(), f)),
+                    }
+                }
+                let source_conn = if source.image.registry == target.image.registry
+                    && source.insecure == target.insecure
+                {
+                    None
+                } else {
+                    Some(self.conn_async(&source).await?)
+                };
+                let src = source_conn.as_deref().unwrap_or(conn);
+                with_retry(policy, long, || async {
+                    let stream = src
+                        .client
+                        .pull_blob_stream(&source_ref, digest.as_str())
+                        .await?;
+                    let stream = stream.stream.map_err(OciDistributionError::IoError);
+                    conn.client
+                        .push_blob_stream(&reference, stream, &digest, Some(blob.size))
+                        .await
+                })
+                .await
+            }
+        };
+        result.map_err(|f| RegistryError::from_failure(op, what(), f))?;
+        bump(&self.counters.blobs_uploaded, 1);
+        bump(&self.counters.bytes_uploaded, blob.size);
+        Ok(())
+    }
+
+    /// [`Self::conn`] from inside the runtime (creating a client there must not `block_on`).
+    async fn conn_async(&self, target: &Target) -> Result<Arc<Conn>, RegistryError> {
+        let key = (target.image.registry.clone(), target.insecure);
+        if let Some(c) = self
+            .conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+        {
+            return Ok(c.clone());
+        }
+        let auth = self.options.auth.resolve(&target.image.registry)?;
+        let config = ClientConfig {
+            protocol: if target.insecure {
+                ClientProtocol::Http
+            } else {
+                ClientProtocol::Https
+            },
+            accept_invalid_certificates: target.insecure,
+            use_monolithic_push: true,
+            extra_root_certificates: self.certificates.clone(),
+            platform_resolver: None,
+            connect_timeout: Some(self.options.connect_timeout),
+            read_timeout: Some(self.options.read_timeout),
+            ..ClientConfig::default()
+        };
+        let client = Client::try_from(config).map_err(|e| RegistryError::Tls(chain(&e)))?;
+        client
+            .store_auth_if_needed(&target.image.registry, &auth)
+            .await;
+        let conn = Arc::new(Conn { client });
+        self.conns
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, conn.clone());
+        Ok(conn)
+    }
+}
+
+/// The media type a manifest declares, or the one its shape implies.
+fn media_type_of(bytes: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let object = value.as_object()?;
+    if let Some(mt) = object.get("mediaType").and_then(|v| v.as_str()) {
+        return Some(mt.to_string());
+    }
+    if object.contains_key("manifests") {
+        Some(OCI_IMAGE_INDEX_MEDIA_TYPE.to_string())
+    } else if object.contains_key("config") {
+        Some(OCI_IMAGE_MEDIA_TYPE.to_string())
+    } else {
+        None
+    }
+}
+
+/// The content of a file as a stream of 1 MiB pieces, opened lazily so a retry starts over.
+fn file_stream(
+    path: PathBuf,
+) -> impl Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static {
+    use tokio::io::AsyncReadExt as _;
+    futures_util::stream::try_unfold((path, None::<tokio::fs::File>), |(path, file)| async move {
+        let mut file = match file {
+            Some(f) => f,
+            None => tokio::fs::File::open(&path).await?,
+        };
+        let mut buf = vec![0u8; 1 << 20];
+        let n = file.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((Bytes::from(buf), (path, Some(file)))))
+    })
+}
+
+/// A blob download as a [`Read`]: a task on the store's runtime feeds a bounded channel, the
+/// reader hashes what passes and fails at EOF when the digest differs.
+struct BlobReader {
+    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    pending: Bytes,
+    hasher: Sha256,
+    expected: Digest,
+    reference: String,
+    finished: bool,
+    _runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl Read for BlobReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.pending.is_empty() {
+            if self.finished {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Ok(chunk)) => {
+                    self.hasher.update(&chunk);
+                    self.pending = chunk;
+                }
+                Some(Err(e)) => {
+                    return Err(std::io::Error::new(
+                        e.kind(),
+                        format!(
+                            "pull blob '{}': {}",
+                            self.reference,
+                            one_line(&e.to_string())
+                        ),
+                    ));
+                }
+                None => {
+                    self.finished = true;
+                    let actual = hex::encode(std::mem::take(&mut self.hasher).finalize());
+                    if actual != self.expected.hex() {
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::InvalidData,
+                            format!(
+                                "pull blob '{}': content does not match its digest {} (got sha256:{actual})",
+                                self.reference, self.expected
+                            ),
+                        ));
+                    }
+                    return Ok(0);
+                }
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending.split_to(n));
+        Ok(n)
+    }
+}
+
+impl BlobStore for RegistryStore {
+    fn manifest(&self, name: &str) -> crate::Result<Option<RawManifest>> {
+        let target = self.target(name)?;
+        let reference = target.reference();
+        self.fetch_manifest(&target, &reference)
+    }
+
+    fn manifest_by_digest(&self, name: &str, digest: &Digest) -> crate::Result<RawManifest> {
+        let target = self.target(name)?;
+        let reference = target.by_digest(digest);
+        self.fetch_manifest(&target, &reference)?
+            .ok_or_else(|| ImageError::NotFound(target.image.with_digest(digest)))
+    }
+
+    fn blob(&self, name: &str, digest: &Digest) -> crate::Result<Box<dyn Read + Send>> {
+        let target = self.target(name)?;
+        let conn = self.conn(&target)?;
+        let reference = target.reference();
+        let d = digest.to_string();
+        let what = format!("{}@{digest}", target.display);
+        let stream = self
+            .runtime
+            .block_on(with_retry(
+                &self.options.retry,
+                self.options.request_timeout,
+                || conn.client.pull_blob_stream(&reference, d.as_str()),
+            ))
+            .map_err(|f| match f.class {
+                Class::NotFound => ImageError::BlobNotFound {
+                    reference: target.display.clone(),
+                    digest: d.clone(),
+                },
+                _ => RegistryError::from_failure("pull blob", what.clone(), f).into(),
+            })?;
+        bump(&self.counters.blobs_downloaded, 1);
+        let (tx, rx) = tokio::sync::mpsc::channel(8);
+        self.runtime.spawn(async move {
+            let mut stream = stream.stream;
+            while let Some(item) = stream.next().await {
+                let stop = item.is_err();
+                if tx.send(item).await.is_err() || stop {
+                    break;
+                }
+            }
+        });
+        Ok(Box::new(BlobReader {
+            rx,
+            pending: Bytes::new(),
+            hasher: Sha256::new(),
+            expected: digest.clone(),
+            reference: what,
+            finished: false,
+            _runtime: self.runtime.clone(),
+        }))
+    }
+
+    fn has_blob(&self, name: &str, digest: &Digest) -> crate::Result<bool> {
+        let target = self.target(name)?;
+        let conn = self.conn(&target)?;
+        let reference = target.reference();
+        let d = digest.to_string();
+        self.runtime
+            .block_on(with_retry(
+                &self.options.retry,
+                self.options.request_timeout,
+                || conn.client.blob_exists(&reference, &d),
+            ))
+            .map_err(|f| {
+                RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
+                    .into()
+            })
+    }
+
+    fn put_blobs(&self, name: &str, blobs: &[Blob]) -> crate::Result<()> {
+        let target = self.target(name)?;
+        let conn = self.conn(&target)?;
+        let limit = self.options.max_concurrent_uploads.max(1);
+        let results: Vec<Result<(), RegistryError>> = self.runtime.block_on(
+            futures_util::stream::iter(blobs.iter().map(|b| self.put_one(&conn, &target, b)))
+                .buffer_unordered(limit)
+                .collect(),
+        );
+        for r in results {
+            r?;
+        }
+        Ok(())
+    }
+
+    fn put_blob_stream(&self, name: &str, data: &mut dyn Read) -> crate::Result<(Digest, u64)> {
+        const OP: &str = "push blob";
+        let target = self.target(name)?;
+        let conn = self.conn(&target)?;
+        let reference = target.reference();
+        // The reader lives on this thread: feed the upload through a bounded channel while
+        // the runtime sends what arrives. A stream cannot be replayed, so no retry here.
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, OciDistributionError>>(4);
+        let conn2 = conn.clone();
+        let upload = self.runtime.spawn(async move {
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|item| (item, rx))
+            });
+            conn2
+                .client
+                .push_blob_stream_chunked(&reference, stream)
+                .await
+        });
+        let mut read_error = None;
+        loop {
+            let mut buf = vec![0u8; 1 << 20];
+            let n = match data.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let text = one_line(&e.to_string());
+                    let _ = tx.blocking_send(Err(OciDistributionError::IoError(e)));
+                    read_error = Some(text);
+                    break;
+                }
+            };
+            buf.truncate(n);
+            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
+                break; // the upload stopped; its error is reported below
+            }
+        }
+        drop(tx);
+        let joined = self.runtime.block_on(upload);
+        if let Some(reason) = read_error {
+            return Err(RegistryError::Failed {
+                op: OP,
+                reference: target.display,
+                reason: format!("read content: {reason}"),
+            }
+            .into());
+        }
+        let response = match joined {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                let failure = Failure {
+                    class: retry::classify(&e),
+                    reason: chain(&e),
+                };
+                return Err(RegistryError::from_failure(OP, target.display, failure).into());
+            }
+            Err(e) => {
+                return Err(RegistryError::Failed {
+                    op: OP,
+                    reference: target.display,
+                    reason: one_line(&e.to_string()),
+                }
+                .into());
+            }
+        };
+        let digest: Digest = response.blob_digest.parse()?;
+        bump(&self.counters.blobs_uploaded, 1);
+        bump(&self.counters.bytes_uploaded, response.size);
+        Ok((digest, response.size))
+    }
+
+    fn put_manifest(&self, name: &str, manifest: &RawManifest) -> crate::Result<()> {
+        const OP: &str = "push manifest";
+        let target = self.target(name)?;
+        let conn = self.conn(&target)?;
+        let reference = if target.image.tag.is_some() {
+            target.reference()
+        } else {
+            target.by_digest(&manifest.digest)
+        };
+        let content_type: http::HeaderValue =
+            manifest
+                .media_type
+                .parse()
+                .map_err(|_| RegistryError::Failed {
+                    op: OP,
+                    reference: target.display.clone(),
+                    reason: format!(
+                        "media type '{}' is not a valid header value",
+                        manifest.media_type
+                    ),
+                })?;
+        let body = Bytes::copy_from_slice(&manifest.bytes);
+        self.runtime
+            .block_on(with_retry(
+                &self.options.retry,
+                self.options.request_timeout,
+                || {
+                    conn.client
+                        .push_manifest_raw(&reference, body.clone(), content_type.clone())
+                },
+            ))
+            .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
+        bump(&self.counters.manifests_pushed, 1);
+        Ok(())
+    }
+
+    fn identifier(&self, name: &str, digest: &Digest) -> crate::Result<String> {
+        Ok(ImageRef::parse(name)?.with_digest(digest))
+    }
+}

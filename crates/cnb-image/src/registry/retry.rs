@@ -1,0 +1,174 @@
+//! Retries of registry calls: transient faults (connection errors, timeouts, HTTP 5xx and 429)
+//! are tried again with exponential backoff; answers that will not change (400, 401, 403, 404,
+//! 405, ...) are returned at once. Every attempt runs under a deadline.
+
+use std::future::Future;
+use std::time::Duration;
+
+use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+
+/// How often and how patiently to retry.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all (1 = no retry).
+    pub attempts: u32,
+    /// Delay before the second attempt; doubled each time.
+    pub initial_backoff: Duration,
+    /// Upper bound of the delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What a failed call means for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Class {
+    /// Worth another try.
+    Transient,
+    /// The thing asked for does not exist.
+    NotFound,
+    /// Credentials missing or rejected.
+    Unauthorized,
+    /// Anything else: final.
+    Fatal,
+}
+
+fn by_status(code: u16) -> Class {
+    match code {
+        401 | 403 => Class::Unauthorized,
+        404 => Class::NotFound,
+        408 | 429 => Class::Transient,
+        c if c >= 500 => Class::Transient,
+        _ => Class::Fatal,
+    }
+}
+
+/// Sorts an oci-client error into retryable or not.
+pub(crate) fn classify(err: &E) -> Class {
+    match err {
+        E::UnauthorizedError { .. } | E::AuthenticationFailure(_) => Class::Unauthorized,
+        E::ImageManifestNotFoundError(_) => Class::NotFound,
+        E::ServerError { code, .. } => by_status(*code),
+        E::RegistryError { envelope, .. } => {
+            let codes: Vec<&OciErrorCode> = envelope.errors.iter().map(|e| &e.code).collect();
+            if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Unauthorized | OciErrorCode::Denied))
+            {
+                Class::Unauthorized
+            } else if codes.iter().any(|c| {
+                matches!(
+                    c,
+                    OciErrorCode::ManifestUnknown
+                        | OciErrorCode::NameUnknown
+                        | OciErrorCode::BlobUnknown
+                        | OciErrorCode::NotFound
+                )
+            }) {
+                Class::NotFound
+            } else if codes
+                .iter()
+                .any(|c| matches!(c, OciErrorCode::Toomanyrequests))
+            {
+                Class::Transient
+            } else {
+                Class::Fatal
+            }
+        }
+        E::RequestError(e) => {
+            if let Some(status) = e.status() {
+                return by_status(status.as_u16());
+            }
+            if super::chain(err)
+                .to_ascii_lowercase()
+                .contains("certificate")
+            {
+                // a tls trust failure does not heal by itself
+                Class::Fatal
+            } else if e.is_timeout()
+                || e.is_connect()
+                || e.is_request()
+                || e.is_body()
+                || e.is_decode()
+            {
+                Class::Transient
+            } else {
+                Class::Fatal
+            }
+        }
+        E::IoError(_) => Class::Transient,
+        _ => Class::Fatal,
+    }
+}
+
+/// Why a call finally failed.
+pub(crate) struct Failure {
+    pub class: Class,
+    pub reason: String,
+}
+
+/// Runs `call` until it succeeds, fails for good, or runs out of attempts. Each attempt is
+/// bounded by `timeout`.
+pub(crate) async fn with_retry<T, F, Fut>(
+    policy: &RetryPolicy,
+    timeout: Duration,
+    mut call: F,
+) -> Result<T, Failure>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut backoff = policy.initial_backoff;
+    let attempts = policy.attempts.max(1);
+    let mut attempt = 1;
+    loop {
+        let failure = match tokio::time::timeout(timeout, call()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => Failure {
+                class: classify(&e),
+                reason: super::chain(&e),
+            },
+            Err(_) => Failure {
+                class: Class::Transient,
+                reason: format!("timed out after {}s", timeout.as_secs_f32()),
+            },
+        };
+        if failure.class != Class::Transient || attempt >= attempts {
+            let reason = if failure.class == Class::Transient && attempts > 1 {
+                format!("{} (gave up after {attempts} attempts)", failure.reason)
+            } else {
+                failure.reason
+            };
+            return Err(Failure {
+                class: failure.class,
+                reason,
+            });
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(policy.max_backoff);
+        attempt += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses() {
+        for c in [400, 401, 403, 404, 405] {
+            assert_ne!(by_status(c), Class::Transient, "{c}");
+        }
+        for c in [429, 500, 502, 503, 504] {
+            assert_eq!(by_status(c), Class::Transient, "{c}");
+        }
+    }
+}
