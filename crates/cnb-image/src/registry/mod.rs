@@ -423,7 +423,12 @@ impl RegistryStore {
             BlobData::Bytes(data) => {
                 let data = Bytes::copy_from_slice(data);
                 with_retry(policy, long, || {
-                    conn.client.push_blob(&reference, data.clone(), &digest)
+                    conn.client.push_blob_stream(
+                        &reference,
+                        bytes_stream(data.clone()),
+                        &digest,
+                        Some(blob.size),
+                    )
                 })
                 .await
             }
@@ -562,6 +567,33 @@ fn file_stream(
         buf.truncate(n);
         Ok(Some((Bytes::from(buf), (path, Some(file)))))
     })
+}
+
+/// In-memory content as a stream (no item at all when empty: oci-client and the registry
+/// accept an empty monolithic upload, but not an empty chunk).
+fn bytes_stream(
+    data: Bytes,
+) -> impl Stream<Item = Result<Bytes, OciDistributionError>> + Send + 'static {
+    futures_util::stream::iter((!data.is_empty()).then_some(Ok(data)))
+}
+
+/// Up to 1 MiB of `data`, or `None` at EOF.
+fn read_chunk(data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
+    let mut buf = vec![0u8; 1 << 20];
+    let mut filled = 0;
+    while filled < buf.len() {
+        match data.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    if filled == 0 {
+        return Ok(None);
+    }
+    buf.truncate(filled);
+    Ok(Some(buf))
 }
 
 /// A blob download as a [`Read`]: a task on the store's runtime feeds a bounded channel, the
@@ -715,6 +747,32 @@ impl BlobStore for RegistryStore {
         let target = self.target(name)?;
         let conn = self.conn(&target)?;
         let reference = target.reference();
+        let read_failed = |e: std::io::Error| RegistryError::Failed {
+            op: OP,
+            reference: target.display.clone(),
+            reason: format!("read content: {}", one_line(&e.to_string())),
+        };
+        let Some(first) = read_chunk(data).map_err(read_failed)? else {
+            // chunked uploads refuse empty content: send the empty blob in one request
+            let empty = Digest::of(&[]);
+            let d = empty.to_string();
+            self.runtime
+                .block_on(with_retry(
+                    &self.options.retry,
+                    self.options.request_timeout,
+                    || {
+                        conn.client.push_blob_stream(
+                            &reference,
+                            bytes_stream(Bytes::new()),
+                            &d,
+                            Some(0),
+                        )
+                    },
+                ))
+                .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
+            bump(&self.counters.blobs_uploaded, 1);
+            return Ok((empty, 0));
+        };
         // The reader lives on this thread: feed the upload through a bounded channel while
         // the runtime sends what arrives. A stream cannot be replayed, so no retry here.
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, OciDistributionError>>(4);
@@ -729,22 +787,18 @@ impl BlobStore for RegistryStore {
                 .await
         });
         let mut read_error = None;
-        loop {
-            let mut buf = vec![0u8; 1 << 20];
-            let n = match data.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+        let mut next = Some(first);
+        while let Some(chunk) = next.take() {
+            if tx.blocking_send(Ok(Bytes::from(chunk))).is_err() {
+                break; // the upload stopped; its error is reported below
+            }
+            match read_chunk(data) {
+                Ok(c) => next = c,
                 Err(e) => {
                     let text = one_line(&e.to_string());
                     let _ = tx.blocking_send(Err(OciDistributionError::IoError(e)));
                     read_error = Some(text);
-                    break;
                 }
-            };
-            buf.truncate(n);
-            if tx.blocking_send(Ok(Bytes::from(buf))).is_err() {
-                break; // the upload stopped; its error is reported below
             }
         }
         drop(tx);

@@ -483,3 +483,78 @@ fn bad_cnb_registry_auth_is_named() {
         .to_string();
     assert!(err.contains("CNB_REGISTRY_AUTH"), "{err}");
 }
+
+#[test]
+fn large_file_blob_and_empty_stream() {
+    let reg = Registry::start();
+    let store = insecure_store(&reg);
+    let name = reg.image("big:latest");
+    let data: Vec<u8> = (0..6 * 1024 * 1024 + 3).map(|i| (i % 253) as u8).collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &data).unwrap();
+    let blob = Blob {
+        digest: Digest::of(&data),
+        size: data.len() as u64,
+        data: BlobData::Path(file.path().to_path_buf()),
+    };
+    store.put_blobs(&name, &[blob]).unwrap();
+    assert_eq!(store.stats().bytes_uploaded, data.len() as u64);
+    assert_eq!(
+        read_all(store.blob(&name, &Digest::of(&data)).unwrap()),
+        data
+    );
+
+    let (digest, size) = store.put_blob_stream(&name, &mut std::io::empty()).unwrap();
+    assert_eq!((digest.clone(), size), (Digest::of(&[]), 0));
+    assert!(store.has_blob(&name, &digest).unwrap());
+    // an empty in-memory blob (empty layers exist) goes through put_blobs as well
+    let other = reg.image("empty:latest");
+    store.put_blobs(&other, &[bytes_blob(b"")]).unwrap();
+    assert!(store.has_blob(&other, &Digest::of(&[])).unwrap());
+    assert!(read_all(store.blob(&other, &Digest::of(&[])).unwrap()).is_empty());
+}
+
+#[test]
+fn corrupted_blob_is_detected_at_eof() {
+    let reg = Registry::start();
+    let store = insecure_store(&reg);
+    let name = reg.image("corrupt:latest");
+    let img = TinyImage::new("amd64", "corrupt");
+    img.push(&store, &name);
+    let digest = Digest::of(&img.layer);
+    let hex = digest.hex();
+    let data = reg
+        .storage_dir()
+        .join("docker/registry/v2/blobs/sha256")
+        .join(&hex[..2])
+        .join(hex)
+        .join("data");
+    let mut bytes = std::fs::read(&data).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(&data, bytes).unwrap();
+    let mut out = Vec::new();
+    let err = store
+        .blob(&name, &digest)
+        .unwrap()
+        .read_to_end(&mut out)
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("digest") && text.contains("corrupt"),
+        "{text}"
+    );
+}
+
+#[test]
+fn identifiers_are_normalised() {
+    let store = RegistryStore::new(RegistryOptions::default()).unwrap();
+    let d = Digest::of(b"m");
+    assert_eq!(
+        store.identifier("busybox", &d).unwrap(),
+        format!("index.docker.io/library/busybox@{d}")
+    );
+    assert_eq!(
+        store.identifier("127.0.0.1:5000/a/b:tag", &d).unwrap(),
+        format!("127.0.0.1:5000/a/b@{d}")
+    );
+}
