@@ -28,6 +28,12 @@ pub fn inputs_markdown() -> String {
             _ => format!("arguments: `{}`", phase.positional_name()),
         };
         let _ = writeln!(out, "Takes {args}.\n");
+        if !phase.takes_flags() {
+            let _ = writeln!(
+                out,
+                "No flags: every argument belongs to the launched process; these inputs come from the environment only.\n"
+            );
+        }
         let _ = writeln!(out, "| flag | env | default | platform api |");
         let _ = writeln!(out, "| --- | --- | --- | --- |");
         for def in INPUTS {
@@ -48,7 +54,12 @@ pub fn inputs_markdown() -> String {
                 Availability::Rejected => "rejected (exit 3)".to_string(),
             };
             let env = def.env.map(|e| format!("`{e}`")).unwrap_or_default();
-            let _ = writeln!(out, "| `-{}` | {env} | {default} | {api} |", def.flag);
+            let flag = if phase.takes_flags() {
+                format!("`-{}`", def.flag)
+            } else {
+                "-".to_string()
+            };
+            let _ = writeln!(out, "| {flag} | {env} | {default} | {api} |");
         }
         let _ = writeln!(out);
     }

@@ -134,6 +134,11 @@ impl Inputs {
         names
     }
 
+    /// `-skip-layers` or `-skip-restore` (either variable sets both).
+    pub fn skip_layers(&self) -> bool {
+        self.flag(Key::SkipLayers) || self.flag(Key::SkipRestore)
+    }
+
     /// `-os`, `-arch`, `-arch-variant`.
     pub fn target(&self) -> Target {
         let get = |k| self.string(k).map(str::to_string);
@@ -143,4 +148,74 @@ impl Inputs {
             arch_variant: get(Key::ArchVariant),
         }
     }
+}
+
+/// Named accessors, one per input, so phase code reads `inputs.group_path()` rather than keys.
+macro_rules! accessors {
+    ($($kind:ident $name:ident $key:ident $doc:literal;)*) => {
+        impl Inputs {
+            $(accessors!(@one $kind $name $key $doc);)*
+        }
+    };
+    (@one path $name:ident $key:ident $doc:literal) => {
+        #[doc = $doc]
+        pub fn $name(&self) -> Option<&Path> {
+            self.path(Key::$key)
+        }
+    };
+    (@one string $name:ident $key:ident $doc:literal) => {
+        #[doc = $doc]
+        pub fn $name(&self) -> Option<&str> {
+            self.string(Key::$key)
+        }
+    };
+    (@one flag $name:ident $key:ident $doc:literal) => {
+        #[doc = $doc]
+        pub fn $name(&self) -> bool {
+            self.flag(Key::$key)
+        }
+    };
+    (@one list $name:ident $key:ident $doc:literal) => {
+        #[doc = $doc]
+        pub fn $name(&self) -> &[String] {
+            self.list(Key::$key)
+        }
+    };
+}
+
+accessors! {
+    path analyzed_path Analyzed "`-analyzed` / `CNB_ANALYZED_PATH`.";
+    path app_dir App "`-app` / `CNB_APP_DIR`.";
+    path build_config_dir BuildConfig "`-build-config` / `CNB_BUILD_CONFIG_DIR`.";
+    path buildpacks_dir Buildpacks "`-buildpacks` / `CNB_BUILDPACKS_DIR`.";
+    path cache_dir CacheDir "`-cache-dir` / `CNB_CACHE_DIR`.";
+    path extended_dir Extended "`-extended` / `CNB_EXTENDED_DIR`.";
+    path extensions_dir Extensions "`-extensions` / `CNB_EXTENSIONS_DIR`.";
+    path generated_dir Generated "`-generated` / `CNB_GENERATED_DIR`.";
+    path group_path Group "`-group` / `CNB_GROUP_PATH`.";
+    path launch_cache_dir LaunchCache "`-launch-cache` / `CNB_LAUNCH_CACHE_DIR`.";
+    path launcher_path Launcher "`-launcher`.";
+    path launcher_sbom_dir LauncherSbom "`-launcher-sbom`.";
+    path layout_dir LayoutDir "`-layout-dir` / `CNB_LAYOUT_DIR`.";
+    path order_path Order "`-order` / `CNB_ORDER_PATH` (resolved: `<layers>/order.toml` if present, else `/cnb/order.toml`).";
+    path plan_path Plan "`-plan` / `CNB_PLAN_PATH`.";
+    path platform_dir Platform "`-platform` / `CNB_PLATFORM_DIR`.";
+    path project_metadata_path ProjectMetadata "`-project-metadata` / `CNB_PROJECT_METADATA_PATH`.";
+    path report_path Report "`-report` / `CNB_REPORT_PATH`.";
+    path run_path Run "`-run` / `CNB_RUN_PATH`.";
+    path stack_path Stack "`-stack` / `CNB_STACK_PATH`.";
+    path system_path System "`-system` / `CNB_SYSTEM_PATH`.";
+    string build_image BuildImage "`-build-image` / `CNB_BUILD_IMAGE`.";
+    string cache_image CacheImage "`-cache-image` / `CNB_CACHE_IMAGE`.";
+    string extend_kind ExtendKind "`-kind` / `CNB_EXTEND_KIND` (`build` or `run`).";
+    string kaniko_cache_ttl KanikoCacheTtl "`-kaniko-cache-ttl` / `CNB_KANIKO_CACHE_TTL`, a Go duration.";
+    string previous_image PreviousImage "`-previous-image` / `CNB_PREVIOUS_IMAGE` (defaults to the first argument).";
+    string process_type ProcessType "`-process-type` / `CNB_PROCESS_TYPE`.";
+    string run_image RunImage "`-run-image` / `CNB_RUN_IMAGE`.";
+    flag daemon Daemon "`-daemon` / `CNB_USE_DAEMON`.";
+    flag force Force "`-force` / `CNB_FORCE_REBASE`.";
+    flag layout Layout "`-layout` / `CNB_USE_LAYOUT`.";
+    flag parallel Parallel "`-parallel` / `CNB_PARALLEL_EXPORT`.";
+    list insecure_registries InsecureRegistry "`-insecure-registry` (repeatable) after `CNB_INSECURE_REGISTRIES`.";
+    list tags Tag "`-tag` (repeatable).";
 }

@@ -3,7 +3,8 @@
 //! accepts Go-style single-dash flags, the spec's exit codes, and the phases' logger.
 //!
 //! It does not read files or images and holds no phase logic; the process environment is an input
-//! value ([`Env`]), read from the real environment only by [`Env::from_process`].
+//! value ([`Env`]), read from the real environment only by [`Env::from_process`] and
+//! [`parse_from_process`]; [`exit_on_input_error`] is the one function that ends the process.
 #![deny(missing_docs)]
 
 mod docs;
@@ -14,6 +15,7 @@ mod inputs;
 mod log;
 mod parse;
 mod phase;
+mod process;
 mod table;
 
 pub use docs::inputs_markdown;
@@ -24,4 +26,5 @@ pub use inputs::{Inputs, Target};
 pub use log::{LogLevel, Logger};
 pub use parse::{VERSION, parse};
 pub use phase::Phase;
+pub use process::{exit_on_input_error, parse_from_process};
 pub use table::{Availability, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of};

@@ -97,7 +97,9 @@ impl Logger {
     }
 
     fn paint(&self, text: &str, colour: &str) -> String {
-        if self.no_color {
+        use std::io::IsTerminal;
+        // Colour only for a person at a terminal; logs captured by a platform stay plain.
+        if self.no_color || !std::io::stderr().is_terminal() {
             text.to_string()
         } else {
             format!("\x1b[{colour}m{text}\x1b[0m")

@@ -26,11 +26,21 @@ const POSITIONALS: &str = "positionals";
 /// Parses `args` (without the program name) for `phase`, reading `CNB_*` variables from `env`
 /// and resolving relative paths against `cwd`.
 pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inputs, InputError> {
-    if let Some(info) = info_request(phase, args) {
+    if phase.takes_flags()
+        && let Some(info) = info_request(phase, args)
+    {
         return Err(InputError::Info(info));
     }
     let (platform_api, deprecation_mode, mut warnings) = platform_api(env)?;
-    let scanned = scan(phase, platform_api, args)?;
+    let scanned = if phase.takes_flags() {
+        scan(phase, platform_api, args)?
+    } else {
+        Scanned {
+            flags: Vec::new(),
+            positionals: args.to_vec(),
+            warnings: Vec::new(),
+        }
+    };
     let matches = command(phase, platform_api)
         .try_get_matches_from(scanned.rewritten())
         .map_err(|e| InputError::InvalidArgs(one_line(&e)))?;
@@ -401,6 +411,23 @@ fn finish(inputs: &mut Inputs, env: &Env, cwd: &Path) -> Result<(), InputError> 
             PathBuf::from("/cnb/order.toml")
         };
         inputs.values.insert(Key::Order, Value::Path(order));
+    }
+
+    if phase == Phase::Launcher
+        && let Some(kind) = inputs.string(Key::ProcessType)
+    {
+        inputs.warnings.push(format!(
+            "CNB_PROCESS_TYPE is not supported in platform api {}: run with entrypoint '{kind}' to invoke the '{kind}' process type",
+            inputs.platform_api
+        ));
+    }
+    if let Some(kind) = inputs.string(Key::ExtendKind)
+        && kind != "build"
+        && kind != "run"
+    {
+        return Err(InputError::InvalidArgs(format!(
+            "invalid -kind '{kind}': expected build or run"
+        )));
     }
 
     let level = inputs.string(Key::LogLevel).unwrap_or("info");

@@ -19,18 +19,29 @@ pub enum Phase {
     Creator,
     /// `rebaser`
     Rebaser,
+    /// `extender` (applies extension Dockerfiles; Linux only)
+    Extender,
+    /// `launcher`: no flags; every argument belongs to the launched process.
+    Launcher,
 }
 
 impl Phase {
+    /// Whether the phase takes flags at all (the launcher passes every argument on).
+    pub fn takes_flags(self) -> bool {
+        self != Phase::Launcher
+    }
+
     /// Every phase, in the order a platform runs them.
-    pub const ALL: [Phase; 7] = [
+    pub const ALL: [Phase; 9] = [
         Phase::Analyzer,
         Phase::Detector,
         Phase::Restorer,
+        Phase::Extender,
         Phase::Builder,
         Phase::Exporter,
         Phase::Creator,
         Phase::Rebaser,
+        Phase::Launcher,
     ];
 
     /// The binary's name.
@@ -43,6 +54,8 @@ impl Phase {
             Phase::Exporter => "exporter",
             Phase::Creator => "creator",
             Phase::Rebaser => "rebaser",
+            Phase::Extender => "extender",
+            Phase::Launcher => "launcher",
         }
     }
 
@@ -51,7 +64,8 @@ impl Phase {
         match self {
             Phase::Analyzer | Phase::Creator => (1, Some(1)),
             Phase::Exporter | Phase::Rebaser => (1, None),
-            Phase::Detector | Phase::Restorer | Phase::Builder => (0, Some(0)),
+            Phase::Detector | Phase::Restorer | Phase::Builder | Phase::Extender => (0, Some(0)),
+            Phase::Launcher => (0, None),
         }
     }
 
@@ -60,6 +74,7 @@ impl Phase {
         match self {
             Phase::Analyzer | Phase::Creator => "<image>",
             Phase::Exporter | Phase::Rebaser => "<image> [<image>...]",
+            Phase::Launcher => "[--] [<command> <arg>...]",
             _ => "",
         }
     }

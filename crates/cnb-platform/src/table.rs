@@ -27,6 +27,8 @@ pub enum Key {
     Group,
     Image,
     InsecureRegistry,
+    KanikoCacheTtl,
+    ExtendKind,
     LaunchCache,
     Launcher,
     LauncherSbom,
@@ -251,6 +253,22 @@ pub const INPUTS: &[InputDef] = &[
         "",
         List,
         "registry to reach over plain http (repeatable)",
+    ),
+    def(
+        Key::KanikoCacheTtl,
+        "kaniko-cache-ttl",
+        Some("CNB_KANIKO_CACHE_TTL"),
+        "336h",
+        Str,
+        "how long kaniko keeps cached base layers (go duration)",
+    ),
+    def(
+        Key::ExtendKind,
+        "kind",
+        Some("CNB_EXTEND_KIND"),
+        "build",
+        Str,
+        "which image to extend: build or run",
     ),
     def(
         Key::LaunchCache,
@@ -636,6 +654,30 @@ const REBASER: &[(Key, Availability)] = &[
     (Key::Uid, Always),
 ];
 
+const EXTENDER: &[(Key, Availability)] = &[
+    (Key::Analyzed, Always),
+    (Key::App, Always),
+    (Key::Buildpacks, Always),
+    (Key::Extended, since(12)),
+    (Key::Generated, Always),
+    (Key::Gid, Always),
+    (Key::Group, Always),
+    (Key::KanikoCacheTtl, Always),
+    (Key::ExtendKind, since(12)),
+    (Key::Layers, Always),
+    (Key::Plan, Always),
+    (Key::Platform, Always),
+    (Key::Uid, Always),
+];
+
+/// The launcher takes no flags: these rows are read from the environment only.
+const LAUNCHER: &[(Key, Availability)] = &[
+    (Key::App, Always),
+    (Key::Layers, Always),
+    (Key::NoColor, Always),
+    (Key::ProcessType, Always),
+];
+
 fn rows(phase: Phase) -> (&'static [(Key, Availability)], bool) {
     match phase {
         Phase::Analyzer => (ANALYZER, true),
@@ -645,6 +687,8 @@ fn rows(phase: Phase) -> (&'static [(Key, Availability)], bool) {
         Phase::Exporter => (EXPORTER, true),
         Phase::Creator => (CREATOR, true),
         Phase::Rebaser => (REBASER, true),
+        Phase::Extender => (EXTENDER, false),
+        Phase::Launcher => (LAUNCHER, false),
     }
 }
 
@@ -652,8 +696,9 @@ fn rows(phase: Phase) -> (&'static [(Key, Availability)], bool) {
 pub fn availability(phase: Phase, key: Key) -> Option<Availability> {
     let (own, has_target) = rows(phase);
     let target: &[(Key, Availability)] = if has_target { TARGET } else { &[] };
+    let common: &[(Key, Availability)] = if phase.takes_flags() { COMMON } else { &[] };
     own.iter()
-        .chain(COMMON)
+        .chain(common)
         .chain(target)
         .find(|(k, _)| *k == key)
         .map(|(_, a)| *a)

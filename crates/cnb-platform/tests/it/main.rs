@@ -4,6 +4,7 @@
 mod api;
 mod docs;
 mod forms;
+mod others;
 mod phases;
 mod resolve;
 

@@ -1,0 +1,30 @@
+//! The only place that touches the real process: arguments, environment, working directory and
+//! exiting. Phase binaries call these; library code and tests use [`crate::parse`] directly.
+
+use std::path::PathBuf;
+
+use crate::{Env, ExitClass, InputError, Inputs, Logger, Phase, parse};
+
+/// Parses the process's own arguments (without the program name) and environment for `phase`,
+/// resolving relative paths against the current directory.
+pub fn parse_from_process(phase: Phase) -> Result<Inputs, InputError> {
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+    parse(phase, &args, &Env::from_process(), &cwd)
+}
+
+/// For binaries only: prints what a rejected command line deserves (the `-version`/`-help` text
+/// on stdout, an error on stderr) and ends the process with its exit code.
+pub fn exit_on_input_error(err: &InputError) -> ! {
+    match err {
+        InputError::Info(text) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
+        }
+        other => Logger::default().error(other),
+    }
+    std::process::exit(i32::from(err.exit_code().code()))
+}
