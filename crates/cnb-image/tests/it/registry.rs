@@ -172,8 +172,11 @@ fn push_and_pull_an_image_with_exact_bytes() {
         .unwrap();
     assert_eq!(by_digest.bytes, img.manifest.bytes);
 
-    // a second push sends no blob bytes
+    // a second push sends no blob bytes (the registry's access log agrees)
+    let blob_puts = reg.count_requests("PUT", "/blobs/uploads/");
+    assert_eq!(blob_puts, 2, "{}", reg.log());
     img.push(&store, &reg.image("app:again"));
+    assert_eq!(reg.count_requests("PUT", "/blobs/uploads/"), blob_puts);
     let after = store.stats();
     assert_eq!(
         after.bytes_uploaded, stats.bytes_uploaded,
