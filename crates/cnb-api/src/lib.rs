@@ -5,10 +5,12 @@
 //! answer to the spec's exit codes (11 for the Platform API, 12 for a buildpack's API).
 #![deny(missing_docs)]
 
+mod check;
 mod deprecation;
 mod support;
 mod version;
 
+pub use check::{Accepted, ApiError, buildpack_support, platform_support};
 pub use deprecation::{DeprecationMode, InvalidDeprecationMode};
 pub use support::{Apis, BUILDPACK, PLATFORM, Support};
 pub use version::{ParseVersionError, Version};
