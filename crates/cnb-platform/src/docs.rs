@@ -68,7 +68,8 @@ pub fn inputs_markdown() -> String {
         "## Every phase\n\nEnvironment only: `CNB_EXEC_ENV` (default `production`), `CNB_REGISTRY_AUTH`, \
          `SOURCE_DATE_EPOCH`, `CNB_EXPERIMENTAL_MODE` (default `error`), `CNB_DEPRECATION_MODE` (default `warn`). \
          `CNB_SKIP_LAYERS` and `CNB_SKIP_RESTORE` each set the skip flag of every phase that has one. \
-         `-previous-image` defaults to the first argument."
+         `-previous-image` defaults to the first argument. \
+         `CNB_INSECURE_REGISTRIES` and `CNB_PREVIOUS_IMAGE` are read at every Platform API, even where the flag is not yet available."
     );
     out
 }

@@ -27,4 +27,6 @@ pub use log::{LogLevel, Logger};
 pub use parse::{VERSION, parse};
 pub use phase::Phase;
 pub use process::{exit_on_input_error, parse_from_process};
-pub use table::{Availability, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of};
+pub use table::{
+    Availability, ENV_AT_EVERY_API, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of,
+};

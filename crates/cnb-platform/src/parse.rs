@@ -68,6 +68,14 @@ pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inp
             inputs.values.insert(def.key, value);
         }
     }
+    // Upstream reads these variables whatever the Platform API, even where the flag is gated off.
+    for key in table::ENV_AT_EVERY_API {
+        let def = table::def_of(*key);
+        let gated_off = table::availability(phase, *key).is_some_and(|a| !a.at(platform_api));
+        if gated_off && let Some(value) = resolve(def, Availability::Always, &matches, env)? {
+            inputs.values.insert(def.key, value);
+        }
+    }
     finish(&mut inputs, env, cwd)?;
     Ok(inputs)
 }
@@ -268,7 +276,9 @@ fn one_line(err: &clap::Error) -> String {
 }
 
 fn from_cli(matches: &ArgMatches, def: &InputDef) -> bool {
-    matches.value_source(def.flag) == Some(ValueSource::CommandLine)
+    // Inputs gated off at this Platform API have no argument in the command: never from the cli.
+    matches.try_contains_id(def.flag).unwrap_or(false)
+        && matches.value_source(def.flag) == Some(ValueSource::CommandLine)
 }
 
 /// flag > environment > default for one input.
@@ -381,8 +391,7 @@ fn finish(inputs: &mut Inputs, env: &Env, cwd: &Path) -> Result<(), InputError> 
         }
     }
 
-    let takes_previous =
-        table::availability(phase, Key::PreviousImage).is_some_and(|a| a.at(inputs.platform_api));
+    let takes_previous = table::availability(phase, Key::PreviousImage).is_some();
     if takes_previous
         && inputs.string(Key::PreviousImage).is_none()
         && let Some(image) = inputs.image().map(str::to_string)

@@ -472,6 +472,10 @@ pub const INPUTS: &[InputDef] = &[
     ),
 ];
 
+/// Inputs whose environment variable is honoured at every Platform API, even where the phase's
+/// flag is gated off (as upstream, which reads the environment before defining any flag).
+pub const ENV_AT_EVERY_API: &[Key] = &[Key::InsecureRegistry, Key::PreviousImage];
+
 /// Where an input exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Availability {

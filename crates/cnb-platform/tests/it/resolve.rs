@@ -186,3 +186,36 @@ fn unset_optional_inputs_stay_unset() {
         Some(PathBuf::from("/s.toml").as_path())
     );
 }
+
+#[test]
+fn some_variables_are_read_even_where_the_flag_is_gated_off() {
+    let env = [("CNB_INSECURE_REGISTRIES", "a.io")];
+    let i = run(Phase::Analyzer, "0.12", &["r/app"], &env).unwrap();
+    assert_eq!(i.insecure_registries(), ["a.io"]);
+    let (code, _) = crate::fails(
+        Phase::Analyzer,
+        "0.12",
+        &["-insecure-registry", "b.io", "r/app"],
+        &env,
+    );
+    assert_eq!(code, 2);
+    let i = run(
+        Phase::Rebaser,
+        "0.10",
+        &["r/app"],
+        &[("CNB_PREVIOUS_IMAGE", "r/old")],
+    )
+    .unwrap();
+    assert_eq!(i.previous_image(), Some("r/old"));
+    let i = run(Phase::Rebaser, "0.10", &["r/app"], &[]).unwrap();
+    assert_eq!(i.previous_image(), Some("r/app"));
+    // Other gated variables stay gated.
+    let i = run(
+        Phase::Detector,
+        "0.14",
+        &[],
+        &[("CNB_SYSTEM_PATH", "/s.toml")],
+    )
+    .unwrap();
+    assert_eq!(i.system_path(), None);
+}
