@@ -8,7 +8,8 @@ pub enum InputError {
     /// `CNB_PLATFORM_API` missing, malformed or unsupported (exit 11).
     #[error("{0}")]
     PlatformApi(String),
-    /// A flag the phase does not know at this Platform API (exit 2).
+    /// A flag the phase does not know at this Platform API, or a command line Go's `flag` package
+    /// cannot parse (bad syntax, a missing value) (exit 2).
     #[error("{0}")]
     UnknownFlag(String),
     /// A bad value or a wrong number of arguments (exit 3).

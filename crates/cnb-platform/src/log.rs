@@ -106,3 +106,21 @@ impl Logger {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_parse_and_order() {
+        assert_eq!("DEBUG".parse(), Ok(LogLevel::Debug));
+        assert_eq!("warning".parse(), Ok(LogLevel::Warn));
+        assert!("loud".parse::<LogLevel>().unwrap_err().contains("'loud'"));
+        assert_eq!(LogLevel::default(), LogLevel::Info);
+        assert_eq!(LogLevel::Error.to_string(), "error");
+        let log = Logger::new(LogLevel::Warn, true);
+        assert!(!log.enabled(LogLevel::Info));
+        assert!(log.enabled(LogLevel::Warn) && log.enabled(LogLevel::Error));
+        assert_eq!(log.paint("x", "31"), "x");
+    }
+}

@@ -192,7 +192,7 @@ fn scan(phase: Phase, api: Version, args: &[String]) -> Result<Scanned, InputErr
             (_, None) => {
                 i += 1;
                 let v = args.get(i).ok_or_else(|| {
-                    InputError::InvalidArgs(format!("flag needs an argument: -{name}"))
+                    InputError::UnknownFlag(format!("flag needs an argument: -{name}"))
                 })?;
                 Some(v.clone())
             }

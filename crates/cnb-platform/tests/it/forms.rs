@@ -187,9 +187,29 @@ fn bad_values_exit_3() {
     let (code, msg) = fails(Phase::Analyzer, "0.12", &["-log-level", "loud", "img"], &[]);
     assert_eq!(code, 3);
     assert!(msg.contains("'loud'"), "{msg}");
+}
+
+#[test]
+fn a_missing_value_is_a_flag_error_as_in_go() {
     let (code, msg) = fails(Phase::Builder, "0.12", &["-layers"], &[]);
-    assert_eq!(code, 3);
-    assert!(msg.contains("-layers"), "{msg}");
+    assert_eq!(code, 2);
+    assert_eq!(msg, "flag needs an argument: -layers");
+}
+
+#[test]
+fn messages_are_one_line_and_name_the_input() {
+    let cases: &[(Phase, &str, &[&str], &str)] = &[
+        (Phase::Analyzer, "0.12", &["-uid", "abc", "img"], "abc"),
+        (Phase::Analyzer, "0.11", &["-run", "/r", "img"], "-run"),
+        (Phase::Rebaser, "0.12", &[], "rebaser"),
+        (Phase::Detector, "0.12", &["-daemon=yes"], "-daemon"),
+    ];
+    for (phase, api, args, needle) in cases {
+        let (_, msg) = fails(*phase, api, args, &[]);
+        assert!(!msg.contains('\n'), "{msg}");
+        assert!(msg.contains(needle), "{msg}");
+        assert_eq!(msg, msg.trim(), "{msg}");
+    }
 }
 
 #[test]
