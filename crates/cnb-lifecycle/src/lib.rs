@@ -1,0 +1,12 @@
+//! The phases' logic, one module per phase, each entered through one `run` function that takes
+//! the parsed inputs and a logger and returns an error that knows its exit code.
+//!
+//! It holds no flag parsing (that is `cnb-platform`) and no image transport (that is `cnb-image`);
+//! the binaries in `phases/` are glue around [`cli::main`].
+
+pub mod analyze;
+pub mod cli;
+mod stores;
+pub mod target;
+
+pub use stores::open_store;

@@ -1,0 +1,43 @@
+//! Choosing the image backend from the inputs, as upstream's handler does: a layout, else (once it
+//! exists) the daemon, else a registry.
+
+use cnb_image::{BlobStore, LayoutStore};
+use cnb_platform::{Inputs, Key, Logger};
+
+/// Why no backend could be built.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// `-layout` without `-layout-dir`: upstream silently uses the registry instead; we refuse.
+    #[error("-layout needs -layout-dir (CNB_LAYOUT_DIR): refusing to fall back to a registry")]
+    LayoutWithoutDir,
+    /// Layout is experimental upstream; `CNB_EXPERIMENTAL_MODE=error` (the default) refuses it.
+    #[error(
+        "experimental feature 'export to OCI layout format' is disabled: set CNB_EXPERIMENTAL_MODE=warn to use -layout"
+    )]
+    ExperimentalLayout,
+    /// The Docker daemon backend is not there yet.
+    #[error("-daemon is not supported yet: use a registry or -layout")]
+    DaemonUnsupported,
+    /// The registry backend is not there yet.
+    #[error("registry images are not supported yet: use -layout with -layout-dir")]
+    RegistryUnsupported,
+}
+
+/// The store the inputs ask for.
+pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, StoreError> {
+    if inputs.flag(Key::Daemon) {
+        return Err(StoreError::DaemonUnsupported);
+    }
+    if inputs.flag(Key::Layout) {
+        let Some(dir) = inputs.path(Key::LayoutDir) else {
+            return Err(StoreError::LayoutWithoutDir);
+        };
+        match inputs.experimental_mode.as_str() {
+            "warn" => log.warn("using experimental feature: export to OCI layout format"),
+            "quiet" | "silent" => {}
+            _ => return Err(StoreError::ExperimentalLayout),
+        }
+        return Ok(Box::new(LayoutStore::new(dir)));
+    }
+    Err(StoreError::RegistryUnsupported)
+}
