@@ -1,6 +1,7 @@
 //! Choosing the image backend from the inputs, as upstream's handler does: a layout, else (once it
-//! exists) the daemon, else a registry.
+//! exists) the daemon, else a registry (credentials from `CNB_REGISTRY_AUTH`, then `DOCKER_CONFIG`).
 
+use cnb_image::registry::{RegistryError, RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, LayoutStore};
 use cnb_platform::{Inputs, Key, Logger};
 
@@ -18,9 +19,9 @@ pub enum StoreError {
     /// The Docker daemon backend is not there yet.
     #[error("-daemon is not supported yet: use a registry or -layout")]
     DaemonUnsupported,
-    /// The registry backend is not there yet.
-    #[error("registry images are not supported yet: use -layout with -layout-dir")]
-    RegistryUnsupported,
+    /// The registry client could not be set up (bad CNB_REGISTRY_AUTH, unreadable CA file, ...).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
 }
 
 /// The store the inputs ask for.
@@ -39,5 +40,7 @@ pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, S
         }
         return Ok(Box::new(LayoutStore::new(dir)));
     }
-    Err(StoreError::RegistryUnsupported)
+    let mut options = RegistryOptions::from_process_env()?;
+    options.insecure_registries = inputs.insecure_registries().to_vec();
+    Ok(Box::new(RegistryStore::new(options)?))
 }

@@ -1,5 +1,4 @@
 //! The analyzer binary as a platform runs it, against OCI layouts with multi-arch run images.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

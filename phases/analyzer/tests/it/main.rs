@@ -1,0 +1,5 @@
+//! Black-box tests of the analyzer binary, as a platform runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod layout;
+mod registry;

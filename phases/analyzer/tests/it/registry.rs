@@ -1,0 +1,125 @@
+//! The analyzer against a real registry (Debian's docker-registry on loopback).
+
+use std::process::{Command, Output};
+
+use cnb_formats::analyzed::Analyzed;
+use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
+use cnb_image::{Target, TargetRequest, TargetSource};
+use cnb_test_support::fixtures::{four_platforms, save_run_index};
+use cnb_test_support::registry::Registry;
+
+fn store(reg: &Registry) -> RegistryStore {
+    let auth = AuthSource::new(
+        reg.basic_header()
+            .map(|h| format!(r#"{{"{}":"{h}"}}"#, reg.host()))
+            .as_deref(),
+        None,
+    )
+    .unwrap();
+    RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().to_string()],
+        auth,
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn analyzer(layers: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_analyzer"))
+        .args(["-layers", layers.to_str().unwrap()])
+        .args(args)
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.13")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn records_the_arm64_child_of_a_registry_index() {
+    let reg = Registry::start();
+    let run = reg.image("cnb/run:multi");
+    let (_, children) = save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    let layers = tempfile::tempdir().unwrap();
+    let out = analyzer(
+        layers.path(),
+        &[],
+        &[
+            "-insecure-registry",
+            reg.host(),
+            "-arch",
+            "arm64",
+            "-run-image",
+            &run,
+            &reg.image("cnb/app"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let an = Analyzed::read(&layers.path().join("analyzed.toml")).unwrap();
+    let r = an.run_image.unwrap();
+    assert_eq!(
+        r.reference,
+        format!("{}/cnb/run@{}", reg.host(), children[1].digest)
+    );
+    assert_eq!(r.target.unwrap().arch, "arm64");
+    // What was recorded opens to the same child through the registry.
+    let img = cnb_image::open(
+        &store(&reg),
+        &r.reference,
+        &TargetRequest::new(Target::new("linux", "arm64", None), TargetSource::Recorded),
+    )
+    .unwrap()
+    .required("x")
+    .unwrap();
+    assert_eq!(img.digest(), &children[1].digest);
+}
+
+#[test]
+fn credentials_come_from_cnb_registry_auth_and_a_refusal_exits_32() {
+    let reg = Registry::builder().basic_auth("cnb", "s3cret").start();
+    let run = reg.image("cnb/run:multi");
+    save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    let layers = tempfile::tempdir().unwrap();
+    let insecure = [("CNB_INSECURE_REGISTRIES", reg.host())];
+    let out = analyzer(
+        layers.path(),
+        &insecure,
+        &["-arch", "amd64", "-run-image", &run, &reg.image("cnb/app")],
+    );
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("unauthorized"),
+        "{}",
+        text(&out.stderr)
+    );
+    let auth = format!(r#"{{"{}":"{}"}}"#, reg.host(), reg.basic_header().unwrap());
+    let out = analyzer(
+        layers.path(),
+        &[insecure[0], ("CNB_REGISTRY_AUTH", &auth)],
+        &["-arch", "amd64", "-run-image", &run, &reg.image("cnb/app")],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        Analyzed::read(&layers.path().join("analyzed.toml"))
+            .unwrap()
+            .target()
+            .unwrap()
+            .arch,
+        "amd64"
+    );
+    let out = analyzer(
+        layers.path(),
+        &[insecure[0], ("CNB_REGISTRY_AUTH", "not json")],
+        &["-run-image", &run, &reg.image("cnb/app")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("CNB_REGISTRY_AUTH"),
+        "{}",
+        text(&out.stderr)
+    );
+}
