@@ -561,3 +561,65 @@ fn identifiers_are_normalised() {
         format!("127.0.0.1:5000/a/b@{d}")
     );
 }
+
+#[test]
+fn a_registry_index_resolves_like_a_layout_one() {
+    use cnb_image::{Opened, Target, TargetRequest, TargetSource, open};
+    use cnb_test_support::fixtures::{four_platforms, save_run_index};
+    let reg = Registry::start();
+    let store = insecure_store(&reg);
+    let name = reg.image("cnb/run:multi");
+    let (index, children) = save_run_index(&store, &name, &four_platforms(), "r");
+    for (arch, variant, child) in [
+        ("amd64", None, 0),
+        ("arm64", None, 1),
+        ("arm", Some("v7"), 2),
+        ("arm", Some("v6"), 3),
+    ] {
+        let req = TargetRequest::new(Target::new("linux", arch, variant), TargetSource::Flags);
+        let img = open(&store, &name, &req).unwrap().required(&name).unwrap();
+        assert_eq!(img.digest(), &children[child].digest, "{arch} {variant:?}");
+        assert_eq!(img.index_digest.as_ref(), Some(&index.digest));
+        assert_eq!(
+            img.identifier,
+            format!("{}/cnb/run@{}", reg.host(), children[child].digest)
+        );
+    }
+    let req = TargetRequest::new(Target::new("linux", "s390x", None), TargetSource::Flags);
+    let err = open(&store, &name, &req).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        format!(
+            "no image for linux/s390x in index '{name}' (available: linux/amd64, linux/arm64/v8, linux/arm/v7, linux/arm/v6)"
+        )
+    );
+    // skopeo agrees on the arm/v6 child.
+    let out = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--config",
+            "--override-arch",
+            "arm",
+            "--override-variant",
+            "v6",
+            &format!("docker://{name}"),
+        ])
+        .output()
+        .unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(config["variant"], "v6");
+    let single = reg.image("cnb/app:arm64");
+    cnb_test_support::fixtures::save_run_image(
+        &store,
+        &single,
+        &Target::new("linux", "arm64", None),
+        "a",
+    );
+    let req = TargetRequest::new(Target::new("linux", "amd64", None), TargetSource::Flags);
+    assert!(matches!(
+        open(&store, &single, &req).unwrap(),
+        Opened::PlatformMismatch { .. }
+    ));
+}
