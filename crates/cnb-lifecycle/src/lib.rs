@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod cli;
+pub mod export;
 mod stores;
 pub mod target;
 

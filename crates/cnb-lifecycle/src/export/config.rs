@@ -1,0 +1,178 @@
+//! The app image's labels, environment, entrypoint and creation time.
+
+use cnb_api::Version;
+use cnb_formats::labels::{
+    self, BuildMetadata, LauncherMetadata, LayersMetadata, RunImageRef, StackMetadata,
+};
+use cnb_formats::project_metadata::ProjectMetadata;
+use cnb_formats::run::{RunMetadata, StackToml};
+use cnb_image::{Image, ImageBuilder, NORMALIZED_CREATED};
+use cnb_platform::{Inputs, Logger};
+
+use super::layers::LAUNCHER_PATH;
+use super::{Build, ExportError};
+
+fn encode(e: cnb_formats::FormatError) -> ExportError {
+    ExportError::File(e)
+}
+
+/// The run image's mirrors, from run.toml (0.12+) or stack.toml.
+fn mirrors(inputs: &Inputs, run_name: &str) -> Result<Vec<String>, ExportError> {
+    if inputs.platform_api >= Version::new(0, 12) {
+        let Some(path) = inputs.run_path() else {
+            return Ok(Vec::new());
+        };
+        let run: Option<RunMetadata> = cnb_formats::read_toml_if_exists(path)?;
+        Ok(run
+            .and_then(|r| r.images.into_iter().find(|i| i.image == run_name))
+            .map(|i| i.mirrors)
+            .unwrap_or_default())
+    } else {
+        let Some(path) = inputs.stack_path() else {
+            return Ok(Vec::new());
+        };
+        let stack: Option<StackToml> = cnb_formats::read_toml_if_exists(path)?;
+        Ok(stack.map(|s| s.run_image.mirrors).unwrap_or_default())
+    }
+}
+
+/// Sets everything but the layers.
+pub(super) fn apply(
+    inputs: &Inputs,
+    build: &Build,
+    run: &Image,
+    md: &mut LayersMetadata,
+    image: &mut ImageBuilder,
+    log: &Logger,
+) -> Result<(), ExportError> {
+    let papi = inputs.platform_api;
+    let run_name = build
+        .analyzed
+        .run_image
+        .as_ref()
+        .map(|r| r.image.clone())
+        .unwrap_or_default();
+    let run_mirrors = mirrors(inputs, &run_name)?;
+    if papi >= Version::new(0, 12) {
+        md.run_image.image = run_name.clone();
+        md.run_image.mirrors = run_mirrors.clone();
+    }
+    md.stack = Some(StackMetadata {
+        run_image: RunImageRef {
+            image: run_name,
+            mirrors: run_mirrors,
+        },
+    });
+    image.set_label(labels::LIFECYCLE_METADATA, &md.to_label().map_err(encode)?);
+
+    let launcher = LauncherMetadata {
+        version: cnb_platform::VERSION.to_string(),
+        ..Default::default()
+    };
+    let build_md = BuildMetadata::from_launch_metadata(&build.metadata, launcher);
+    image.set_label(
+        labels::BUILD_METADATA,
+        &build_md.to_label().map_err(encode)?,
+    );
+    let project: ProjectMetadata = match inputs.project_metadata_path() {
+        Some(p) => cnb_formats::read_toml_if_exists(p)?.unwrap_or_default(),
+        None => ProjectMetadata::default(),
+    };
+    image.set_label(
+        labels::PROJECT_METADATA,
+        &project.to_label().map_err(encode)?,
+    );
+    for l in &build.metadata.labels {
+        image.set_label(&l.key, &l.value);
+    }
+    if papi >= Version::new(0, 15) {
+        image.set_label(labels::EXEC_ENV, &inputs.exec_env);
+    }
+
+    let layers = inputs.layers_dir().to_string_lossy().into_owned();
+    let app = inputs
+        .app_dir()
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "/workspace".into());
+    let run_path = run
+        .env("PATH")
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    image.set_env("CNB_LAYERS_DIR", &layers);
+    image.set_env("CNB_APP_DIR", &app);
+    image.set_env("CNB_PLATFORM_API", &papi.to_string());
+    image.set_env("CNB_DEPRECATION_MODE", "quiet");
+    image.set_env("PATH", &format!("/cnb/process:/cnb/lifecycle:{run_path}"));
+    image.set_working_dir(&app);
+
+    let default = inputs
+        .process_type()
+        .map(str::to_string)
+        .unwrap_or_else(|| build.metadata.buildpack_default_process_type.clone());
+    if let Some(t) = inputs.process_type()
+        && build.metadata.process(t).is_none()
+    {
+        return Err(ExportError::NoSuchProcess(t.to_string()));
+    }
+    let entrypoint = if !default.is_empty() && build.metadata.process(&default).is_some() {
+        format!("/cnb/process/{default}")
+    } else {
+        LAUNCHER_PATH.to_string()
+    };
+    image.set_entrypoint(vec![entrypoint]);
+    image.set_cmd(Some(Vec::new()));
+
+    if papi < Version::new(0, 12) {
+        image.config_mut().history.clear();
+    }
+    let created = match inputs
+        .source_date_epoch
+        .as_deref()
+        .filter(|_| papi >= Version::new(0, 9))
+    {
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(secs) if secs >= 0 => rfc3339(secs),
+            _ => {
+                log.warn(format!(
+                    "ignoring SOURCE_DATE_EPOCH '{raw}': not a non-negative number of seconds"
+                ));
+                NORMALIZED_CREATED.to_string()
+            }
+        },
+        None => NORMALIZED_CREATED.to_string(),
+    };
+    image.set_created(&created);
+    Ok(())
+}
+
+/// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
+fn rfc3339(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_of_known_instants() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(super::rfc3339(315_532_801), "1980-01-01T00:00:01Z");
+        assert_eq!(super::rfc3339(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}

@@ -1,0 +1,381 @@
+//! The layers the exporter adds on top of the run image. Each is first hashed without being
+//! compressed; when the previous image has that diffID it is reused by reference (no compression,
+//! no upload), else it is compressed into a scratch file once and added.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use cnb_api::Version;
+use cnb_archive::{ArchiveError, Compression, LayerBuilder, Owner};
+use cnb_formats::FormatError;
+use cnb_formats::group::Group;
+use cnb_formats::labels::{
+    BuildpackLayerMetadata, BuildpackLayersMetadata, LayerSha, LayersMetadata, StoreMetadata,
+};
+use cnb_formats::layer::LayerMetadataFile;
+use cnb_formats::metadata::LaunchMetadata;
+use cnb_formats::store::Store;
+use cnb_image::oci::{History, OCI_LAYER_GZIP};
+use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
+use cnb_platform::{Inputs, Logger};
+
+use super::escape_id;
+
+/// Where the launcher lives in every app image.
+pub const LAUNCHER_PATH: &str = "/cnb/lifecycle/launcher";
+
+/// A layer that could not be built or reused.
+#[derive(Debug, thiserror::Error)]
+pub enum LayerError {
+    /// A file system error.
+    #[error("{action} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing a layer tar failed.
+    #[error("layer '{layer}': {source}")]
+    Archive {
+        /// The layer (`<buildpack>:<name>`).
+        layer: String,
+        /// Why.
+        #[source]
+        source: ArchiveError,
+    },
+    /// A layer's metadata file is invalid.
+    #[error(transparent)]
+    Metadata(#[from] FormatError),
+    /// A launch layer without contents that the previous image cannot supply.
+    #[error("layer '{layer}' has no contents to export and cannot be reused: {reason}")]
+    CannotReuse {
+        /// The layer.
+        layer: String,
+        /// Why.
+        reason: String,
+    },
+    /// Reusing a previous layer failed.
+    #[error(transparent)]
+    Image(#[from] ImageError),
+}
+
+impl LayerError {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        LayerError::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// What every layer function needs.
+pub(crate) struct Context<'a> {
+    pub inputs: &'a Inputs,
+    pub log: &'a Logger,
+    pub scratch: PathBuf,
+    pub previous: Option<&'a Image>,
+    pub previous_md: &'a LayersMetadata,
+    pub image: &'a mut ImageBuilder,
+    pub history: bool,
+}
+
+type Fill<'f> = dyn Fn(&mut LayerBuilder<File>) -> Result<(), ArchiveError> + 'f;
+type FillHash<'f> = dyn Fn(&mut LayerBuilder<std::io::Sink>) -> Result<(), ArchiveError> + 'f;
+
+impl Context<'_> {
+    fn owner(&self) -> Owner {
+        Owner {
+            uid: self.inputs.uid(),
+            gid: self.inputs.gid(),
+        }
+    }
+
+    fn history(&self, created_by: &str, comment: &str) -> Option<History> {
+        self.history.then(|| History {
+            created_by: Some(created_by.to_string()),
+            comment: (!comment.is_empty()).then(|| comment.to_string()),
+            ..Default::default()
+        })
+    }
+
+    /// Adds a layer, or reuses the previous image's when the diffID is the one recorded there.
+    fn add_or_reuse(
+        &mut self,
+        id: &str,
+        previous_sha: Option<&str>,
+        hash: &FillHash,
+        fill: &Fill,
+        history: Option<History>,
+    ) -> Result<String, LayerError> {
+        let archive_err = |source| LayerError::Archive {
+            layer: id.to_string(),
+            source,
+        };
+        if let (Some(prev), Some(sha)) = (self.previous, previous_sha.filter(|s| !s.is_empty())) {
+            let mut b = LayerBuilder::hash_only();
+            hash(&mut b).map_err(archive_err)?;
+            let (_, d) = b.finish().map_err(archive_err)?;
+            if d.diff_id == sha {
+                let diff_id: Digest = sha.parse()?;
+                if prev.layer(&diff_id).is_some() {
+                    self.image.reuse_layer(prev, &diff_id, history)?;
+                    self.log.info(format!("Reusing layer '{id}'"));
+                    return Ok(d.diff_id);
+                }
+            }
+        }
+        let path = self
+            .scratch
+            .join(format!("{}.tar.gz", self.image.diff_ids().len()));
+        let file = File::create(&path).map_err(|e| LayerError::io("create", &path, e))?;
+        let mut b = LayerBuilder::new(file, Compression::Gzip(1));
+        fill(&mut b).map_err(archive_err)?;
+        let (_, d) = b.finish().map_err(archive_err)?;
+        let blob = Blob {
+            digest: d.digest.parse()?,
+            size: d.size,
+            data: BlobData::Path(path),
+        };
+        self.image
+            .add_layer(d.diff_id.parse()?, blob, OCI_LAYER_GZIP, history);
+        self.log.info(format!("Adding layer '{id}'"));
+        Ok(d.diff_id)
+    }
+
+    /// A directory as a layer at the same absolute path in the image.
+    fn dir_layer(
+        &mut self,
+        id: &str,
+        dir: &Path,
+        previous_sha: Option<&str>,
+        history: Option<History>,
+    ) -> Result<String, LayerError> {
+        let dest = dir.to_string_lossy().into_owned();
+        let owner = self.owner();
+        let hash = |b: &mut LayerBuilder<std::io::Sink>| b.add_tree(dir, &dest, owner);
+        let fill = |b: &mut LayerBuilder<File>| b.add_tree(dir, &dest, owner);
+        self.add_or_reuse(id, previous_sha, &hash, &fill, history)
+    }
+}
+
+fn json(t: &toml::Table) -> serde_json::Value {
+    if t.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::to_value(t).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// The launch layers of every buildpack in group order, each buildpack's sorted by name.
+pub(crate) fn buildpack_layers(
+    ctx: &mut Context,
+    group: &Group,
+) -> Result<Vec<BuildpackLayersMetadata>, LayerError> {
+    let mut out = Vec::new();
+    for bp in &group.group {
+        let dir = ctx.inputs.layers_dir().join(escape_id(&bp.id));
+        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()
+                        .and_then(|n| n.strip_suffix(".toml"))
+                        .map(str::to_string)
+                })
+                .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        names.sort();
+        let previous = ctx.previous_md.buildpack(&bp.id).cloned();
+        let mut layers = BTreeMap::new();
+        for name in names {
+            let md = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))?;
+            let types = md.types();
+            if !types.launch {
+                continue;
+            }
+            let id = format!("{}:{name}", bp.id);
+            let prev_sha = previous
+                .as_ref()
+                .and_then(|p| p.layers.get(&name))
+                .map(|l| l.sha.clone());
+            let layer_dir = dir.join(&name);
+            let history = ctx.history(
+                &format!("Layer: '{name}', Created by buildpack: {}", bp.name()),
+                "",
+            );
+            let sha = if layer_dir.is_dir() {
+                ctx.dir_layer(&id, &layer_dir, prev_sha.as_deref(), history)?
+            } else {
+                // Launch layer kept from the previous image without contents (a "launch only" reuse).
+                let reason = |r: &str| LayerError::CannotReuse {
+                    layer: id.clone(),
+                    reason: r.to_string(),
+                };
+                let sha = prev_sha
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| reason("the previous image does not have it"))?;
+                if types.cache {
+                    return Err(reason("a cache=true layer needs contents"));
+                }
+                let prev = ctx
+                    .previous
+                    .ok_or_else(|| reason("there is no previous image"))?;
+                ctx.image.reuse_layer(prev, &sha.parse()?, history)?;
+                ctx.log.info(format!("Reusing layer '{id}'"));
+                sha
+            };
+            layers.insert(
+                name,
+                BuildpackLayerMetadata {
+                    sha,
+                    data: json(&md.metadata),
+                    build: types.build,
+                    launch: types.launch,
+                    cache: types.cache,
+                },
+            );
+        }
+        let store = cnb_formats::read_toml_if_exists::<Store>(&dir.join("store.toml"))?.map(|s| {
+            StoreMetadata {
+                metadata: json(&s.metadata),
+            }
+        });
+        out.push(BuildpackLayersMetadata {
+            key: bp.id.clone(),
+            version: bp.version.clone(),
+            layers,
+            store,
+        });
+    }
+    Ok(out)
+}
+
+/// `<layers>/sbom/launch` as one layer (Platform API 0.8+), when the builder wrote one.
+pub(crate) fn sbom_layer(ctx: &mut Context) -> Result<Option<LayerSha>, LayerError> {
+    let dir = ctx.inputs.layers_dir().join("sbom").join("launch");
+    if ctx.inputs.platform_api < Version::new(0, 8) || !dir.is_dir() {
+        return Ok(None);
+    }
+    let prev = ctx.previous_md.sbom.as_ref().map(|s| s.sha.clone());
+    let history = ctx.history(
+        "buildpacksio/lifecycle:launch.sbom",
+        "Software Bill-of-Materials",
+    );
+    let sha = ctx.dir_layer(
+        "buildpacksio/lifecycle:launch.sbom",
+        &dir,
+        prev.as_deref(),
+        history,
+    )?;
+    Ok(Some(LayerSha { sha }))
+}
+
+/// The app directory as one layer (slices are not split out yet).
+pub(crate) fn app_layer(ctx: &mut Context) -> Result<LayerSha, LayerError> {
+    let dir = ctx
+        .inputs
+        .app_dir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/workspace"));
+    let prev = ctx.previous_md.app.last().map(|s| s.sha.clone());
+    let history = ctx.history("Application Layer", "");
+    let sha = ctx.dir_layer("app", &dir, prev.as_deref(), history)?;
+    Ok(LayerSha { sha })
+}
+
+/// The launcher at /cnb/lifecycle/launcher, owned by root.
+pub(crate) fn launcher_layer(ctx: &mut Context) -> Result<String, LayerError> {
+    let src = ctx
+        .inputs
+        .launcher_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(cnb_os::default_launcher_path);
+    if !src.is_file() {
+        return Err(LayerError::io(
+            "read launcher",
+            &src,
+            std::io::Error::from(std::io::ErrorKind::NotFound),
+        ));
+    }
+    let prev = ctx.previous_md.launcher.sha.clone();
+    let history = ctx.history(
+        "buildpacksio/lifecycle:launcher",
+        "Buildpacks Application Launcher",
+    );
+    let hash = |b: &mut LayerBuilder<std::io::Sink>| {
+        b.add_parents(LAUNCHER_PATH, 0o755, Owner::ROOT)?;
+        b.add_file(&src, LAUNCHER_PATH, Some(0o755), Owner::ROOT)
+    };
+    let fill = |b: &mut LayerBuilder<File>| {
+        b.add_parents(LAUNCHER_PATH, 0o755, Owner::ROOT)?;
+        b.add_file(&src, LAUNCHER_PATH, Some(0o755), Owner::ROOT)
+    };
+    ctx.add_or_reuse(
+        "buildpacksio/lifecycle:launcher",
+        Some(&prev),
+        &hash,
+        &fill,
+        history,
+    )
+}
+
+/// `<layers>/config` (metadata.toml for the launcher).
+pub(crate) fn config_layer(ctx: &mut Context) -> Result<String, LayerError> {
+    let dir = ctx.inputs.layers_dir().join("config");
+    let prev = ctx.previous_md.config.sha.clone();
+    let history = ctx.history(
+        "buildpacksio/lifecycle:config",
+        "Buildpacks Launcher Config",
+    );
+    ctx.dir_layer("buildpacksio/lifecycle:config", &dir, Some(&prev), history)
+}
+
+/// `/cnb/process/<type>` links to the launcher, when there are processes.
+pub(crate) fn process_types_layer(
+    ctx: &mut Context,
+    md: &LaunchMetadata,
+) -> Result<Option<String>, LayerError> {
+    if md.processes.is_empty() {
+        return Ok(None);
+    }
+    let mut types: Vec<&str> = md.processes.iter().map(|p| p.r#type.as_str()).collect();
+    types.sort();
+    let prev = ctx.previous_md.process_types.sha.clone();
+    let history = ctx.history(
+        "buildpacksio/lifecycle:process-types",
+        "Buildpacks Process Types",
+    );
+    let hash = |b: &mut LayerBuilder<std::io::Sink>| {
+        b.add_parents("/cnb/process/x", 0o755, Owner::ROOT)?;
+        types.iter().try_for_each(|t| {
+            b.add_symlink(&format!("/cnb/process/{t}"), LAUNCHER_PATH, Owner::ROOT)
+        })
+    };
+    let fill = |b: &mut LayerBuilder<File>| {
+        b.add_parents("/cnb/process/x", 0o755, Owner::ROOT)?;
+        types.iter().try_for_each(|t| {
+            b.add_symlink(&format!("/cnb/process/{t}"), LAUNCHER_PATH, Owner::ROOT)
+        })
+    };
+    ctx.add_or_reuse(
+        "buildpacksio/lifecycle:process-types",
+        Some(&prev),
+        &hash,
+        &fill,
+        history,
+    )
+    .map(Some)
+}

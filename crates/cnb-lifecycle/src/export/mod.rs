@@ -1,0 +1,288 @@
+//! The exporter: the app image = the run image (the child for the recorded target) plus, in
+//! upstream's order, the buildpacks' launch layers, the launch SBOM layer, the app layer, the
+//! launcher, the launcher config and the process-type links; labels, env and entrypoint as the
+//! Platform API says; saved under every name, then report.toml (platform.md "exporter").
+
+mod config;
+mod layers;
+
+use std::path::Path;
+
+use cnb_api::Version;
+use cnb_formats::FormatError;
+use cnb_formats::analyzed::Analyzed;
+use cnb_formats::group::Group;
+use cnb_formats::labels::{LayerSha, LayersMetadata, RunImageForRebase};
+use cnb_formats::metadata::LaunchMetadata;
+use cnb_formats::report::{ImageReport, Report};
+use cnb_image::{
+    BlobStore, Image, ImageBuilder, ImageError, ImageRef, Opened, TargetRequest, open,
+};
+use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
+
+use crate::stores::{StoreError, open_store};
+use crate::target;
+
+pub use layers::LayerError;
+
+/// Why an export failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// analyzed.toml names no run image.
+    #[error("run image not found in analyzed metadata ({0})")]
+    NoRunImage(String),
+    /// A name that does not parse.
+    #[error(transparent)]
+    BadReference(ImageError),
+    /// The backend could not be built.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The run image could not be opened for the target.
+    #[error("run image: {0}")]
+    RunImage(ImageError),
+    /// The previous image is for another platform than the run image.
+    #[error(
+        "previous image '{previous}' is for {found} but the run image is for {wanted}: refusing to mix architectures"
+    )]
+    PreviousPlatform {
+        /// The previous image.
+        previous: String,
+        /// Its platform.
+        found: String,
+        /// The run image's.
+        wanted: String,
+    },
+    /// The previous image could not be read.
+    #[error("previous image: {0}")]
+    PreviousImage(ImageError),
+    /// A layer could not be built or reused.
+    #[error(transparent)]
+    Layer(#[from] LayerError),
+    /// `-process-type` names no process.
+    #[error("default process type '{0}' is not one of the processes in metadata.toml")]
+    NoSuchProcess(String),
+    /// Saving the image failed.
+    #[error("save '{name}': {source}")]
+    Save {
+        /// The first name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ImageError,
+    },
+    /// A file could not be read or written.
+    #[error(transparent)]
+    File(#[from] FormatError),
+    /// Ownership or privileges could not be set up.
+    #[error(transparent)]
+    Os(#[from] cnb_os::OsError),
+}
+
+impl ExitClass for ExportError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            ExportError::NoRunImage(_) | ExportError::BadReference(_) => ExitCode::InvalidArgs,
+            ExportError::Store(StoreError::LayoutWithoutDir) => ExitCode::InvalidArgs,
+            ExportError::Store(_) | ExportError::Os(_) => ExitCode::Failed,
+            _ => ExitCode::ExportError,
+        }
+    }
+}
+
+/// Runs the exporter.
+pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
+    let store = open_store(inputs, log)?;
+    let mut owned: Vec<&Path> = Vec::new();
+    if let Some(d) = inputs.cache_dir() {
+        owned.push(d);
+    }
+    cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
+    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    let report = export(inputs, store.as_ref(), log)?;
+    let path = inputs
+        .report_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| inputs.layers_dir().join("report.toml"));
+    cnb_formats::write_toml(&path, &report)?;
+    Ok(())
+}
+
+/// Everything read from the layers dir for one export.
+struct Build {
+    analyzed: Analyzed,
+    group: Group,
+    metadata: LaunchMetadata,
+}
+
+fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
+    let layers = inputs.layers_dir();
+    let analyzed_path = inputs
+        .analyzed_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| layers.join("analyzed.toml"));
+    let group_path = inputs
+        .group_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| layers.join("group.toml"));
+    Ok(Build {
+        analyzed: Analyzed::read(&analyzed_path)?,
+        group: Group::read(&group_path)?,
+        metadata: LaunchMetadata::read(&layers.join("config").join("metadata.toml"))?,
+    })
+}
+
+/// Builds and saves the app image; returns the report.
+pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Report, ExportError> {
+    let build = read_build(inputs)?;
+    let names = inputs.positionals.clone();
+    for n in &names {
+        ImageRef::parse(n).map_err(ExportError::BadReference)?;
+    }
+    let run_reference = build
+        .analyzed
+        .run_image
+        .as_ref()
+        .map(|r| r.reference.clone())
+        .unwrap_or_default();
+    if run_reference.is_empty() {
+        return Err(ExportError::NoRunImage(analyzed_display(inputs)));
+    }
+    let run = open_run_image(inputs, store, &build.analyzed, &run_reference)?;
+    log.debug(format!("run image {} ({})", run.identifier, run.target()));
+    let previous = open_previous(store, &build.analyzed, &run)?;
+
+    let mut image = ImageBuilder::from_base(&run);
+    let scratch = tempfile::Builder::new()
+        .prefix("cnb-export-")
+        .tempdir()
+        .map_err(|e| LayerError::io("create temp dir", std::env::temp_dir(), e))?;
+    let mut ctx = layers::Context {
+        inputs,
+        log,
+        scratch: scratch.path().to_path_buf(),
+        previous: previous.as_ref(),
+        previous_md: &build.analyzed.metadata,
+        image: &mut image,
+        history: inputs.platform_api >= Version::new(0, 12),
+    };
+    // Built in upstream's layer order; each call appends its layer to the image.
+    let buildpacks = layers::buildpack_layers(&mut ctx, &build.group)?;
+    let sbom = layers::sbom_layer(&mut ctx)?;
+    let app = vec![layers::app_layer(&mut ctx)?];
+    let launcher = LayerSha {
+        sha: layers::launcher_layer(&mut ctx)?,
+    };
+    let config = LayerSha {
+        sha: layers::config_layer(&mut ctx)?,
+    };
+    let process_types = LayerSha {
+        sha: layers::process_types_layer(&mut ctx, &build.metadata)?.unwrap_or_default(),
+    };
+    let mut md = LayersMetadata {
+        app,
+        sbom,
+        buildpacks,
+        config,
+        launcher,
+        process_types,
+        run_image: RunImageForRebase {
+            top_layer: run.top_layer().map(ToString::to_string).unwrap_or_default(),
+            reference: run.identifier.clone(),
+            ..Default::default()
+        },
+        stack: None,
+    };
+    config::apply(inputs, &build, &run, &mut md, &mut image, log)?;
+
+    let first = names.first().cloned().unwrap_or_default();
+    log.info(format!("Saving {first}..."));
+    let saved = image
+        .save(store, &names)
+        .map_err(|source| ExportError::Save {
+            name: first.clone(),
+            source,
+        })?;
+    log.info(format!("*** Images ({}):", &saved.image_id.hex()[..12]));
+    for n in &names {
+        log.info(format!("      {n}"));
+    }
+    log.info(format!("*** Digest: {}", saved.digest));
+    Ok(Report {
+        image: ImageReport {
+            tags: names,
+            image_id: String::new(),
+            digest: saved.digest.to_string(),
+            manifest_size: saved.manifest_size,
+        },
+        build: None,
+    })
+}
+
+fn analyzed_display(inputs: &Inputs) -> String {
+    inputs
+        .analyzed_path()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "analyzed.toml".into())
+}
+
+/// The run image for the build's target: `-os/-arch` if given, else the target analyzed.toml
+/// recorded; the recorded reference is normally a child's digest already.
+fn open_run_image(
+    inputs: &Inputs,
+    store: &dyn BlobStore,
+    analyzed: &Analyzed,
+    reference: &str,
+) -> Result<Image, ExportError> {
+    let request = target::from_flags(inputs)
+        .or_else(|| analyzed.target().map(target::from_recorded))
+        .unwrap_or_else(|| TargetRequest::or_host(None, cnb_image::TargetSource::Host));
+    match open(store, reference, &request).map_err(ExportError::RunImage)? {
+        Opened::Found(i) => Ok(*i),
+        Opened::NotFound => Err(ExportError::RunImage(ImageError::NotFound(
+            reference.to_string(),
+        ))),
+        // Nothing recorded and no flag: the run image is the target.
+        Opened::PlatformMismatch { image, .. }
+            if target::from_flags(inputs).is_none() && analyzed.target().is_none() =>
+        {
+            Ok(*image)
+        }
+        Opened::PlatformMismatch { found, wanted, .. } => {
+            Err(ExportError::RunImage(ImageError::PlatformMismatch {
+                reference: reference.to_string(),
+                found: Box::new(found),
+                wanted: Box::new(wanted),
+            }))
+        }
+    }
+}
+
+fn open_previous(
+    store: &dyn BlobStore,
+    analyzed: &Analyzed,
+    run: &Image,
+) -> Result<Option<Image>, ExportError> {
+    let Some(reference) = analyzed
+        .image
+        .as_ref()
+        .map(|i| i.reference.clone())
+        .filter(|r| !r.is_empty())
+    else {
+        return Ok(None);
+    };
+    let request = TargetRequest::new(run.target(), cnb_image::TargetSource::Image);
+    match open(store, &reference, &request) {
+        Ok(Opened::Found(i)) => Ok(Some(*i)),
+        Ok(Opened::NotFound) => Ok(None),
+        Ok(Opened::PlatformMismatch { found, wanted, .. }) => Err(ExportError::PreviousPlatform {
+            previous: reference,
+            found: found.to_string(),
+            wanted: wanted.to_string(),
+        }),
+        Err(e) => Err(ExportError::PreviousImage(e)),
+    }
+}
+
+pub(crate) fn escape_id(id: &str) -> String {
+    id.replace('/', "_")
+}

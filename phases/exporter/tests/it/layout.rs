@@ -1,0 +1,465 @@
+//! Exports to OCI layouts: layer order, labels, config, reuse, reproducibility, the arch rules.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
+use cnb_formats::labels::{BuildMetadata, LayersMetadata};
+use cnb_formats::report::Report;
+use cnb_formats::target::TargetMetadata;
+use cnb_image::{Image, LayoutStore, Target, TargetRequest, TargetSource, open};
+use cnb_test_support::fixtures::{four_platforms, save_run_image, save_run_index};
+
+struct World {
+    dir: tempfile::TempDir,
+    root: PathBuf,
+    layers: PathBuf,
+    app: PathBuf,
+    store: LayoutStore,
+    run_children: Vec<cnb_image::Saved>,
+}
+
+fn write(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// A layers dir as the builder leaves it, an app, a launcher, and a multi-arch run image.
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("layout-repo");
+    let layers = dir.path().join("layers");
+    let app = dir.path().join("workspace");
+    let store = LayoutStore::new(&root);
+    let (_, run_children) = save_run_index(
+        &store,
+        "registry.test/run:multi",
+        &four_platforms(),
+        "run-v1",
+    );
+    write(
+        &layers.join("group.toml"),
+        "[[group]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\napi = \"0.10\"\n",
+    );
+    let bp = layers.join("samples_hello-world");
+    write(&bp.join("hello/bin/hello"), "#!/bin/sh\necho hello\n");
+    std::fs::set_permissions(
+        bp.join("hello/bin/hello"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    write(
+        &bp.join("hello.toml"),
+        "[types]\nlaunch = true\ncache = true\n\n[metadata]\ngreeting = \"hi\"\n",
+    );
+    write(&bp.join("build-only/f"), "x");
+    write(&bp.join("build-only.toml"), "[types]\nbuild = true\n");
+    write(&bp.join("store.toml"), "[metadata]\nruns = 1\n");
+    write(
+        &layers.join("config/metadata.toml"),
+        "buildpack-default-process-type = \"web\"\n\n[[buildpacks]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\napi = \"0.10\"\n\n[[labels]]\nkey = \"io.samples.hello\"\nvalue = \"yes\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"hello\"]\nargs = []\ndirect = true\nbuildpack-id = \"samples/hello-world\"\n\n[[processes]]\ntype = \"worker\"\ncommand = [\"hello\", \"--work\"]\nargs = []\ndirect = true\nbuildpack-id = \"samples/hello-world\"\n",
+    );
+    write(&app.join("run.sh"), "#!/bin/sh\necho app\n");
+    write(&dir.path().join("launcher"), "#!/bin/sh\necho launcher\n");
+    let w = World {
+        dir,
+        root,
+        layers,
+        app,
+        store,
+        run_children,
+    };
+    set_analyzed(&w, 1, "", LayersMetadata::default());
+    w
+}
+
+/// analyzed.toml recording child `child` of the run index and the previous image `previous`.
+fn set_analyzed(w: &World, child: usize, previous: &str, metadata: LayersMetadata) {
+    let t = &four_platforms()[child];
+    let a = Analyzed {
+        image: Some(ImageIdentifier {
+            reference: previous.to_string(),
+        }),
+        build_image: None,
+        run_image: Some(RunImage {
+            reference: format!(
+                "{}@{}",
+                w.root.join("registry.test/run/multi").display(),
+                w.run_children[child].digest
+            ),
+            image: "registry.test/run:multi".into(),
+            extend: false,
+            target: Some(TargetMetadata {
+                os: t.os.clone(),
+                arch: t.arch.clone(),
+                arch_variant: t.variant.clone().unwrap_or_default(),
+                ..Default::default()
+            }),
+        }),
+        metadata,
+    };
+    a.write(&w.layers.join("analyzed.toml")).unwrap();
+}
+
+fn exporter(w: &World, root: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_exporter"))
+        .args([
+            "-layout",
+            "-layout-dir",
+            root.to_str().unwrap(),
+            "-layers",
+            w.layers.to_str().unwrap(),
+            "-app",
+            w.app.to_str().unwrap(),
+        ])
+        .args(["-launcher", w.dir.path().join("launcher").to_str().unwrap()])
+        .args(args)
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.15")
+        .env("CNB_EXPERIMENTAL_MODE", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}\n{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn app_image(root: &Path, name: &str, arch: &str) -> Image {
+    let store = LayoutStore::new(root);
+    open(
+        &store,
+        name,
+        &TargetRequest::new(Target::new("linux", arch, None), TargetSource::Flags),
+    )
+    .unwrap()
+    .required(name)
+    .unwrap()
+}
+
+#[test]
+fn exports_an_app_image_on_the_recorded_arm64_child() {
+    let w = world();
+    let stdout = ok(&exporter(
+        &w,
+        &w.root,
+        &[],
+        &["registry.test/app:latest", "registry.test/app:v1"],
+    ));
+    for line in [
+        "Adding layer 'samples/hello-world:hello'",
+        "Adding layer 'app'",
+        "Adding layer 'buildpacksio/lifecycle:launcher'",
+        "Adding layer 'buildpacksio/lifecycle:config'",
+        "Adding layer 'buildpacksio/lifecycle:process-types'",
+        "Saving registry.test/app:latest...",
+        "*** Images (",
+        "registry.test/app:v1",
+        "*** Digest: sha256:",
+    ] {
+        assert!(stdout.contains(line), "missing '{line}' in:\n{stdout}");
+    }
+    assert!(!stdout.contains("build-only"), "{stdout}");
+    let img = app_image(&w.root, "registry.test/app:latest", "arm64");
+    assert_eq!(img.target().to_string(), "linux/arm64/v8");
+    let run = app_image(&w.root, "registry.test/run:multi", "arm64");
+    let layers = img.layers();
+    assert_eq!(
+        layers.len(),
+        6,
+        "run + hello + app + launcher + config + process-types"
+    );
+    assert_eq!(
+        layers[0].digest,
+        run.layers()[0].digest,
+        "the run image's layer is kept by digest"
+    );
+
+    let md =
+        LayersMetadata::from_label(img.label("io.buildpacks.lifecycle.metadata").unwrap()).unwrap();
+    assert_eq!(md.run_image.reference, run.identifier);
+    assert_eq!(md.run_image.top_layer, run.top_layer().unwrap().to_string());
+    assert_eq!(md.run_image.image, "registry.test/run:multi");
+    let hello = &md.buildpack("samples/hello-world").unwrap().layers["hello"];
+    assert_eq!(hello.sha, layers[1].diff_id.to_string());
+    assert!(hello.launch && hello.cache && !hello.build);
+    assert_eq!(hello.data["greeting"], "hi");
+    assert_eq!(md.app[0].sha, layers[2].diff_id.to_string());
+    assert_eq!(md.launcher.sha, layers[3].diff_id.to_string());
+    assert_eq!(md.config.sha, layers[4].diff_id.to_string());
+    assert_eq!(md.process_types.sha, layers[5].diff_id.to_string());
+    assert_eq!(md.buildpacks[0].store.as_ref().unwrap().metadata["runs"], 1);
+    let build =
+        BuildMetadata::from_label(img.label("io.buildpacks.build.metadata").unwrap()).unwrap();
+    assert_eq!(build.processes.len(), 2);
+    assert_eq!(img.label("io.samples.hello"), Some("yes"));
+    assert_eq!(img.label("io.buildpacks.exec-env"), Some("production"));
+    assert_eq!(img.label("io.buildpacks.project.metadata"), Some("{}"));
+    assert_eq!(
+        img.label("io.buildpacks.base.distro.name"),
+        Some("ubuntu"),
+        "run image labels are kept"
+    );
+
+    let c = &img.config.config;
+    assert_eq!(
+        c.entrypoint.as_deref(),
+        Some(&["/cnb/process/web".to_string()][..])
+    );
+    assert_eq!(c.cmd.as_deref(), Some(&[][..]));
+    assert_eq!(c.working_dir.as_deref(), Some(w.app.to_str().unwrap()));
+    assert_eq!(img.env("CNB_LAYERS_DIR"), Some(w.layers.to_str().unwrap()));
+    assert_eq!(img.env("CNB_PLATFORM_API"), Some("0.15"));
+    assert_eq!(img.env("CNB_DEPRECATION_MODE"), Some("quiet"));
+    assert_eq!(
+        img.env("PATH"),
+        Some("/cnb/process:/cnb/lifecycle:/usr/local/bin:/usr/bin:/bin")
+    );
+    assert_eq!(img.config.created.as_deref(), Some("1980-01-01T00:00:01Z"));
+    assert_eq!(
+        img.config.history.last().unwrap().created_by.as_deref(),
+        Some("buildpacksio/lifecycle:process-types")
+    );
+
+    let report: Report = cnb_formats::read_toml(&w.layers.join("report.toml")).unwrap();
+    assert_eq!(
+        report.image.tags,
+        ["registry.test/app:latest", "registry.test/app:v1"]
+    );
+    assert_eq!(report.image.digest, img.digest().to_string());
+    assert_eq!(report.image.manifest_size, img.raw.bytes.len() as u64);
+    assert_eq!(
+        app_image(&w.root, "registry.test/app:v1", "arm64").digest(),
+        img.digest()
+    );
+}
+
+#[test]
+fn umoci_unpacks_the_app_image_with_everything_in_place() {
+    let w = world();
+    ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    let bundle = w.dir.path().join("unpacked");
+    let layout = w.root.join("registry.test/app/latest");
+    let out = Command::new("umoci")
+        .args([
+            "raw",
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:latest", layout.display()),
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rel = |p: &Path| bundle.join(p.strip_prefix("/").unwrap());
+    assert_eq!(
+        std::fs::read_to_string(bundle.join("arch")).unwrap(),
+        "linux/arm64/v8"
+    );
+    assert!(rel(&w.layers.join("samples_hello-world/hello/bin/hello")).is_file());
+    assert!(!rel(&w.layers.join("samples_hello-world/build-only")).exists());
+    assert!(rel(&w.layers.join("config/metadata.toml")).is_file());
+    assert!(rel(&w.app.join("run.sh")).is_file());
+    assert!(bundle.join("cnb/lifecycle/launcher").is_file());
+    assert_eq!(
+        std::fs::read_link(bundle.join("cnb/process/worker")).unwrap(),
+        Path::new("/cnb/lifecycle/launcher")
+    );
+}
+
+#[test]
+fn same_inputs_give_the_same_digest() {
+    let w = world();
+    let a = w.dir.path().join("out-a");
+    let b = w.dir.path().join("out-b");
+    for root in [&a, &b] {
+        save_run_index(
+            &LayoutStore::new(root),
+            "registry.test/run:multi",
+            &four_platforms(),
+            "run-v1",
+        );
+    }
+    // analyzed.toml points at the run image under w.root; both exports read it from there.
+    ok(&exporter(&w, &w.root, &[], &["registry.test/app:a"]));
+    let first: Report = cnb_formats::read_toml(&w.layers.join("report.toml")).unwrap();
+    ok(&exporter(&w, &w.root, &[], &["registry.test/app:b"]));
+    let second: Report = cnb_formats::read_toml(&w.layers.join("report.toml")).unwrap();
+    assert_eq!(first.image.digest, second.image.digest);
+    ok(&exporter(
+        &w,
+        &w.root,
+        &[("SOURCE_DATE_EPOCH", "1700000000")],
+        &["registry.test/app:c"],
+    ));
+    let img = app_image(&w.root, "registry.test/app:c", "arm64");
+    assert_eq!(img.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
+    assert_ne!(img.digest().to_string(), first.image.digest);
+}
+
+#[test]
+fn a_rebuild_reuses_unchanged_layers_from_the_previous_image() {
+    let w = world();
+    ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    let first = app_image(&w.root, "registry.test/app:latest", "arm64");
+    let md = LayersMetadata::from_label(first.label("io.buildpacks.lifecycle.metadata").unwrap())
+        .unwrap();
+    set_analyzed(&w, 1, &first.identifier, md.clone());
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    for id in [
+        "samples/hello-world:hello",
+        "app",
+        "buildpacksio/lifecycle:launcher",
+        "buildpacksio/lifecycle:config",
+        "buildpacksio/lifecycle:process-types",
+    ] {
+        assert!(
+            stdout.contains(&format!("Reusing layer '{id}'")),
+            "{id}: {stdout}"
+        );
+    }
+    assert!(!stdout.contains("Adding layer"), "{stdout}");
+    assert_eq!(
+        app_image(&w.root, "registry.test/app:latest", "arm64").digest(),
+        first.digest()
+    );
+
+    // One change: only the app layer is added again.
+    write(&w.app.join("run.sh"), "#!/bin/sh\necho changed\n");
+    set_analyzed(&w, 1, &first.identifier, md);
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    assert!(
+        stdout.contains("Adding layer 'app'")
+            && stdout.contains("Reusing layer 'samples/hello-world:hello'"),
+        "{stdout}"
+    );
+    assert_eq!(stdout.matches("Adding layer").count(), 1, "{stdout}");
+}
+
+#[test]
+fn a_launch_layer_without_contents_is_reused_or_refused() {
+    let w = world();
+    ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    let first = app_image(&w.root, "registry.test/app:latest", "arm64");
+    let md = LayersMetadata::from_label(first.label("io.buildpacks.lifecycle.metadata").unwrap())
+        .unwrap();
+    let bp = w.layers.join("samples_hello-world");
+    std::fs::remove_dir_all(bp.join("hello")).unwrap();
+    write(&bp.join("hello.toml"), "[types]\nlaunch = true\n");
+    set_analyzed(&w, 1, &first.identifier, md);
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    assert!(
+        stdout.contains("Reusing layer 'samples/hello-world:hello'"),
+        "{stdout}"
+    );
+    set_analyzed(&w, 1, "", LayersMetadata::default());
+    let out = exporter(&w, &w.root, &[], &["registry.test/app:latest"]);
+    assert_eq!(out.status.code(), Some(62));
+    assert!(
+        text(&out.stderr).contains(
+            "layer 'samples/hello-world:hello' has no contents to export and cannot be reused"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn arch_rules() {
+    let w = world();
+    // A flag that disagrees with the recorded child.
+    let out = exporter(
+        &w,
+        &w.root,
+        &[],
+        &["-arch", "amd64", "registry.test/app:latest"],
+    );
+    assert_eq!(out.status.code(), Some(62), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is for linux/arm64/v8, but the build is for linux/amd64"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A previous image of another arch.
+    let prev = save_run_image(
+        &w.store,
+        "registry.test/app:old",
+        &Target::new("linux", "amd64", None),
+        "prev",
+    );
+    set_analyzed(&w, 1, &prev.identifier, LayersMetadata::default());
+    let out = exporter(&w, &w.root, &[], &["registry.test/app:latest"]);
+    assert_eq!(out.status.code(), Some(62));
+    assert!(
+        text(&out.stderr).contains("is for linux/amd64 but the run image is for linux/arm64/v8"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The recorded target resolves an index reference to the right child (arm/v6 here).
+    let mut a = Analyzed::read(&w.layers.join("analyzed.toml")).unwrap();
+    a.image = None;
+    let run = a.run_image.as_mut().unwrap();
+    run.reference = "registry.test/run:multi".into();
+    run.target = Some(TargetMetadata {
+        os: "linux".into(),
+        arch: "arm".into(),
+        arch_variant: "v6".into(),
+        ..Default::default()
+    });
+    a.write(&w.layers.join("analyzed.toml")).unwrap();
+    ok(&exporter(&w, &w.root, &[], &["registry.test/app:v6"]));
+    let v6 = TargetRequest::new(Target::new("linux", "arm", Some("v6")), TargetSource::Flags);
+    let img = open(&w.store, "registry.test/app:v6", &v6)
+        .unwrap()
+        .required("app")
+        .unwrap();
+    assert_eq!(img.target().to_string(), "linux/arm/v6");
+    let run_v6 = open(&w.store, "registry.test/run:multi", &v6)
+        .unwrap()
+        .required("run")
+        .unwrap();
+    assert_eq!(run_v6.digest(), &w.run_children[3].digest);
+    assert_eq!(img.layers()[0].digest, run_v6.layers()[0].digest);
+}
+
+#[test]
+fn bad_inputs() {
+    let w = world();
+    let out = exporter(
+        &w,
+        &w.root,
+        &[],
+        &["-process-type", "nope", "registry.test/app:latest"],
+    );
+    assert_eq!(out.status.code(), Some(62));
+    assert!(
+        text(&out.stderr).contains("default process type 'nope'"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = exporter(&w, &w.root, &[], &[]);
+    assert_eq!(out.status.code(), Some(3));
+    std::fs::remove_file(w.layers.join("group.toml")).unwrap();
+    let out = exporter(&w, &w.root, &[], &["registry.test/app:latest"]);
+    assert_eq!(out.status.code(), Some(62));
+    assert!(
+        text(&out.stderr).contains("group.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+    let _ = &w.store;
+}
