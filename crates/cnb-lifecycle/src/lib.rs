@@ -5,6 +5,7 @@
 //! the binaries in `phases/` are glue around [`cli::main`].
 
 pub mod analyze;
+pub mod build;
 pub mod cli;
 pub mod export;
 mod stores;

@@ -1,0 +1,342 @@
+//! The builder: runs each buildpack's `/bin/build` in group order with the environment and files
+//! its Buildpack API expects, layers the build environment as buildpacks add layers, and writes
+//! `<layers>/config/metadata.toml` (platform.md "builder", buildpack.md "Phase #3: Build").
+
+mod process;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cnb_api::{BUILDPACK, Support, Version};
+use cnb_formats::analyzed::Analyzed;
+use cnb_formats::build_toml::BuildToml;
+use cnb_formats::descriptor::BuildpackDescriptor;
+use cnb_formats::group::{Group, GroupElement};
+use cnb_formats::launch::LaunchToml;
+use cnb_formats::layer::LayerMetadataFile;
+use cnb_formats::metadata::LaunchMetadata;
+use cnb_formats::plan::{BuildpackPlan, Plan};
+use cnb_formats::{FormatError, read_toml_if_exists};
+use cnb_launch::{Action, Env, Purpose};
+use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
+
+pub use process::{Collected, LaunchTomlError};
+
+/// Why a build failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The builder must not run as root.
+    #[error(transparent)]
+    Root(cnb_os::OsError),
+    /// A buildpack's API is not supported.
+    #[error("buildpack '{buildpack}': buildpack api '{api}' is not supported by this lifecycle (supported: {})", BUILDPACK.supported_list())]
+    Api {
+        /// The buildpack.
+        buildpack: String,
+        /// Its API.
+        api: String,
+    },
+    /// `/bin/build` exited with an error.
+    #[error("buildpack '{buildpack}' failed: /bin/build exited with {status}")]
+    BuildpackFailed {
+        /// The buildpack.
+        buildpack: String,
+        /// How it ended.
+        status: String,
+    },
+    /// `/bin/build` could not be started.
+    #[error("start /bin/build of buildpack '{buildpack}': {source}")]
+    Spawn {
+        /// The buildpack.
+        buildpack: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// build.toml lists an unmet entry the buildpack was not given.
+    #[error("buildpack '{buildpack}': unmet entry '{name}' is not in its buildpack plan")]
+    UnknownUnmet {
+        /// The buildpack.
+        buildpack: String,
+        /// The entry.
+        name: String,
+    },
+    /// A launch.toml that cannot be accepted.
+    #[error(transparent)]
+    LaunchToml(#[from] LaunchTomlError),
+    /// A file could not be read or written.
+    #[error(transparent)]
+    File(#[from] FormatError),
+    /// A file system error.
+    #[error("{action} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl ExitClass for BuildError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            BuildError::Root(_) => ExitCode::Failed,
+            BuildError::Api { .. } => ExitCode::IncompatibleBuildpackApi,
+            BuildError::BuildpackFailed { .. } => ExitCode::FailedBuildWithErrors,
+            _ => ExitCode::BuildError,
+        }
+    }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
+    let path = path.to_path_buf();
+    move |source| BuildError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Runs the builder with the process's environment.
+pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), BuildError> {
+    cnb_os::refuse_root("builder").map_err(BuildError::Root)?;
+    build(inputs, std::env::vars(), log)
+}
+
+fn path_or(inputs_path: Option<&Path>, fallback: PathBuf) -> PathBuf {
+    inputs_path.map(Path::to_path_buf).unwrap_or(fallback)
+}
+
+/// Builds with `env` as the lifecycle's own environment.
+pub fn build(
+    inputs: &Inputs,
+    env: impl IntoIterator<Item = (String, String)>,
+    log: &Logger,
+) -> Result<(), BuildError> {
+    let layers = inputs.layers_dir().to_path_buf();
+    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml")))?;
+    let mut plan: Plan =
+        read_toml_if_exists(&path_or(inputs.plan_path(), layers.join("plan.toml")))?
+            .unwrap_or_default();
+    let analyzed: Option<Analyzed> =
+        match path_or(inputs.analyzed_path(), layers.join("analyzed.toml")) {
+            p if p.is_file() => Some(Analyzed::read(&p)?),
+            _ => None,
+        };
+    let target_env = target_env(analyzed.as_ref().and_then(Analyzed::target));
+    let sbom = layers.join("sbom");
+    if sbom.exists() {
+        std::fs::remove_dir_all(&sbom).map_err(io("remove", &sbom))?;
+    }
+    let app = inputs
+        .app_dir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| "/workspace".into());
+    let platform = inputs
+        .platform_dir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| "/platform".into());
+    let buildpacks = inputs
+        .buildpacks_dir()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| "/cnb/buildpacks".into());
+    let scratch = tempfile::Builder::new()
+        .prefix("cnb-build-")
+        .tempdir()
+        .map_err(io("create temp dir", Path::new("/tmp")))?;
+
+    let mut build_env = Env::for_build(env);
+    let mut collected = Collected::default();
+    let mut group_out: Vec<GroupElement> = Vec::new();
+    for (i, bp) in group.group.iter().enumerate() {
+        let bp_dir = buildpacks.join(bp.id.replace('/', "_")).join(&bp.version);
+        let desc = BuildpackDescriptor::read(&bp_dir.join("buildpack.toml"))?;
+        let api_raw = if bp.api.is_empty() {
+            desc.api.clone()
+        } else {
+            bp.api.clone()
+        };
+        let api: Version = match api_raw.parse() {
+            Ok(v) if BUILDPACK.support(v) != Support::Unsupported => v,
+            _ => {
+                return Err(BuildError::Api {
+                    buildpack: bp.name(),
+                    api: api_raw,
+                });
+            }
+        };
+        let bp_layers = layers.join(bp.id.replace('/', "_"));
+        std::fs::create_dir_all(&bp_layers).map_err(io("create", &bp_layers))?;
+        let bp_plan = plan.for_buildpack(&bp.id);
+        let plan_path = scratch.path().join(format!("plan-{i}.toml"));
+        cnb_formats::write_toml(&plan_path, &bp_plan)?;
+
+        let mut env = build_env.clone();
+        if !desc.buildpack.clear_env {
+            env.add_platform_env(&platform.join("env"))
+                .map_err(io("read", &platform.join("env")))?;
+        }
+        if let Some(bc) = inputs.build_config_dir() {
+            env.add_env_dir(&bc.join("env"), Action::Default)
+                .map_err(io("read", &bc.join("env")))?;
+        }
+        env.set("CNB_BUILDPACK_DIR", &bp_dir.to_string_lossy());
+        if api >= Version::new(0, 8) {
+            env.set("CNB_PLATFORM_DIR", &platform.to_string_lossy());
+            env.set("CNB_BP_PLAN_PATH", &plan_path.to_string_lossy());
+            env.set("CNB_LAYERS_DIR", &bp_layers.to_string_lossy());
+        }
+        if api >= Version::new(0, 10) {
+            for (k, v) in &target_env {
+                env.set(k, v);
+            }
+        }
+        if api >= Version::new(0, 12) {
+            env.set("CNB_EXEC_ENV", &inputs.exec_env);
+        }
+
+        log.debug(format!("running /bin/build of {}", bp.name()));
+        let status = Command::new(bp_dir.join("bin").join("build"))
+            .args([
+                bp_layers.as_os_str(),
+                platform.as_os_str(),
+                plan_path.as_os_str(),
+            ])
+            .current_dir(&app)
+            .env_clear()
+            .envs(env.iter())
+            .status()
+            .map_err(|source| BuildError::Spawn {
+                buildpack: bp.name(),
+                source,
+            })?;
+        if !status.success() {
+            return Err(BuildError::BuildpackFailed {
+                buildpack: bp.name(),
+                status: status.to_string(),
+            });
+        }
+
+        apply_layers(&bp_layers, &mut build_env)?;
+        let build_toml: BuildToml =
+            read_toml_if_exists(&bp_layers.join("build.toml"))?.unwrap_or_default();
+        let unmet: Vec<String> = build_toml.unmet.iter().map(|u| u.name.clone()).collect();
+        for name in &unmet {
+            if !bp_plan.entries.iter().any(|e| &e.name == name) {
+                return Err(BuildError::UnknownUnmet {
+                    buildpack: bp.name(),
+                    name: name.clone(),
+                });
+            }
+        }
+        met(&mut plan, &bp.id, &bp_plan, &unmet);
+        if let Some(launch) = read_toml_if_exists::<LaunchToml>(&bp_layers.join("launch.toml"))? {
+            for w in collected.add(&bp.id, api, launch)? {
+                log.warn(w);
+            }
+        }
+        group_out.push(GroupElement {
+            api: api.to_string(),
+            homepage: desc.buildpack.homepage.clone(),
+            ..bp.clone()
+        });
+    }
+
+    let metadata = LaunchMetadata {
+        buildpack_default_process_type: collected.default_type,
+        buildpacks: group_out,
+        extensions: Vec::new(),
+        labels: collected.labels,
+        processes: collected.processes,
+        slices: collected.slices,
+        bom: Vec::new(),
+    };
+    metadata.write_for(
+        &layers.join("config").join("metadata.toml"),
+        inputs.platform_api,
+    )?;
+    Ok(())
+}
+
+/// `CNB_TARGET_*` from the recorded target (os defaults to linux, arch to the host's).
+fn target_env(t: Option<&cnb_formats::target::TargetMetadata>) -> Vec<(String, String)> {
+    let mut v = Vec::new();
+    let os = t
+        .map(|t| t.os.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "linux".into());
+    let arch = t
+        .map(|t| t.arch.clone())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| cnb_image::Target::host().arch);
+    v.push(("CNB_TARGET_OS".into(), os));
+    v.push(("CNB_TARGET_ARCH".into(), arch));
+    if let Some(t) = t {
+        if !t.arch_variant.is_empty() {
+            v.push(("CNB_TARGET_ARCH_VARIANT".into(), t.arch_variant.clone()));
+        }
+        if let Some(d) = &t.distro {
+            if !d.name.is_empty() {
+                v.push(("CNB_TARGET_DISTRO_NAME".into(), d.name.clone()));
+            }
+            if !d.version.is_empty() {
+                v.push(("CNB_TARGET_DISTRO_VERSION".into(), d.version.clone()));
+            }
+        }
+    }
+    v
+}
+
+/// After a buildpack: layers with no type are set aside (`<layer>.ignore`), build layers join the
+/// build environment of later buildpacks.
+fn apply_layers(bp_layers: &Path, build_env: &mut Env) -> Result<(), BuildError> {
+    let mut names: Vec<String> = std::fs::read_dir(bp_layers)
+        .map_err(io("read", bp_layers))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".toml"))
+                .map(str::to_string)
+        })
+        .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
+        .collect();
+    names.sort();
+    for name in names {
+        let md = LayerMetadataFile::read(&bp_layers.join(format!("{name}.toml")))?;
+        let t = md.types();
+        let dir = bp_layers.join(&name);
+        if !t.launch && !t.build && !t.cache {
+            if dir.exists() {
+                let ignored = bp_layers.join(format!("{name}.ignore"));
+                std::fs::rename(&dir, &ignored).map_err(io("rename", &dir))?;
+            }
+            continue;
+        }
+        if t.build && dir.is_dir() {
+            build_env.add_root_dirs(&dir, Purpose::Build);
+            build_env
+                .add_env_dir(&dir.join("env"), Action::Override)
+                .map_err(io("read", &dir))?;
+            build_env
+                .add_env_dir(&dir.join("env.build"), Action::Override)
+                .map_err(io("read", &dir))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes from the plan the entries this buildpack met (everything it was given but `unmet`).
+fn met(plan: &mut Plan, id: &str, given: &BuildpackPlan, unmet: &[String]) {
+    for entry in &mut plan.entries {
+        if entry.providers.iter().any(|p| p.id == id) {
+            entry.requires.retain(|r| {
+                unmet.contains(&r.name) || !given.entries.iter().any(|g| g.name == r.name)
+            });
+        }
+    }
+    plan.entries.retain(|e| !e.requires.is_empty());
+}

@@ -1,0 +1,262 @@
+//! The samples in testdata/buildpacks, built for real.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use cnb_formats::metadata::LaunchMetadata;
+use cnb_test_support::testdata_dir;
+
+const UID: u32 = 1000;
+
+struct World {
+    _dir: tempfile::TempDir,
+    layers: PathBuf,
+    app: PathBuf,
+    platform: PathBuf,
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for e in std::fs::read_dir(src).unwrap() {
+        let e = e.unwrap();
+        let to = dst.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).unwrap();
+        }
+    }
+}
+
+fn world(group: &str, plan: &str) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let layers = dir.path().join("layers");
+    let app = dir.path().join("workspace");
+    let platform = dir.path().join("platform");
+    std::fs::create_dir_all(&layers).unwrap();
+    std::fs::create_dir_all(platform.join("env")).unwrap();
+    copy_dir(&testdata_dir().join("apps/bash-script"), &app);
+    std::fs::write(layers.join("group.toml"), group).unwrap();
+    std::fs::write(layers.join("plan.toml"), plan).unwrap();
+    std::fs::write(
+        layers.join("analyzed.toml"),
+        "[run-image]\nreference = \"r@sha256:00\"\n[run-image.target]\nos = \"linux\"\narch = \"arm64\"\narch-variant = \"v8\"\n[run-image.target.distro]\nname = \"ubuntu\"\nversion = \"22.04\"\n",
+    )
+    .unwrap();
+    std::fs::write(platform.join("env/FROM_PLATFORM"), "yes").unwrap();
+    cnb_os::ensure_owner(UID, UID, &[dir.path()]).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(UID), Some(UID)).unwrap();
+    World {
+        _dir: dir,
+        layers,
+        app,
+        platform,
+    }
+}
+
+const SAMPLES_GROUP: &str = "[[group]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\napi = \"0.10\"\n\n[[group]]\nid = \"samples/hello-processes\"\nversion = \"0.0.1\"\napi = \"0.10\"\n";
+const SAMPLES_PLAN: &str = "[[entries]]\n[[entries.providers]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\n[[entries.requires]]\nname = \"hello\"\n[entries.requires.metadata]\ngreeting = \"hello from the build plan\"\n";
+
+fn builder(w: &World, papi: &str, buildpacks: &Path, as_root: bool) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
+    cmd.args([
+        "-layers",
+        w.layers.to_str().unwrap(),
+        "-app",
+        w.app.to_str().unwrap(),
+        "-platform",
+        w.platform.to_str().unwrap(),
+    ])
+    .args(["-buildpacks", buildpacks.to_str().unwrap()])
+    .env_clear()
+    .env("CNB_PLATFORM_API", papi)
+    .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+    .env("CNB_SECRET_OF_THE_PLATFORM", "must not leak");
+    if !as_root {
+        cmd.uid(UID).gid(UID);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn builds_the_samples_and_writes_metadata() {
+    if !cnb_os::is_root() {
+        return;
+    }
+    let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
+    let out = builder(&w, "0.15", &testdata_dir().join("buildpacks"), false);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(
+        stdout.contains("---> Hello World buildpack")
+            && stdout.contains("---> Hello Processes buildpack"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("target: linux/arm64"),
+        "CNB_TARGET_* from analyzed.toml: {stdout}"
+    );
+    let hello = w.layers.join("samples_hello-world/hello");
+    assert!(hello.join("bin/hello").is_file());
+    assert_eq!(
+        std::fs::read_to_string(hello.join("env/HELLO_GREETING.default")).unwrap(),
+        "hello from the build plan"
+    );
+
+    let md = LaunchMetadata::read(&w.layers.join("config/metadata.toml")).unwrap();
+    let types: Vec<&str> = md.processes.iter().map(|p| p.r#type.as_str()).collect();
+    assert_eq!(types, ["app", "sys-info", "web"], "sorted by type");
+    assert_eq!(md.buildpack_default_process_type, "web");
+    let web = md.process("web").unwrap();
+    assert_eq!(
+        (
+            web.command.as_slice(),
+            web.direct,
+            web.buildpack_id.as_str()
+        ),
+        (&["hello".to_string()][..], true, "samples/hello-world")
+    );
+    assert_eq!(md.process("app").unwrap().args, ["from-process-args"]);
+    assert_eq!(
+        md.buildpacks
+            .iter()
+            .map(|b| (b.id.as_str(), b.api.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("samples/hello-world", "0.10"),
+            ("samples/hello-processes", "0.10")
+        ]
+    );
+    assert_eq!(md.labels[0].key, "io.samples.processes");
+}
+
+#[test]
+fn the_buildpack_environment_is_as_the_spec_says() {
+    if !cnb_os::is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bps = dir.path().join("buildpacks");
+    // First buildpack: a build layer with bin/ and env files; second: prints what it sees.
+    let one = bps.join("env_one/1");
+    std::fs::create_dir_all(one.join("bin")).unwrap();
+    std::fs::write(
+        one.join("buildpack.toml"),
+        "api = \"0.10\"\n[buildpack]\nid = \"env/one\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        one.join("bin/build"),
+        "#!/usr/bin/env bash\nset -eu\nmkdir -p $1/tools/bin $1/tools/env $1/tools/env.build\nprintf '#!/bin/sh\\necho tool-ran' > $1/tools/bin/mytool\nchmod +x $1/tools/bin/mytool\nprintf 'from-env' > $1/tools/env/SHARED.override\nprintf 'build-only' > $1/tools/env.build/ONLY_BUILD\nprintf 'x' > $1/tools/env/LIST.append\nprintf ',' > $1/tools/env/LIST.delim\nprintf '[types]\\nbuild = true\\n' > $1/tools.toml\nmkdir -p $1/nothing && printf '[types]\\n' > $1/nothing.toml\n",
+    )
+    .unwrap();
+    let two = bps.join("env_two/1");
+    std::fs::create_dir_all(two.join("bin")).unwrap();
+    std::fs::write(
+        two.join("buildpack.toml"),
+        "api = \"0.12\"\n[buildpack]\nid = \"env/two\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        two.join("bin/build"),
+        "#!/usr/bin/env bash\nset -eu\nmytool\necho SHARED=$SHARED ONLY_BUILD=$ONLY_BUILD LIST=${LIST:-} FROM_PLATFORM=${FROM_PLATFORM:-} SECRET=${CNB_SECRET_OF_THE_PLATFORM:-none}\necho DIRS=$CNB_BUILDPACK_DIR,$CNB_LAYERS_DIR,$CNB_PLATFORM_DIR EXEC=$CNB_EXEC_ENV ARGS=$#\n",
+    )
+    .unwrap();
+    for f in [one.join("bin/build"), two.join("bin/build")] {
+        std::fs::set_permissions(&f, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    cnb_os::ensure_owner(UID, UID, &[dir.path()]).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(UID), Some(UID)).unwrap();
+    let w = world(
+        "[[group]]\nid = \"env/one\"\nversion = \"1\"\n\n[[group]]\nid = \"env/two\"\nversion = \"1\"\n",
+        "",
+    );
+    let out = builder(&w, "0.15", &bps, false);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    assert!(stdout.contains("tool-ran"), "{stdout}");
+    assert!(
+        stdout
+            .contains("SHARED=from-env ONLY_BUILD=build-only LIST=x FROM_PLATFORM=yes SECRET=none"),
+        "{stdout}"
+    );
+    let two_layers = w.layers.join("env_two");
+    assert!(
+        stdout.contains(&format!(
+            "DIRS={},{},{} EXEC=production ARGS=3",
+            two.display(),
+            two_layers.display(),
+            w.platform.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        w.layers.join("env_one/nothing.ignore").is_dir(),
+        "a layer without types is set aside"
+    );
+}
+
+#[test]
+fn failures_and_refusals() {
+    if !cnb_os::is_root() {
+        return;
+    }
+    let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
+    let out = builder(&w, "0.15", &testdata_dir().join("buildpacks"), true);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("refusing to run as root"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bp = dir.path().join("fail_bp/1");
+    std::fs::create_dir_all(bp.join("bin")).unwrap();
+    std::fs::write(
+        bp.join("buildpack.toml"),
+        "api = \"0.10\"\n[buildpack]\nid = \"fail/bp\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        bp.join("bin/build"),
+        "#!/bin/sh\necho failing >&2\nexit 7\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bp.join("bin/build"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    cnb_os::ensure_owner(UID, UID, &[dir.path()]).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(UID), Some(UID)).unwrap();
+    let w = world("[[group]]\nid = \"fail/bp\"\nversion = \"1\"\n", "");
+    let out = builder(&w, "0.15", dir.path(), false);
+    assert_eq!(out.status.code(), Some(51), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("buildpack 'fail/bp@1' failed"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::write(
+        bp.join("buildpack.toml"),
+        "api = \"0.2\"\n[buildpack]\nid = \"fail/bp\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    let w = world("[[group]]\nid = \"fail/bp\"\nversion = \"1\"\n", "");
+    let out = builder(&w, "0.15", dir.path(), false);
+    assert_eq!(out.status.code(), Some(12), "{}", text(&out.stderr));
+    let out = builder(&w, "0.15", &dir.path().join("missing"), false);
+    assert_eq!(out.status.code(), Some(52), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("buildpack.toml"),
+        "{}",
+        text(&out.stderr)
+    );
+}
