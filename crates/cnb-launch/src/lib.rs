@@ -7,5 +7,11 @@
 //! and get the result out. It links no image code, so the launcher can use it.
 
 mod env;
+mod error;
+mod launch;
+mod process;
 
 pub use env::{Action, Env, Purpose};
+pub use error::LaunchError;
+pub use launch::{Request, launch, prepare};
+pub use process::{Selected, select};

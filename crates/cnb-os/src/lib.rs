@@ -60,6 +60,20 @@ pub fn user_home(uid: u32) -> Option<(std::path::PathBuf, String)> {
     imp::user_home(uid)
 }
 
+/// Replaces the current process with `cmd` (same pid on unix; on Windows the child runs and this
+/// process exits with its code). Returns only when that could not be done.
+pub fn exec(cmd: std::process::Command) -> std::io::Error {
+    imp::exec(cmd)
+}
+
+/// Runs `cmd` with a pipe on file descriptor 3 (its stdout and stderr are inherited) and returns
+/// how it ended and what it wrote to fd 3 (the exec.d protocol).
+pub fn output_with_fd3(
+    cmd: std::process::Command,
+) -> std::io::Result<(std::process::ExitStatus, Vec<u8>)> {
+    imp::output_with_fd3(cmd)
+}
+
 /// Creates a symlink at `link` pointing to `target`.
 pub fn symlink(target: &Path, link: &Path) -> Result<(), OsError> {
     imp::symlink(target, link).map_err(|source| OsError::Io {

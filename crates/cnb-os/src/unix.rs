@@ -76,3 +76,27 @@ pub(crate) fn user_home(uid: u32) -> Option<(std::path::PathBuf, String)> {
 pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
+
+pub(crate) fn exec(mut cmd: std::process::Command) -> std::io::Error {
+    use std::os::unix::process::CommandExt;
+    cmd.exec()
+}
+
+pub(crate) fn output_with_fd3(
+    mut cmd: std::process::Command,
+) -> std::io::Result<(std::process::ExitStatus, Vec<u8>)> {
+    use command_fds::{CommandFdExt, FdMapping};
+    use std::io::Read;
+    let (mut reader, writer) = std::io::pipe()?;
+    cmd.fd_mappings(vec![FdMapping {
+        parent_fd: writer.into(),
+        child_fd: 3,
+    }])
+    .map_err(|_| std::io::Error::other("file descriptor 3 is mapped twice"))?;
+    let mut child = cmd.spawn()?;
+    // The command holds our copy of the write end: drop it so the read sees EOF when the child is done.
+    drop(cmd);
+    let mut out = Vec::new();
+    reader.read_to_end(&mut out)?;
+    Ok((child.wait()?, out))
+}

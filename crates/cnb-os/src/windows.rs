@@ -32,3 +32,19 @@ pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
         std::os::windows::fs::symlink_file(target, link)
     }
 }
+
+pub(crate) fn exec(mut cmd: std::process::Command) -> std::io::Error {
+    match cmd.status() {
+        Ok(status) => std::process::exit(status.code().unwrap_or(1)),
+        Err(e) => e,
+    }
+}
+
+pub(crate) fn output_with_fd3(
+    _cmd: std::process::Command,
+) -> std::io::Result<(std::process::ExitStatus, Vec<u8>)> {
+    Err(std::io::Error::new(
+        std::io::ErrorKind::Unsupported,
+        "exec.d is not supported on windows yet",
+    ))
+}

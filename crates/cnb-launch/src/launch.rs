@@ -1,0 +1,253 @@
+//! Starting a process of an app image: environment from the launch layers, exec.d output, profile
+//! scripts for shell processes, then exec (same pid).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cnb_api::{BUILDPACK, PLATFORM, Support, Version};
+use cnb_formats::metadata::LaunchMetadata;
+
+use crate::process::{Selected, select};
+use crate::{Action, Env, LaunchError, Purpose};
+
+/// What the launcher was started with.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// argv[0]: `/cnb/process/<type>` selects that process; `launcher` selects none.
+    pub argv0: String,
+    /// The rest of argv.
+    pub args: Vec<String>,
+    /// The launcher's environment.
+    pub env: Vec<(String, String)>,
+}
+
+/// Variables of the image that are the lifecycle's, not the app's.
+const DROPPED: [&str; 5] = [
+    "CNB_LAYERS_DIR",
+    "CNB_APP_DIR",
+    "CNB_PROCESS_TYPE",
+    "CNB_PLATFORM_API",
+    "CNB_DEPRECATION_MODE",
+];
+
+fn var<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+/// Prepares and execs the process; returns only on error.
+pub fn launch(req: Request) -> LaunchError {
+    match prepare(&req) {
+        Ok(cmd) => LaunchError::Exec(cnb_os::exec(cmd)),
+        Err(e) => e,
+    }
+}
+
+/// Everything up to the exec: the command to run, with its environment and working dir.
+pub fn prepare(req: &Request) -> Result<Command, LaunchError> {
+    let raw = var(&req.env, "CNB_PLATFORM_API").ok_or_else(|| {
+        LaunchError::PlatformApi(format!(
+            "please set 'CNB_PLATFORM_API' (supported platform apis: {})",
+            PLATFORM.supported_list()
+        ))
+    })?;
+    let papi: Version = raw
+        .parse()
+        .ok()
+        .filter(|v| PLATFORM.support(*v) != Support::Unsupported)
+        .ok_or_else(|| {
+            LaunchError::PlatformApi(format!(
+                "platform api '{raw}' is not supported (supported platform apis: {})",
+                PLATFORM.supported_list()
+            ))
+        })?;
+    let layers = PathBuf::from(var(&req.env, "CNB_LAYERS_DIR").unwrap_or("/layers"));
+    let app = PathBuf::from(var(&req.env, "CNB_APP_DIR").unwrap_or("/workspace"));
+    let exec_env = var(&req.env, "CNB_EXEC_ENV")
+        .unwrap_or("production")
+        .to_string();
+    let md = LaunchMetadata::read_for(&layers.join("config").join("metadata.toml"), papi)?;
+    for bp in &md.buildpacks {
+        let ok = bp
+            .api
+            .parse::<Version>()
+            .is_ok_and(|v| BUILDPACK.support(v) != Support::Unsupported);
+        if !ok {
+            return Err(LaunchError::BuildpackApi {
+                buildpack: bp.id.clone(),
+                api: bp.api.clone(),
+            });
+        }
+    }
+    let name = Path::new(&req.argv0)
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("launcher");
+    let name = name.strip_suffix(".exe").unwrap_or(name);
+    let process_type = (name != "launcher").then_some(name);
+    let sel = select(&md, process_type, &req.args, papi, &exec_env)?;
+
+    let mut env = Env::new(
+        req.env
+            .iter()
+            .filter(|(k, _)| !DROPPED.contains(&k.as_str()))
+            .cloned(),
+    );
+    if let Some(path) = env.get("PATH") {
+        let kept: Vec<&str> = path
+            .split(':')
+            .filter(|p| *p != "/cnb/process" && *p != "/cnb/lifecycle")
+            .collect();
+        env.set("PATH", &kept.join(":"));
+    }
+    let layer_dirs = layer_dirs(&layers, &md);
+    for dir in &layer_dirs {
+        env.add_root_dirs(dir, Purpose::Launch);
+        for sub in ["env", "env.launch"] {
+            env.add_env_dir(&dir.join(sub), Action::Override)
+                .map_err(|e| LaunchError::io("read", dir.join(sub), e))?;
+        }
+        if let Some(t) = &sel.r#type {
+            let d = dir.join("env.launch").join(t);
+            env.add_env_dir(&d, Action::Override)
+                .map_err(|e| LaunchError::io("read", d, e))?;
+        }
+    }
+    for dir in &layer_dirs {
+        run_exec_d(&dir.join("exec.d"), &mut env)?;
+        if let Some(t) = &sel.r#type {
+            run_exec_d(&dir.join("exec.d").join(t), &mut env)?;
+        }
+    }
+    let wd = sel
+        .working_dir
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| app.clone());
+    let mut cmd = if sel.direct {
+        direct(&sel, &env)?
+    } else {
+        shell(&sel, &layer_dirs, &app, &wd)
+    };
+    cmd.env_clear().envs(env.iter()).current_dir(&wd);
+    Ok(cmd)
+}
+
+/// Every layer dir of every buildpack, buildpacks in metadata order, layers lexically.
+fn layer_dirs(layers: &Path, md: &LaunchMetadata) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for bp in &md.buildpacks {
+        let dir = layers.join(bp.id.replace('/', "_"));
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        dirs.sort();
+        out.extend(dirs);
+    }
+    out
+}
+
+/// Runs every executable in an exec.d dir; what each writes to fd 3 (TOML) overrides the env.
+fn run_exec_d(dir: &Path, env: &mut Env) -> Result<(), LaunchError> {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    for f in files {
+        let mut cmd = Command::new(&f);
+        cmd.env_clear().envs(env.iter());
+        let (status, out) =
+            cnb_os::output_with_fd3(cmd).map_err(|e| LaunchError::io("run exec.d", &f, e))?;
+        if !status.success() {
+            return Err(LaunchError::ExecD {
+                path: f,
+                reason: format!("exited with {status}"),
+            });
+        }
+        let text = String::from_utf8_lossy(&out);
+        let vars = cnb_formats::exec_d::parse(&text, &f).map_err(|e| LaunchError::ExecD {
+            path: f.clone(),
+            reason: e.to_string(),
+        })?;
+        for (k, v) in vars {
+            env.set(&k, &v);
+        }
+    }
+    Ok(())
+}
+
+/// A direct process: the command looked up on the process's PATH, no shell.
+fn direct(sel: &Selected, env: &Env) -> Result<Command, LaunchError> {
+    let Some(first) = sel.command.first() else {
+        return Err(LaunchError::NoCommand);
+    };
+    let path = if first.contains('/') {
+        PathBuf::from(first)
+    } else {
+        env.get("PATH")
+            .unwrap_or("")
+            .split(':')
+            .map(|d| Path::new(d).join(first))
+            .find(|p| p.is_file())
+            .ok_or_else(|| LaunchError::NotFound(first.clone()))?
+    };
+    let mut cmd = Command::new(path);
+    cmd.args(&sel.command[1..]).args(&sel.args);
+    Ok(cmd)
+}
+
+/// A shell process: bash sources the profile scripts, changes to the working dir, then runs the
+/// command with its arguments re-evaluated (so `$VAR` in them expands), as upstream does.
+fn shell(sel: &Selected, layer_dirs: &[PathBuf], app: &Path, wd: &Path) -> Command {
+    let mut profiles: Vec<PathBuf> = Vec::new();
+    let mut push_dir = |d: PathBuf| {
+        if let Ok(rd) = std::fs::read_dir(&d) {
+            let mut f: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            f.sort();
+            profiles.extend(f);
+        }
+    };
+    for dir in layer_dirs {
+        push_dir(dir.join("profile.d"));
+        if let Some(t) = &sel.r#type {
+            push_dir(dir.join("profile.d").join(t));
+        }
+    }
+    if app.join(".profile").is_file() {
+        profiles.push(app.join(".profile"));
+    }
+    let mut script = String::new();
+    for p in &profiles {
+        script.push_str(&format!("source \"{}\"\n", p.display()));
+    }
+    script.push_str(&format!("cd \"{}\"\n", wd.display()));
+    let mut words: Vec<String> = sel.command.clone();
+    words.extend(sel.args.iter().cloned());
+    if sel.args.is_empty() && sel.command.len() == 1 {
+        script.push_str("exec bash -c \"$@\"\n");
+    } else {
+        let evaluated: Vec<String> = (1..=words.len())
+            .map(|i| format!("\"$(eval echo \\\"${{{i}}}\\\")\""))
+            .collect();
+        script.push_str(&format!("exec {}\n", evaluated.join(" ")));
+    }
+    let mut cmd = Command::new("/bin/bash");
+    cmd.arg("-c")
+        .arg(script)
+        .arg(sel.r#type.as_deref().unwrap_or("launcher"))
+        .args(words);
+    cmd
+}
