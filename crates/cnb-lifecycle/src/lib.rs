@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod build;
 pub mod cli;
+pub mod detect;
 pub mod export;
 mod stores;
 pub mod target;
