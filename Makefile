@@ -2,7 +2,7 @@
 CARGO ?= cargo
 WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 
-.PHONY: all build test lint fmt fmt-check clippy check-windows check-deps setup clean
+.PHONY: all build demo e2e test lint fmt fmt-check clippy check-windows check-deps launcher-size setup clean
 
 all: build
 
@@ -10,13 +10,31 @@ all: build
 build:
 	$(CARGO) build --workspace --all-targets
 
-## setup: install what the tests need on a fresh Debian machine (root)
+## setup: install what the demo and the tests need on a fresh Debian machine (root)
 setup:
 	bash .ci/setup
 
-## test: formatting, lints, the windows compile check, then every test (nextest)
+## demo: the main job: build the sample app phase by phase into an OCI layout and run it
+##       (DEMO_ARCH=arm64 for the arm64 child of the run image, run through qemu)
+demo:
+	bash .ci/demo
+
+## e2e: the demo for both architectures, as an end-to-end test
+e2e:
+	DEMO_ARCH=amd64 bash .ci/demo
+	DEMO_ARCH=arm64 bash .ci/demo
+
+## launcher-size: the static launcher stays under its 2 MiB budget
+launcher-size:
+	$(CARGO) build -q --release -p launcher --target x86_64-unknown-linux-musl
+	@size=$$(stat -c %s target/x86_64-unknown-linux-musl/release/launcher); \
+	  echo "launcher: $$size bytes (budget 2097152)"; test $$size -le 2097152
+
+## test: formatting, lints, the windows compile check, dependency rules, every test (nextest),
+##       the launcher's size budget and the end-to-end demo on both architectures
 test: fmt-check clippy check-windows check-deps
 	$(CARGO) nextest run --workspace --no-fail-fast
+	$(MAKE) launcher-size e2e
 
 ## lint: formatting and clippy only
 lint: fmt-check clippy

@@ -134,19 +134,53 @@ impl LayoutStore {
     }
 }
 
+/// A temp file next to its destination, created with the usual permissions (readable by all, as
+/// layout content must be for the build user), removed on drop unless renamed into place.
+struct TempFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl TempFile {
+    fn new(dir: &Path) -> Result<Self> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = dir.join(format!(".tmp-{}-{n}", std::process::id()));
+        let file = std::fs::File::create(&path).map_err(io("create", &path))?;
+        Ok(Self {
+            path,
+            file: Some(file),
+        })
+    }
+
+    fn file(&mut self) -> Result<&mut std::fs::File> {
+        let path = self.path.clone();
+        self.file
+            .as_mut()
+            .ok_or_else(|| io("write", path)(std::io::Error::other("already closed")))
+    }
+
+    fn persist(mut self, dest: &Path) -> Result<()> {
+        if let Some(f) = self.file.take() {
+            f.sync_all().map_err(io("sync", &self.path))?;
+        }
+        std::fs::rename(&self.path, dest).map_err(io("rename into", dest))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// Writes through a temp file in the same directory and a rename.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(io("create", dir))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .map_err(io("create temp file in", dir))?;
-    tmp.write_all(bytes).map_err(io("write", path))?;
-    tmp.as_file().sync_all().map_err(io("sync", path))?;
+    let mut tmp = TempFile::new(dir)?;
+    tmp.file()?.write_all(bytes).map_err(io("write", path))?;
     tmp.persist(path)
-        .map_err(|e| io("rename into", path)(e.error))?;
-    Ok(())
 }
 
 impl BlobStore for LayoutStore {
@@ -308,10 +342,7 @@ impl LayoutStore {
     fn stream_into(&self, dir: &Path, data: &mut dyn Read) -> Result<(Digest, u64)> {
         use sha2::Digest as _;
         let blobs = dir.join("blobs").join("sha256");
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp-")
-            .tempfile_in(&blobs)
-            .map_err(io("create temp file in", &blobs))?;
+        let mut tmp = TempFile::new(&blobs)?;
         let mut hasher = sha2::Sha256::new();
         let mut buf = vec![0u8; 256 * 1024];
         let mut size = 0u64;
@@ -321,13 +352,14 @@ impl LayoutStore {
                 break;
             }
             hasher.update(&buf[..n]);
-            tmp.write_all(&buf[..n]).map_err(io("write", tmp.path()))?;
+            tmp.file()?
+                .write_all(&buf[..n])
+                .map_err(io("write", &blobs))?;
             size += n as u64;
         }
         let digest: Digest = format!("sha256:{}", hex::encode(hasher.finalize())).parse()?;
         let dest = Self::blob_path(dir, &digest);
-        tmp.persist(&dest)
-            .map_err(|e| io("rename into", &dest)(e.error))?;
+        tmp.persist(&dest)?;
         Ok((digest, size))
     }
 }

@@ -92,8 +92,14 @@ impl ExitClass for ExportError {
 /// Runs the exporter.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     let store = open_store(inputs, log)?;
+    // Volumes the exporter writes as the build user: the cache and, with -layout, the layout root.
     let mut owned: Vec<&Path> = Vec::new();
     if let Some(d) = inputs.cache_dir() {
+        owned.push(d);
+    }
+    if inputs.layout()
+        && let Some(d) = inputs.layout_dir()
+    {
         owned.push(d);
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
