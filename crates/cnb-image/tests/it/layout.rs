@@ -117,6 +117,12 @@ fn index_json_is_replaced_last_and_no_temp_files_remain() {
         .filter(|p| p.contains(".tmp-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Everything is readable by other users (the build user reads layouts a root phase wrote).
+    use std::os::unix::fs::PermissionsExt;
+    for f in walk(&layout) {
+        let mode = std::fs::metadata(&f).unwrap().permissions().mode();
+        assert_eq!(mode & 0o044, 0o044, "{f} is {mode:o}");
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<String> {
