@@ -75,6 +75,13 @@ pub trait BlobStore: Send + Sync {
     /// none. Called last, after every blob it refers to is stored.
     fn put_manifest(&self, name: &str, manifest: &RawManifest) -> Result<()>;
 
+    /// Fails when `name` cannot be written with the credentials at hand, before any real work is
+    /// done (the analyzer checks every output name this way). The default writes nothing.
+    fn check_write(&self, name: &str) -> Result<()> {
+        let _ = name;
+        Ok(())
+    }
+
     /// The identifier a platform records for an image of this store (`repo@sha256:...` for a
     /// registry, `<path>@sha256:...` for a layout).
     fn identifier(&self, name: &str, digest: &Digest) -> Result<String>;

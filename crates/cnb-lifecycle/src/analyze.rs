@@ -34,6 +34,15 @@ pub enum AnalyzeError {
     /// The run image does not exist.
     #[error("run image '{0}' not found")]
     RunImageNotFound(String),
+    /// An output image (or tag, or the cache image) cannot be written with the credentials given.
+    #[error("no write access to '{name}': {source}")]
+    WriteAccess {
+        /// The image.
+        name: String,
+        /// What the registry said.
+        #[source]
+        source: ImageError,
+    },
     /// Reading the previous image failed (other than not existing or another platform).
     #[error("previous image: {0}")]
     PreviousImage(ImageError),
@@ -141,6 +150,25 @@ pub fn analyze(
         .chain(inputs.list(Key::Tag))
     {
         ImageRef::parse(name).map_err(AnalyzeError::BadReference)?;
+    }
+
+    // Found now rather than after the build: every name the exporter will write must be writable.
+    if !inputs.layout() {
+        let cache = inputs.cache_image().map(str::to_string);
+        for name in std::iter::once(&image_name)
+            .chain(inputs.list(Key::Tag))
+            .chain(cache.as_ref())
+        {
+            store
+                .check_write(name)
+                .map_err(|source| AnalyzeError::WriteAccess {
+                    name: name.clone(),
+                    source,
+                })?;
+        }
+    }
+    if inputs.launch_cache_dir().is_some() && !inputs.daemon() {
+        log.warn("ignoring -launch-cache: it is only used with -daemon");
     }
 
     let flags = target::from_flags(inputs);

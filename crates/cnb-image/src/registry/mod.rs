@@ -742,6 +742,13 @@ impl BlobStore for RegistryStore {
         Ok(())
     }
 
+    /// Pushes the empty blob (the standard empty layer, harmless in any repository): a push that
+    /// the registry refuses means no write access, found before the build rather than after it.
+    fn check_write(&self, name: &str) -> crate::Result<()> {
+        self.put_blob_stream(name, &mut std::io::empty())
+            .map(|_| ())
+    }
+
     fn put_blob_stream(&self, name: &str, data: &mut dyn Read) -> crate::Result<(Digest, u64)> {
         const OP: &str = "push blob";
         let target = self.target(name)?;

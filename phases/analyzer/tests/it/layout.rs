@@ -459,3 +459,93 @@ fn missing_platform_api_exits_11() {
     assert_eq!(out.status.code(), Some(11));
     let _ = Path::new("");
 }
+
+#[test]
+fn restores_the_previous_sbom_layer_unless_skipped() {
+    let w = world();
+    let t = Target::new("linux", "arm64", None);
+    let sbom = cnb_test_support::fixtures::image(
+        &t,
+        &[(
+            "/layers/sbom/launch/samples_hello/sbom.cdx.json",
+            "{\"bomFormat\":\"CycloneDX\"}",
+        )],
+        &[],
+    );
+    let diff_id = sbom.diff_ids()[0].to_string();
+    let mut prev = sbom;
+    prev.set_label(
+        "io.buildpacks.lifecycle.metadata",
+        &format!(r#"{{"sbom":{{"sha":"{diff_id}"}}}}"#),
+    );
+    prev.save(&w.store, &["registry.test/app:latest".into()])
+        .unwrap();
+    let restored = w.layers.join("sbom/launch/samples_hello/sbom.cdx.json");
+    ok(&analyzer(
+        &w,
+        "0.15",
+        &[
+            "-arch",
+            "arm64",
+            "-run-image",
+            "registry.test/run:multi",
+            "registry.test/app:latest",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(&restored).unwrap(),
+        "{\"bomFormat\":\"CycloneDX\"}"
+    );
+    std::fs::remove_dir_all(w.layers.join("sbom")).unwrap();
+    ok(&analyzer(
+        &w,
+        "0.15",
+        &[
+            "-skip-layers",
+            "-arch",
+            "arm64",
+            "-run-image",
+            "registry.test/run:multi",
+            "registry.test/app:latest",
+        ],
+    ));
+    assert!(!restored.exists());
+    // A previous image of another arch has its SBOM ignored along with everything else.
+    ok(&analyzer(
+        &w,
+        "0.15",
+        &[
+            "-arch",
+            "amd64",
+            "-run-image",
+            "registry.test/run:multi",
+            "registry.test/app:latest",
+        ],
+    ));
+    assert!(!restored.exists());
+}
+
+#[test]
+fn launch_cache_without_daemon_is_ignored_with_a_warning() {
+    let w = world();
+    let lc = w.layers.join("launch-cache");
+    let out = analyzer(
+        &w,
+        "0.15",
+        &[
+            "-arch",
+            "arm64",
+            "-launch-cache",
+            lc.to_str().unwrap(),
+            "-run-image",
+            "registry.test/run:multi",
+            "registry.test/app",
+        ],
+    );
+    ok(&out);
+    assert!(
+        text(&out.stderr).contains("ignoring -launch-cache"),
+        "{}",
+        text(&out.stderr)
+    );
+}

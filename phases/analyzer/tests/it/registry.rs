@@ -123,3 +123,69 @@ fn credentials_come_from_cnb_registry_auth_and_a_refusal_exits_32() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn output_names_must_be_writable_before_anything_is_built() {
+    let open_reg = Registry::start();
+    let locked = Registry::builder().basic_auth("cnb", "s3cret").start();
+    let run = open_reg.image("cnb/run:multi");
+    save_run_index(&store(&open_reg), &run, &four_platforms(), "r");
+    let layers = tempfile::tempdir().unwrap();
+    let insecure = format!("{},{}", open_reg.host(), locked.host());
+    let env = [("CNB_INSECURE_REGISTRIES", insecure.as_str())];
+    // The app image goes to a registry we have no credentials for.
+    let app = locked.image("cnb/app");
+    let out = analyzer(
+        layers.path(),
+        &env,
+        &["-arch", "arm64", "-run-image", &run, &app],
+    );
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("no write access to '{app}'")) && err.contains("unauthorized"),
+        "{err}"
+    );
+    assert!(!layers.path().join("analyzed.toml").exists());
+    // A tag or cache image there is refused the same way.
+    let out = analyzer(
+        layers.path(),
+        &env,
+        &[
+            "-arch",
+            "arm64",
+            "-run-image",
+            &run,
+            "-tag",
+            &locked.image("cnb/app:t"),
+            &open_reg.image("cnb/app"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
+    let out = analyzer(
+        layers.path(),
+        &env,
+        &[
+            "-arch",
+            "arm64",
+            "-run-image",
+            &run,
+            "-cache-image",
+            &locked.image("cnb/cache"),
+            &open_reg.image("cnb/app"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
+    // With credentials for it, it passes.
+    let auth = format!(
+        r#"{{"{}":"{}"}}"#,
+        locked.host(),
+        locked.basic_header().unwrap()
+    );
+    let out = analyzer(
+        layers.path(),
+        &[env[0], ("CNB_REGISTRY_AUTH", &auth)],
+        &["-arch", "arm64", "-run-image", &run, &app],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
