@@ -189,3 +189,45 @@ fn output_names_must_be_writable_before_anything_is_built() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn older_platform_apis_use_stack_toml_and_record_no_target() {
+    let reg = Registry::start();
+    let run = reg.image("cnb/run:multi");
+    save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    let layers = tempfile::tempdir().unwrap();
+    let stack = layers.path().join("stack.toml");
+    std::fs::write(&stack, format!("[run-image]\nimage = \"{run}\"\n")).unwrap();
+    for papi in ["0.7", "0.11"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+            .args([
+                "-layers",
+                layers.path().to_str().unwrap(),
+                "-stack",
+                stack.to_str().unwrap(),
+                "-arch",
+                "arm64",
+                &reg.image("cnb/app"),
+            ])
+            .env_clear()
+            .env("CNB_PLATFORM_API", papi)
+            .env("CNB_INSECURE_REGISTRIES", reg.host())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{papi}: {}", text(&out.stderr));
+        let r = Analyzed::read(&layers.path().join("analyzed.toml"))
+            .unwrap()
+            .run_image
+            .unwrap();
+        assert!(
+            r.target.is_none() && r.image.is_empty(),
+            "{papi}: no target or image name below 0.12"
+        );
+        assert!(
+            r.reference
+                .starts_with(&format!("{}/cnb/run@sha256:", reg.host())),
+            "{papi}: {}",
+            r.reference
+        );
+    }
+}

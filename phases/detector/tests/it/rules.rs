@@ -321,3 +321,27 @@ fn exec_env_and_system_buildpacks() {
     );
     assert_eq!(o.status.code(), Some(2), "-system is 0.15+: {}", text(&o));
 }
+
+#[test]
+fn image_extensions_are_refused_clearly() {
+    if !cnb_os::is_root() {
+        return;
+    }
+    let w = world(false);
+    let order = w.layers.join("order-with-ext.toml");
+    std::fs::write(&order, "[[order]]\n[[order.group]]\nid = \"det/pass\"\nversion = \"1\"\n\n[[order-extensions]]\n[[order-extensions.group]]\nid = \"ext/curl\"\nversion = \"1\"\n").unwrap();
+    let o = detector(
+        &w,
+        "0.15",
+        &testdata_dir().join("buildpacks/detector"),
+        &order,
+        &[],
+        false,
+    );
+    assert_eq!(o.status.code(), Some(22), "{}", text(&o));
+    assert!(
+        text(&o).contains("image extensions are not supported yet"),
+        "{}",
+        text(&o)
+    );
+}
