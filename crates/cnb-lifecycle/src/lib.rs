@@ -9,6 +9,7 @@ pub mod build;
 pub mod cli;
 pub mod detect;
 pub mod export;
+pub mod rebase;
 mod stores;
 pub mod target;
 

@@ -652,6 +652,9 @@ const REBASER: &[(Key, Availability)] = &[
     (Key::Gid, Always),
     (Key::Image, Always),
     (Key::InsecureRegistry, since(13)),
+    // Ours: upstream's rebaser has no layout support; the exporter's flags, from the same API.
+    (Key::Layout, since(12)),
+    (Key::LayoutDir, since(12)),
     (Key::PreviousImage, since(11)),
     (Key::Report, Always),
     (Key::RunImage, Always),

@@ -2,6 +2,8 @@
 //! `build-busybox-run-image <layout root> <name> <os/arch=path/to/busybox>...`
 //! Each child holds /bin/busybox with /bin/sh and a few applets linked to it, /etc/os-release,
 //! /etc/passwd and /etc/group with a `cnb` user (1000:1000), and /tmp; labels as a run image has.
+//! `RUN_IMAGE_VERSION` (default `v1`) is written to /etc/run-image-version, so a second build is a
+//! different run image to rebase onto.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::sync::Arc;
@@ -55,6 +57,15 @@ fn main() {
             .add_bytes(
                 "/etc/passwd",
                 b"root:x:0:0:root:/root:/bin/sh\ncnb:x:1000:1000:cnb:/home/cnb:/bin/sh\n",
+                0o644,
+                Owner::ROOT,
+            )
+            .unwrap();
+        let version = std::env::var("RUN_IMAGE_VERSION").unwrap_or_else(|_| "v1".into());
+        layer
+            .add_bytes(
+                "/etc/run-image-version",
+                format!("{version}\n").as_bytes(),
                 0o644,
                 Owner::ROOT,
             )
