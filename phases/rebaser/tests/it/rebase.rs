@@ -40,7 +40,7 @@ fn save_app(
     );
     let (m, _) = app_layer.manifest().unwrap();
     let tmp = format!("{app}-layer");
-    app_layer.save(store, &[tmp.clone()]).unwrap();
+    app_layer.save(store, std::slice::from_ref(&tmp)).unwrap();
     let layer_img = get(store, &tmp, arch);
     let diff = layer_img.layers()[0].diff_id.clone();
     let mut b = ImageBuilder::from_base(&base);
@@ -143,7 +143,7 @@ fn rebases_amd64_and_arm64_apps_onto_their_own_child() {
             Some("1980-01-01T00:00:01Z")
         );
         let report: Report = cnb_formats::read_toml(&l.dir.path().join("report.toml")).unwrap();
-        assert_eq!(report.image.tags, [name.clone()]);
+        assert_eq!(report.image.tags, std::slice::from_ref(&name));
         assert_eq!(report.image.digest, after.digest().to_string());
         assert!(
             text(&out).contains(&format!("({arch}")) || text(&out).contains(&t(arch).to_string()),
