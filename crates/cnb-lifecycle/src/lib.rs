@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod build;
 pub mod cli;
+pub mod create;
 pub mod detect;
 pub mod export;
 pub mod rebase;

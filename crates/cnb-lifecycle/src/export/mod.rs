@@ -140,7 +140,8 @@ fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
 /// Builds and saves the app image; returns the report.
 pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Report, ExportError> {
     let build = read_build(inputs)?;
-    let names = inputs.positionals.clone();
+    // The exporter's extra arguments, or the creator's -tag values: every name the image gets.
+    let names = inputs.output_names();
     for n in &names {
         ImageRef::parse(n).map_err(ExportError::BadReference)?;
     }

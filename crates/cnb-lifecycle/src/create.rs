@@ -1,0 +1,94 @@
+//! The creator: analyze, detect, build and export in one process, as a platform with a trusted
+//! builder runs it (platform.md "creator"). Each step's error keeps its own exit code.
+//!
+//! Not yet: the restore step (no cache is restored; `-cache-dir`/`-cache-image` are accepted and
+//! ignored with a warning until the restorer and the exporter's cache land).
+
+use std::path::Path;
+
+use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
+
+use crate::analyze::AnalyzeError;
+use crate::build::BuildError;
+use crate::detect::DetectError;
+use crate::export::ExportError;
+use crate::stores::{StoreError, open_store};
+
+/// A failed step.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// Setting up failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Ownership or privileges.
+    #[error(transparent)]
+    Os(#[from] cnb_os::OsError),
+    /// analyze (exit 32, ...).
+    #[error(transparent)]
+    Analyze(#[from] AnalyzeError),
+    /// detect (exit 20-22, ...).
+    #[error(transparent)]
+    Detect(#[from] DetectError),
+    /// build (exit 51/52, ...).
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// export (exit 62, ...).
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    /// A file could not be written.
+    #[error(transparent)]
+    File(#[from] cnb_formats::FormatError),
+}
+
+impl ExitClass for CreateError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            CreateError::Store(StoreError::LayoutWithoutDir) => ExitCode::InvalidArgs,
+            CreateError::Store(_) | CreateError::Os(_) | CreateError::File(_) => ExitCode::Failed,
+            CreateError::Analyze(e) => e.exit_code(),
+            CreateError::Detect(e) => e.exit_code(),
+            CreateError::Build(e) => e.exit_code(),
+            CreateError::Export(e) => e.exit_code(),
+        }
+    }
+}
+
+/// Runs the creator with the process's environment.
+pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
+    let store = open_store(inputs, log)?;
+    let layers = inputs.layers_dir().to_path_buf();
+    let mut owned: Vec<&Path> = vec![&layers];
+    for d in [inputs.cache_dir(), inputs.launch_cache_dir()]
+        .into_iter()
+        .flatten()
+    {
+        owned.push(d);
+    }
+    if inputs.layout()
+        && let Some(d) = inputs.layout_dir()
+    {
+        owned.push(d);
+    }
+    cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
+    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    if inputs.cache_dir().is_some() || inputs.cache_image().is_some() {
+        log.warn("the cache is not supported yet: building without it");
+    }
+    let env: Vec<(String, String)> = std::env::vars().collect();
+
+    log.info("===> ANALYZING");
+    let analyzed = crate::analyze::analyze(inputs, store.as_ref(), log)?;
+    analyzed.write(&layers.join("analyzed.toml"))?;
+    log.info("===> DETECTING");
+    crate::detect::detect(inputs, env.clone(), log)?;
+    log.info("===> BUILDING");
+    crate::build::build(inputs, env, log)?;
+    log.info("===> EXPORTING");
+    let report = crate::export::export(inputs, store.as_ref(), log)?;
+    let path = inputs
+        .report_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| layers.join("report.toml"));
+    cnb_formats::write_toml(&path, &report)?;
+    Ok(())
+}
