@@ -75,7 +75,11 @@ fn map_name(name: &str, prefix: Option<&str>) -> Result<Option<PathBuf>> {
     let absolute = format!("/{}", trimmed.trim_end_matches('/'));
     let rel = match prefix.map(|p| p.trim_end_matches('/')) {
         Some(p) if !p.is_empty() => {
-            if absolute == p {
+            // The prefix itself and its ancestors (layers carry their parent dirs) exist already.
+            if absolute == p
+                || p.starts_with(&format!("{}/", absolute.trim_end_matches('/')))
+                || absolute == "/"
+            {
                 return Ok(None);
             }
             match absolute.strip_prefix(&format!("{p}/")) {
@@ -317,6 +321,12 @@ mod tests {
             Some(PathBuf::from("bp"))
         );
         assert_eq!(map_name("/layers", Some("/layers")).unwrap(), None);
+        assert_eq!(
+            map_name("/tmp/", Some("/tmp/x/layers")).unwrap(),
+            None,
+            "an ancestor of the prefix"
+        );
+        assert!(map_name("/tmp/other", Some("/tmp/x/layers")).is_err());
         assert!(map_name("/etc/x", Some("/layers")).is_err());
         assert!(map_name("a/../../x", None).is_err());
         assert!(map_name("a/.wh.b", None).is_err());

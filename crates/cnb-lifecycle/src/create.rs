@@ -71,9 +71,6 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    if inputs.cache_dir().is_some() || inputs.cache_image().is_some() {
-        log.warn("the cache is not supported yet: building without it");
-    }
     let env: Vec<(String, String)> = std::env::vars().collect();
 
     log.info("===> ANALYZING");
@@ -90,5 +87,6 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| layers.join("report.toml"));
     cnb_formats::write_toml(&path, &report)?;
+    crate::export::export_cache(inputs, log);
     Ok(())
 }

@@ -6,11 +6,13 @@
 
 pub mod analyze;
 pub mod build;
+pub mod cache;
 pub mod cli;
 pub mod create;
 pub mod detect;
 pub mod export;
 pub mod rebase;
+pub mod restore;
 mod stores;
 pub mod target;
 

@@ -105,12 +105,38 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let report = export(inputs, store.as_ref(), log)?;
+    export_cache(inputs, log);
     let path = inputs
         .report_path()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| inputs.layers_dir().join("report.toml"));
     cnb_formats::write_toml(&path, &report)?;
     Ok(())
+}
+
+/// Writes the cache; a cache that cannot be written only warns, as upstream.
+pub fn export_cache(inputs: &Inputs, log: &Logger) {
+    if inputs.cache_image().is_some() {
+        log.warn("-cache-image is not supported yet: no cache image written");
+    }
+    let Some(dir) = inputs.cache_dir() else {
+        return;
+    };
+    let layers = inputs.layers_dir();
+    let group_path = inputs
+        .group_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| layers.join("group.toml"));
+    let owner = cnb_archive::Owner {
+        uid: inputs.uid(),
+        gid: inputs.gid(),
+    };
+    let result = Group::read(&group_path)
+        .map_err(crate::cache::CacheError::from)
+        .and_then(|g| crate::cache::VolumeCache::new(dir).export(layers, &g, owner, log));
+    if let Err(e) = result {
+        log.warn(format!("failed to export the cache: {e}"));
+    }
 }
 
 /// Everything read from the layers dir for one export.

@@ -463,3 +463,71 @@ fn bad_inputs() {
     );
     let _ = &w.store;
 }
+
+#[test]
+fn the_cache_dir_gets_cache_layers_and_a_broken_cache_only_warns() {
+    let w = world();
+    let cache = w.dir.path().join("cache");
+    let stdout = ok(&exporter(
+        &w,
+        &w.root,
+        &[],
+        &[
+            "-cache-dir",
+            cache.to_str().unwrap(),
+            "registry.test/app:latest",
+        ],
+    ));
+    assert!(
+        stdout.contains("Adding cache layer 'samples/hello-world:hello'"),
+        "{stdout}"
+    );
+    let md =
+        std::fs::read_to_string(cache.join("committed/io.buildpacks.lifecycle.cache.metadata"))
+            .unwrap();
+    let md = cnb_formats::labels::CacheMetadata::from_label(&md).unwrap();
+    let hello = &md.buildpack("samples/hello-world").unwrap().layers["hello"];
+    assert!(hello.cache && hello.launch);
+    assert!(cache.join(format!("committed/{}.tar", hello.sha)).is_file());
+    assert!(
+        !md.buildpack("samples/hello-world")
+            .unwrap()
+            .layers
+            .contains_key("build-only"),
+        "not cache = true"
+    );
+    let stdout = ok(&exporter(
+        &w,
+        &w.root,
+        &[],
+        &[
+            "-cache-dir",
+            cache.to_str().unwrap(),
+            "registry.test/app:latest",
+        ],
+    ));
+    assert!(
+        stdout.contains("Reusing cache layer 'samples/hello-world:hello'"),
+        "{stdout}"
+    );
+    assert!(!cache.join("committed-backup").exists() && !cache.join("staging").exists());
+    // A cache that cannot be written: the export still succeeds, with a warning.
+    let file = w.dir.path().join("not-a-dir");
+    write(&file, "x");
+    let out = exporter(
+        &w,
+        &w.root,
+        &[],
+        &[
+            "-cache-dir",
+            file.to_str().unwrap(),
+            "registry.test/app:latest",
+        ],
+    );
+    ok(&out);
+    assert!(
+        text(&out.stderr).contains("failed to export the cache"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -1,0 +1,199 @@
+//! The volume cache (`-cache-dir`): `committed/<diffID>.tar` per cached layer and
+//! `committed/io.buildpacks.lifecycle.cache.metadata` (JSON), as upstream lays it out. A new cache
+//! is staged next to the old one and swapped in by renames, so a failed export leaves the previous
+//! cache whole.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use cnb_archive::{Compression, LayerBuilder, Owner};
+use cnb_formats::group::Group;
+use cnb_formats::labels::{BuildpackLayerMetadata, BuildpackLayersMetadata, CacheMetadata};
+use cnb_formats::layer::LayerMetadataFile;
+use cnb_platform::Logger;
+
+/// The metadata file's name.
+pub const METADATA_FILE: &str = "io.buildpacks.lifecycle.cache.metadata";
+
+/// Why the cache could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum CacheError {
+    /// A file system error.
+    #[error("cache: {action} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A layer tar could not be written.
+    #[error("cache: layer '{layer}': {reason}")]
+    Layer {
+        /// The layer.
+        layer: String,
+        /// Why.
+        reason: String,
+    },
+    /// The metadata is unreadable.
+    #[error(transparent)]
+    Format(#[from] cnb_formats::FormatError),
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CacheError {
+    let path = path.to_path_buf();
+    move |source| CacheError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// A cache directory.
+#[derive(Debug, Clone)]
+pub struct VolumeCache {
+    root: PathBuf,
+}
+
+impl VolumeCache {
+    /// The cache at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn committed(&self) -> PathBuf {
+        self.root.join("committed")
+    }
+
+    /// The recorded metadata (empty for a new cache).
+    pub fn metadata(&self) -> Result<CacheMetadata, CacheError> {
+        let path = self.committed().join(METADATA_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(CacheMetadata::from_label(&text)?),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CacheMetadata::default()),
+            Err(e) => Err(io("read", &path)(e)),
+        }
+    }
+
+    /// Where a cached layer's tar is.
+    pub fn layer_path(&self, diff_id: &str) -> PathBuf {
+        self.committed().join(format!("{diff_id}.tar"))
+    }
+
+    /// Writes the `cache = true` layers of `group` under `layers` as the new cache: unchanged
+    /// layers are hard-linked from the old cache, others written as plain tars.
+    pub fn export(
+        &self,
+        layers: &Path,
+        group: &Group,
+        owner: Owner,
+        log: &Logger,
+    ) -> Result<(), CacheError> {
+        let previous = self.metadata().unwrap_or_else(|e| {
+            log.warn(format!("ignoring the old cache's metadata: {e}"));
+            CacheMetadata::default()
+        });
+        let staging = self.root.join("staging");
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
+        }
+        std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+        let mut out = CacheMetadata::default();
+        for bp in &group.group {
+            let dir = layers.join(bp.id.replace('/', "_"));
+            let mut names: Vec<String> = std::fs::read_dir(&dir)
+                .map(|rd| {
+                    rd.filter_map(|e| e.ok())
+                        .filter_map(|e| {
+                            e.file_name()
+                                .to_str()
+                                .and_then(|n| n.strip_suffix(".toml"))
+                                .map(str::to_string)
+                        })
+                        .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            names.sort();
+            let mut entry = BuildpackLayersMetadata {
+                key: bp.id.clone(),
+                version: bp.version.clone(),
+                ..Default::default()
+            };
+            for name in names {
+                let md = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))?;
+                let types = md.types();
+                let src = dir.join(&name);
+                if !types.cache {
+                    continue;
+                }
+                if !src.is_dir() {
+                    log.warn(format!(
+                        "layer '{}:{name}' is cache = true but has no contents: not cached",
+                        bp.id
+                    ));
+                    continue;
+                }
+                let id = format!("{}:{name}", bp.id);
+                let dest = src.to_string_lossy().into_owned();
+                let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
+                    layer: id.clone(),
+                    reason: e.to_string(),
+                };
+                let mut hash = LayerBuilder::hash_only();
+                hash.add_tree(&src, &dest, owner).map_err(layer_err)?;
+                let (_, d) = hash.finish().map_err(layer_err)?;
+                let staged = staging.join(format!("{}.tar", d.diff_id));
+                let old = previous
+                    .buildpack(&bp.id)
+                    .and_then(|b| b.layers.get(&name))
+                    .map(|l| l.sha.as_str());
+                if old == Some(d.diff_id.as_str())
+                    && std::fs::hard_link(self.layer_path(&d.diff_id), &staged).is_ok()
+                {
+                    log.info(format!("Reusing cache layer '{id}'"));
+                } else {
+                    let file = File::create(&staged).map_err(io("create", &staged))?;
+                    let mut b = LayerBuilder::new(file, Compression::None);
+                    b.add_tree(&src, &dest, owner).map_err(layer_err)?;
+                    b.finish().map_err(layer_err)?;
+                    log.info(format!("Adding cache layer '{id}'"));
+                }
+                let data = if md.metadata.is_empty() {
+                    serde_json::Value::Null
+                } else {
+                    serde_json::to_value(&md.metadata).unwrap_or_default()
+                };
+                entry.layers.insert(
+                    name,
+                    BuildpackLayerMetadata {
+                        sha: d.diff_id,
+                        data,
+                        build: types.build,
+                        launch: types.launch,
+                        cache: true,
+                    },
+                );
+            }
+            out.buildpacks.push(entry);
+        }
+        let md_path = staging.join(METADATA_FILE);
+        std::fs::write(&md_path, out.to_label()?).map_err(io("write", &md_path))?;
+        // Swap: the old cache stays whole until the new one is complete.
+        let committed = self.committed();
+        let backup = self.root.join("committed-backup");
+        if backup.exists() {
+            std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))?;
+        }
+        if committed.exists() {
+            std::fs::rename(&committed, &backup).map_err(io("rename", &committed))?;
+        }
+        std::fs::rename(&staging, &committed).map_err(io("rename", &staging))?;
+        if backup.exists() {
+            std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))?;
+        }
+        Ok(())
+    }
+}

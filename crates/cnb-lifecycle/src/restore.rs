@@ -1,0 +1,210 @@
+//! The restorer: gives buildpacks back what they kept — `store.toml`, the metadata of the previous
+//! image's launch layers, and cached layers from the cache dir, each verified against its diffID
+//! (a mismatch discards that layer with a warning) — before the build (platform.md "restorer").
+//!
+//! Not yet: the cache image (`-cache-image` warns), SBOM restore, `-build-image`, run image
+//! re-validation, and extension paths.
+
+use std::path::Path;
+
+use cnb_api::{BUILDPACK, Support, Version};
+use cnb_archive::ExtractOptions;
+use cnb_formats::FormatError;
+use cnb_formats::analyzed::Analyzed;
+use cnb_formats::group::Group;
+use cnb_formats::labels::{BuildpackLayerMetadata, CacheMetadata, LayersMetadata};
+use cnb_formats::layer::LayerMetadataFile;
+use cnb_formats::store::Store;
+use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
+
+use crate::cache::VolumeCache;
+
+/// Why a restore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// A buildpack's API is not supported.
+    #[error("buildpack '{buildpack}': buildpack api '{api}' is not supported by this lifecycle (supported: {})", BUILDPACK.supported_list())]
+    Api {
+        /// The buildpack.
+        buildpack: String,
+        /// Its API.
+        api: String,
+    },
+    /// A file could not be read or written.
+    #[error(transparent)]
+    File(#[from] FormatError),
+    /// A file system error.
+    #[error("{action} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Ownership or privileges.
+    #[error(transparent)]
+    Os(#[from] cnb_os::OsError),
+}
+
+impl ExitClass for RestoreError {
+    fn exit_code(&self) -> ExitCode {
+        match self {
+            RestoreError::Api { .. } => ExitCode::IncompatibleBuildpackApi,
+            RestoreError::Os(_) => ExitCode::Failed,
+            _ => ExitCode::RestoreError,
+        }
+    }
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError {
+    let path = path.to_path_buf();
+    move |source| RestoreError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// Runs the restorer.
+pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
+    let layers = inputs.layers_dir().to_path_buf();
+    let mut owned: Vec<&Path> = vec![&layers];
+    if let Some(c) = inputs.cache_dir() {
+        owned.push(c);
+    }
+    cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
+    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    restore(inputs, log)
+}
+
+fn write_layer_toml(path: &Path, layer: &BuildpackLayerMetadata) -> Result<(), RestoreError> {
+    let metadata = match &layer.data {
+        serde_json::Value::Object(_) => {
+            serde_json::from_value(layer.data.clone()).unwrap_or_default()
+        }
+        _ => toml::Table::new(),
+    };
+    cnb_formats::write_toml(
+        path,
+        &LayerMetadataFile {
+            types: None,
+            metadata,
+        },
+    )?;
+    Ok(())
+}
+
+/// Restores into the layers dir.
+pub fn restore(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
+    let layers = inputs.layers_dir();
+    let group = Group::read(
+        &inputs
+            .group_path()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| layers.join("group.toml")),
+    )?;
+    for bp in &group.group {
+        let ok = bp.api.is_empty()
+            || bp
+                .api
+                .parse::<Version>()
+                .is_ok_and(|v| BUILDPACK.support(v) != Support::Unsupported);
+        if !ok {
+            return Err(RestoreError::Api {
+                buildpack: bp.name(),
+                api: bp.api.clone(),
+            });
+        }
+    }
+    let analyzed_path = inputs
+        .analyzed_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| layers.join("analyzed.toml"));
+    let app_md: LayersMetadata = if analyzed_path.is_file() {
+        Analyzed::read(&analyzed_path)?.metadata
+    } else {
+        log.warn(format!(
+            "no {}: restoring nothing from the previous image",
+            analyzed_path.display()
+        ));
+        LayersMetadata::default()
+    };
+    if inputs.cache_image().is_some() {
+        log.warn("-cache-image is not supported yet: restoring nothing from it");
+    }
+    let cache = inputs.cache_dir().map(VolumeCache::new);
+    let cache_md = match &cache {
+        Some(c) => c.metadata().unwrap_or_else(|e| {
+            log.warn(format!("ignoring the cache: {e}"));
+            CacheMetadata::default()
+        }),
+        None => CacheMetadata::default(),
+    };
+    let skip = inputs.skip_layers();
+    for bp in &group.group {
+        let dir = layers.join(bp.id.replace('/', "_"));
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let previous = app_md.buildpack(&bp.id);
+        if let Some(store) = previous.and_then(|b| b.store.as_ref()) {
+            let metadata = serde_json::from_value(store.metadata.clone()).unwrap_or_default();
+            cnb_formats::write_toml(&dir.join("store.toml"), &Store { metadata })?;
+        }
+        if skip {
+            continue;
+        }
+        // Launch-only layers: metadata from the previous image, so the buildpack can decide to reuse.
+        for (name, layer) in previous.map(|b| &b.layers).into_iter().flatten() {
+            if layer.launch && !layer.cache && !layer.build {
+                write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
+            }
+        }
+        // Cached layers: metadata and contents, verified.
+        let Some(cache) = &cache else { continue };
+        for (name, layer) in cache_md
+            .buildpack(&bp.id)
+            .map(|b| &b.layers)
+            .into_iter()
+            .flatten()
+        {
+            if !layer.cache {
+                continue;
+            }
+            let id = format!("{}:{name}", bp.id);
+            let toml = dir.join(format!("{name}.toml"));
+            let target = dir.join(name);
+            let tar = cache.layer_path(&layer.sha);
+            let discard = |reason: String| -> Result<(), RestoreError> {
+                log.warn(format!("not restoring cached layer '{id}': {reason}"));
+                let _ = std::fs::remove_dir_all(&target);
+                let _ = std::fs::remove_file(&toml);
+                Ok(())
+            };
+            let file = match std::fs::File::open(&tar) {
+                Ok(f) => f,
+                Err(e) => {
+                    discard(format!("{}: {e}", tar.display()))?;
+                    continue;
+                }
+            };
+            let opts = ExtractOptions {
+                prefix: Some(layers.to_string_lossy().into_owned()),
+                owner: None,
+            };
+            match cnb_archive::extract(file, layers, &opts) {
+                Ok(x) if x.diff_id == layer.sha => {
+                    write_layer_toml(&toml, layer)?;
+                    log.info(format!("Restoring data for '{id}' from cache"));
+                }
+                Ok(x) => discard(format!(
+                    "its contents have diffID {} but {} was recorded",
+                    x.diff_id, layer.sha
+                ))?,
+                Err(e) => discard(e.to_string())?,
+            }
+        }
+    }
+    Ok(())
+}

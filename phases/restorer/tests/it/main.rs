@@ -1,0 +1,4 @@
+//! Black-box tests of the restorer binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod cache;
