@@ -3,6 +3,7 @@
 //! `<layers>/config/metadata.toml` (platform.md "builder", buildpack.md "Phase #3: Build").
 
 mod process;
+mod sbom;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +22,7 @@ use cnb_launch::{Action, Env, Purpose};
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 
 pub use process::{Collected, LaunchTomlError};
+pub use sbom::SbomError;
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +66,9 @@ pub enum BuildError {
     /// A launch.toml that cannot be accepted.
     #[error(transparent)]
     LaunchToml(#[from] LaunchTomlError),
+    /// An SBOM file that cannot be accepted.
+    #[error(transparent)]
+    Sbom(#[from] SbomError),
     /// A file could not be read or written.
     #[error(transparent)]
     File(#[from] FormatError),
@@ -220,6 +225,9 @@ pub fn build(
             });
         }
 
+        if inputs.platform_api >= Version::new(0, 8) {
+            sbom::collect(&bp.id, &bp_layers, &desc.buildpack.sbom_formats, &layers)?;
+        }
         apply_layers(&bp_layers, &mut build_env)?;
         let build_toml: BuildToml =
             read_toml_if_exists(&bp_layers.join("build.toml"))?.unwrap_or_default();

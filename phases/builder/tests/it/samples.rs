@@ -260,3 +260,50 @@ fn failures_and_refusals() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn sbom_files_are_collected_and_undeclared_formats_refused() {
+    if !cnb_os::is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let bp = dir.path().join("sbom_bp/1");
+    std::fs::create_dir_all(bp.join("bin")).unwrap();
+    std::fs::write(bp.join("buildpack.toml"), "api = \"0.10\"\n[buildpack]\nid = \"sbom/bp\"\nversion = \"1\"\nsbom-formats = [\"application/vnd.cyclonedx+json\"]\n").unwrap();
+    std::fs::write(
+        bp.join("bin/build"),
+        "#!/usr/bin/env bash\nset -eu\necho '{}' > $1/launch.sbom.cdx.json\necho '{}' > $1/build.sbom.cdx.json\nmkdir -p $1/dep\nprintf '[types]\\nlaunch = true\\ncache = true\\n' > $1/dep.toml\necho '{\"dep\":1}' > $1/dep.sbom.cdx.json\nif [ -n \"${WRITE_SPDX:-}\" ]; then echo '{}' > $1/launch.sbom.spdx.json; fi\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        bp.join("bin/build"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    cnb_os::ensure_owner(UID, UID, &[dir.path()]).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(UID), Some(UID)).unwrap();
+    let w = world("[[group]]\nid = \"sbom/bp\"\nversion = \"1\"\n", "");
+    let out = builder(&w, "0.15", dir.path(), false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sbom = w.layers.join("sbom");
+    assert!(sbom.join("launch/sbom_bp/sbom.cdx.json").is_file());
+    assert!(sbom.join("build/sbom_bp/sbom.cdx.json").is_file());
+    assert_eq!(
+        std::fs::read_to_string(sbom.join("launch/sbom_bp/dep/sbom.cdx.json")).unwrap(),
+        "{\"dep\":1}\n"
+    );
+    assert!(sbom.join("cache/sbom_bp/dep/sbom.cdx.json").is_file());
+    // Platform API 0.7: no SBOM handling.
+    let w7 = world("[[group]]\nid = \"sbom/bp\"\nversion = \"1\"\n", "");
+    assert!(builder(&w7, "0.7", dir.path(), false).status.success());
+    assert!(!w7.layers.join("sbom").exists());
+    // An spdx file the buildpack did not declare.
+    std::fs::write(w.platform.join("env/WRITE_SPDX"), "1").unwrap();
+    let out = builder(&w, "0.15", dir.path(), false);
+    assert_eq!(out.status.code(), Some(52), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("does not declare in sbom-formats"),
+        "{}",
+        text(&out.stderr)
+    );
+}
