@@ -2,8 +2,11 @@
 //! image's launch layers, and cached layers from the cache dir, each verified against its diffID
 //! (a mismatch discards that layer with a warning) — before the build (platform.md "restorer").
 //!
-//! Not yet: the cache image (`-cache-image` warns), SBOM restore, `-build-image`, run image
-//! re-validation, and extension paths.
+//! From Platform API 0.12 it also re-resolves the run image recorded in analyzed.toml for the
+//! recorded target (an index becomes the target's child; a target missing is filled in; a run image
+//! of another platform fails) and, from 0.14 with `-run`, checks the selected run image is readable.
+//!
+//! Not yet: the cache image (`-cache-image` warns), SBOM restore, `-build-image`, extension paths.
 
 use std::path::Path;
 
@@ -47,13 +50,25 @@ pub enum RestoreError {
     /// Ownership or privileges.
     #[error(transparent)]
     Os(#[from] cnb_os::OsError),
+    /// The image backend could not be set up.
+    #[error(transparent)]
+    Store(#[from] crate::stores::StoreError),
+    /// The recorded run image cannot be used for the recorded target.
+    #[error("run image: {0}")]
+    RunImage(cnb_image::ImageError),
+    /// The run image analyzed.toml selected cannot be read (Platform API 0.14+ with -run).
+    #[error("selected run image '{0}' is not accessible")]
+    RunImageNotAccessible(String),
 }
 
 impl ExitClass for RestoreError {
     fn exit_code(&self) -> ExitCode {
         match self {
             RestoreError::Api { .. } => ExitCode::IncompatibleBuildpackApi,
-            RestoreError::Os(_) => ExitCode::Failed,
+            RestoreError::Os(_)
+            | RestoreError::Store(_)
+            | RestoreError::RunImage(_)
+            | RestoreError::RunImageNotAccessible(_) => ExitCode::Failed,
             _ => ExitCode::RestoreError,
         }
     }
@@ -71,13 +86,83 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Resto
 /// Runs the restorer.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     let layers = inputs.layers_dir().to_path_buf();
-    let mut owned: Vec<&Path> = vec![&layers];
+    let layers = layers.as_path();
+    let mut owned: Vec<&Path> = vec![layers];
     if let Some(c) = inputs.cache_dir() {
         owned.push(c);
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    if inputs.platform_api >= Version::new(0, 12) {
+        let analyzed_path = inputs
+            .analyzed_path()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| layers.join("analyzed.toml"));
+        if analyzed_path.is_file() {
+            let mut analyzed = Analyzed::read(&analyzed_path)?;
+            if analyzed
+                .run_image
+                .as_ref()
+                .is_some_and(|r| !r.reference.is_empty())
+            {
+                let store = crate::stores::open_store(inputs, log)?;
+                update_run_image(inputs, store.as_ref(), &mut analyzed)?;
+                analyzed.write(&analyzed_path)?;
+            }
+        }
+    }
     restore(inputs, log)
+}
+
+/// Re-resolves the recorded run image for the recorded (or flagged) target.
+fn update_run_image(
+    inputs: &Inputs,
+    store: &dyn cnb_image::BlobStore,
+    analyzed: &mut Analyzed,
+) -> Result<(), RestoreError> {
+    use cnb_image::{ImageError, Opened, TargetRequest, TargetSource, open};
+    let Some(run) = analyzed.run_image.as_mut() else {
+        return Ok(());
+    };
+    let request = crate::target::from_flags(inputs)
+        .or_else(|| {
+            run.target
+                .as_ref()
+                .filter(|t| !t.os.is_empty())
+                .map(crate::target::from_recorded)
+        })
+        .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host));
+    if inputs.platform_api >= Version::new(0, 14)
+        && let Some(run_toml) = inputs.run_path()
+        && let Some(listed) =
+            cnb_formats::read_toml_if_exists::<cnb_formats::run::RunMetadata>(run_toml)?
+        && listed.images.iter().any(|i| i.image == run.image)
+    {
+        match open(store, &run.image, &request) {
+            Ok(Opened::Found(_)) | Ok(Opened::PlatformMismatch { .. }) => {}
+            _ => return Err(RestoreError::RunImageNotAccessible(run.image.clone())),
+        }
+    }
+    let image = match open(store, &run.reference, &request).map_err(RestoreError::RunImage)? {
+        Opened::Found(i) => *i,
+        Opened::NotFound => {
+            return Err(RestoreError::RunImage(ImageError::NotFound(
+                run.reference.clone(),
+            )));
+        }
+        // Nothing recorded and nothing asked: the run image defines the target.
+        Opened::PlatformMismatch { image, .. } if request.source == TargetSource::Host => *image,
+        Opened::PlatformMismatch { found, wanted, .. } => {
+            return Err(RestoreError::RunImage(ImageError::PlatformMismatch {
+                reference: run.reference.clone(),
+                found: Box::new(found),
+                wanted: Box::new(wanted),
+            }));
+        }
+    };
+    run.reference = image.identifier.clone();
+    run.target = Some(crate::target::metadata_of(&image));
+    Ok(())
 }
 
 fn write_layer_toml(path: &Path, layer: &BuildpackLayerMetadata) -> Result<(), RestoreError> {
