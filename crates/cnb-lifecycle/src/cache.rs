@@ -197,3 +197,195 @@ impl VolumeCache {
         Ok(())
     }
 }
+
+/// The `cache = true` layers of a group, as (buildpack, layer name, dir, layer file).
+fn cache_layers(
+    layers: &Path,
+    group: &Group,
+    log: &Logger,
+) -> Result<Vec<(String, String, String, PathBuf, LayerMetadataFile)>, CacheError> {
+    let mut out = Vec::new();
+    for bp in &group.group {
+        let dir = layers.join(bp.id.replace('/', "_"));
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        e.file_name()
+                            .to_str()
+                            .and_then(|n| n.strip_suffix(".toml"))
+                            .map(str::to_string)
+                    })
+                    .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        for name in names {
+            let md = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))?;
+            if !md.types().cache {
+                continue;
+            }
+            let src = dir.join(&name);
+            if !src.is_dir() {
+                log.warn(format!(
+                    "layer '{}:{name}' is cache = true but has no contents: not cached",
+                    bp.id
+                ));
+                continue;
+            }
+            out.push((bp.id.clone(), bp.version.clone(), name, src, md));
+        }
+    }
+    Ok(out)
+}
+
+/// A cache kept as an image in a registry (`-cache-image`): one gzip layer per cached layer and
+/// the `io.buildpacks.lifecycle.cache.metadata` label.
+pub struct ImageCache<'a> {
+    store: &'a dyn cnb_image::BlobStore,
+    name: String,
+}
+
+impl<'a> ImageCache<'a> {
+    /// The cache image `name` in `store`.
+    pub fn new(store: &'a dyn cnb_image::BlobStore, name: &str) -> Self {
+        Self {
+            store,
+            name: name.to_string(),
+        }
+    }
+
+    /// The cache image as it is now, whatever its platform (a cache holds no platform-specific
+    /// base), or `None` when there is none.
+    pub fn open(&self) -> Result<Option<cnb_image::Image>, CacheError> {
+        let req = cnb_image::TargetRequest::or_host(None, cnb_image::TargetSource::Host);
+        match cnb_image::open(self.store, &self.name, &req) {
+            Ok(cnb_image::Opened::Found(i)) => Ok(Some(*i)),
+            Ok(cnb_image::Opened::PlatformMismatch { image, .. }) => Ok(Some(*image)),
+            Ok(cnb_image::Opened::NotFound) => Ok(None),
+            Err(e) => Err(CacheError::Layer {
+                layer: self.name.clone(),
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    /// Its metadata (empty when there is no cache image).
+    pub fn metadata(&self) -> Result<CacheMetadata, CacheError> {
+        match self.open()? {
+            Some(img) => match img.label(cnb_formats::labels::CACHE_METADATA) {
+                Some(l) => Ok(CacheMetadata::from_label(l)?),
+                None => Ok(CacheMetadata::default()),
+            },
+            None => Ok(CacheMetadata::default()),
+        }
+    }
+
+    /// Writes the group's cache layers as the new cache image; layers the old one has (same
+    /// diffID) are reused by reference.
+    pub fn export(
+        &self,
+        layers: &Path,
+        group: &Group,
+        owner: Owner,
+        scratch: &Path,
+        log: &Logger,
+    ) -> Result<(), CacheError> {
+        let previous = self.open()?;
+        let mut image = cnb_image::ImageBuilder::scratch(&cnb_image::Target::host());
+        let mut md = CacheMetadata::default();
+        for (i, (bp, version, name, src, lm)) in
+            cache_layers(layers, group, log)?.into_iter().enumerate()
+        {
+            let id = format!("{bp}:{name}");
+            let dest = src.to_string_lossy().into_owned();
+            let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
+                layer: id.clone(),
+                reason: e.to_string(),
+            };
+            let mut hash = LayerBuilder::hash_only();
+            hash.add_tree(&src, &dest, owner).map_err(layer_err)?;
+            let (_, d) = hash.finish().map_err(layer_err)?;
+            let diff: cnb_image::Digest =
+                d.diff_id
+                    .parse()
+                    .map_err(|e: cnb_image::ImageError| CacheError::Layer {
+                        layer: id.clone(),
+                        reason: e.to_string(),
+                    })?;
+            let reused = previous.as_ref().filter(|p| p.layer(&diff).is_some());
+            if let Some(prev) = reused {
+                image
+                    .reuse_layer(prev, &diff, None)
+                    .map_err(|e| CacheError::Layer {
+                        layer: id.clone(),
+                        reason: e.to_string(),
+                    })?;
+                log.info(format!("Reusing cache layer '{id}'"));
+            } else {
+                let path = scratch.join(format!("cache-{i}.tar.gz"));
+                let file = File::create(&path).map_err(io("create", &path))?;
+                let mut b = LayerBuilder::new(file, Compression::Gzip(1));
+                b.add_tree(&src, &dest, owner).map_err(layer_err)?;
+                let (_, g) = b.finish().map_err(layer_err)?;
+                let digest =
+                    g.digest
+                        .parse()
+                        .map_err(|e: cnb_image::ImageError| CacheError::Layer {
+                            layer: id.clone(),
+                            reason: e.to_string(),
+                        })?;
+                image.add_layer(
+                    diff,
+                    cnb_image::Blob {
+                        digest,
+                        size: g.size,
+                        data: cnb_image::BlobData::Path(path),
+                    },
+                    cnb_image::oci::OCI_LAYER_GZIP,
+                    None,
+                );
+                log.info(format!("Adding cache layer '{id}'"));
+            }
+            let data = if lm.metadata.is_empty() {
+                serde_json::Value::Null
+            } else {
+                serde_json::to_value(&lm.metadata).unwrap_or_default()
+            };
+            let t = lm.types();
+            let entry = match md.buildpacks.iter_mut().find(|b| b.key == bp) {
+                Some(e) => e,
+                None => {
+                    md.buildpacks.push(BuildpackLayersMetadata {
+                        key: bp.clone(),
+                        version,
+                        ..Default::default()
+                    });
+                    let last = md.buildpacks.len() - 1;
+                    &mut md.buildpacks[last]
+                }
+            };
+            entry.layers.insert(
+                name,
+                BuildpackLayerMetadata {
+                    sha: d.diff_id,
+                    data,
+                    build: t.build,
+                    launch: t.launch,
+                    cache: true,
+                },
+            );
+        }
+        image.set_label(cnb_formats::labels::CACHE_METADATA, &md.to_label()?);
+        image.set_created(cnb_image::NORMALIZED_CREATED);
+        let saved = image
+            .save(self.store, std::slice::from_ref(&self.name))
+            .map_err(|e| CacheError::Layer {
+                layer: self.name.clone(),
+                reason: e.to_string(),
+            })?;
+        log.info(format!("*** Cache: {} {}", self.name, saved.digest));
+        Ok(())
+    }
+}

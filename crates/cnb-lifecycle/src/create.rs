@@ -87,6 +87,6 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| layers.join("report.toml"));
     cnb_formats::write_toml(&path, &report)?;
-    crate::export::export_cache(inputs, log);
+    crate::export::export_cache(inputs, store.as_ref(), log);
     Ok(())
 }

@@ -6,7 +6,9 @@
 //! recorded target (an index becomes the target's child; a target missing is filled in; a run image
 //! of another platform fails) and, from 0.14 with `-run`, checks the selected run image is readable.
 //!
-//! Not yet: the cache image (`-cache-image` warns), SBOM restore, `-build-image`, extension paths.
+//! Cached layers come from `-cache-image` (a registry image) or `-cache-dir`.
+//!
+//! Not yet: SBOM restore, `-build-image`, extension paths.
 
 use std::path::Path;
 
@@ -93,25 +95,29 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    if inputs.platform_api >= Version::new(0, 12) {
-        let analyzed_path = inputs
-            .analyzed_path()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| layers.join("analyzed.toml"));
-        if analyzed_path.is_file() {
-            let mut analyzed = Analyzed::read(&analyzed_path)?;
-            if analyzed
-                .run_image
-                .as_ref()
-                .is_some_and(|r| !r.reference.is_empty())
-            {
-                let store = crate::stores::open_store(inputs, log)?;
-                update_run_image(inputs, store.as_ref(), &mut analyzed)?;
-                analyzed.write(&analyzed_path)?;
-            }
-        }
+    let analyzed_path = inputs
+        .analyzed_path()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| layers.join("analyzed.toml"));
+    let mut analyzed = if inputs.platform_api >= Version::new(0, 12) && analyzed_path.is_file() {
+        Some(Analyzed::read(&analyzed_path)?)
+    } else {
+        None
+    };
+    let has_run_image = analyzed
+        .as_ref()
+        .and_then(|a| a.run_image.as_ref())
+        .is_some_and(|r| !r.reference.is_empty());
+    let store = if has_run_image || inputs.cache_image().is_some() {
+        Some(crate::stores::open_store(inputs, log)?)
+    } else {
+        None
+    };
+    if let (Some(a), Some(store)) = (analyzed.as_mut().filter(|_| has_run_image), &store) {
+        update_run_image(inputs, store.as_ref(), a)?;
+        a.write(&analyzed_path)?;
     }
-    restore(inputs, log)
+    restore(inputs, store.as_deref(), log)
 }
 
 /// Re-resolves the recorded run image for the recorded (or flagged) target.
@@ -182,8 +188,46 @@ fn write_layer_toml(path: &Path, layer: &BuildpackLayerMetadata) -> Result<(), R
     Ok(())
 }
 
-/// Restores into the layers dir.
-pub fn restore(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
+/// Where cached layers come from.
+enum Cache<'a> {
+    Dir(VolumeCache),
+    Image(
+        &'a dyn cnb_image::BlobStore,
+        String,
+        Option<cnb_image::Image>,
+    ),
+}
+
+impl Cache<'_> {
+    /// A reader over a cached layer's tar (plain or gzip).
+    fn layer(&self, diff_id: &str) -> Result<Box<dyn std::io::Read + Send>, String> {
+        match self {
+            Cache::Dir(c) => {
+                let path = c.layer_path(diff_id);
+                std::fs::File::open(&path)
+                    .map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)
+                    .map_err(|e| format!("{}: {e}", path.display()))
+            }
+            Cache::Image(store, name, image) => {
+                let image = image.as_ref().ok_or("there is no cache image")?;
+                let diff: cnb_image::Digest = diff_id
+                    .parse()
+                    .map_err(|e: cnb_image::ImageError| e.to_string())?;
+                let layer = image
+                    .layer(&diff)
+                    .ok_or_else(|| format!("the cache image has no layer {diff_id}"))?;
+                store.blob(name, &layer.digest).map_err(|e| e.to_string())
+            }
+        }
+    }
+}
+
+/// Restores into the layers dir; `store` holds the cache image when there is one.
+pub fn restore(
+    inputs: &Inputs,
+    store: Option<&dyn cnb_image::BlobStore>,
+    log: &Logger,
+) -> Result<(), RestoreError> {
     let layers = inputs.layers_dir();
     let group = Group::read(
         &inputs
@@ -217,16 +261,32 @@ pub fn restore(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
         ));
         LayersMetadata::default()
     };
-    if inputs.cache_image().is_some() {
-        log.warn("-cache-image is not supported yet: restoring nothing from it");
-    }
-    let cache = inputs.cache_dir().map(VolumeCache::new);
-    let cache_md = match &cache {
-        Some(c) => c.metadata().unwrap_or_else(|e| {
-            log.warn(format!("ignoring the cache: {e}"));
-            CacheMetadata::default()
-        }),
-        None => CacheMetadata::default(),
+    let ignore = |e: crate::cache::CacheError| {
+        log.warn(format!("ignoring the cache: {e}"));
+        CacheMetadata::default()
+    };
+    let (cache, cache_md) = match (inputs.cache_image(), store, inputs.cache_dir()) {
+        (Some(name), Some(store), _) => {
+            let c = crate::cache::ImageCache::new(store, name);
+            let image = c.open().unwrap_or_else(|e| {
+                log.warn(format!("ignoring the cache image: {e}"));
+                None
+            });
+            let md = match image
+                .as_ref()
+                .and_then(|i| i.label(cnb_formats::labels::CACHE_METADATA))
+            {
+                Some(l) => CacheMetadata::from_label(l).unwrap_or_else(|e| ignore(e.into())),
+                None => CacheMetadata::default(),
+            };
+            (Some(Cache::Image(store, name.to_string(), image)), md)
+        }
+        (_, _, Some(dir)) => {
+            let c = VolumeCache::new(dir);
+            let md = c.metadata().unwrap_or_else(ignore);
+            (Some(Cache::Dir(c)), md)
+        }
+        _ => (None, CacheMetadata::default()),
     };
     let skip = inputs.skip_layers();
     for bp in &group.group {
@@ -260,17 +320,16 @@ pub fn restore(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
             let id = format!("{}:{name}", bp.id);
             let toml = dir.join(format!("{name}.toml"));
             let target = dir.join(name);
-            let tar = cache.layer_path(&layer.sha);
             let discard = |reason: String| -> Result<(), RestoreError> {
                 log.warn(format!("not restoring cached layer '{id}': {reason}"));
                 let _ = std::fs::remove_dir_all(&target);
                 let _ = std::fs::remove_file(&toml);
                 Ok(())
             };
-            let file = match std::fs::File::open(&tar) {
+            let file = match cache.layer(&layer.sha) {
                 Ok(f) => f,
                 Err(e) => {
-                    discard(format!("{}: {e}", tar.display()))?;
+                    discard(e)?;
                     continue;
                 }
             };

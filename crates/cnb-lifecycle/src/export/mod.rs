@@ -105,7 +105,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let report = export(inputs, store.as_ref(), log)?;
-    export_cache(inputs, log);
+    export_cache(inputs, store.as_ref(), log);
     let path = inputs
         .report_path()
         .map(Path::to_path_buf)
@@ -114,14 +114,11 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     Ok(())
 }
 
-/// Writes the cache; a cache that cannot be written only warns, as upstream.
-pub fn export_cache(inputs: &Inputs, log: &Logger) {
-    if inputs.cache_image().is_some() {
-        log.warn("-cache-image is not supported yet: no cache image written");
-    }
-    let Some(dir) = inputs.cache_dir() else {
+/// Writes the cache (a dir or an image); a cache that cannot be written only warns, as upstream.
+pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
+    if inputs.cache_dir().is_none() && inputs.cache_image().is_none() {
         return;
-    };
+    }
     let layers = inputs.layers_dir();
     let group_path = inputs
         .group_path()
@@ -131,11 +128,38 @@ pub fn export_cache(inputs: &Inputs, log: &Logger) {
         uid: inputs.uid(),
         gid: inputs.gid(),
     };
-    let result = Group::read(&group_path)
-        .map_err(crate::cache::CacheError::from)
-        .and_then(|g| crate::cache::VolumeCache::new(dir).export(layers, &g, owner, log));
-    if let Err(e) = result {
+    let group = match Group::read(&group_path) {
+        Ok(g) => g,
+        Err(e) => {
+            log.warn(format!("failed to export the cache: {e}"));
+            return;
+        }
+    };
+    if let Some(dir) = inputs.cache_dir()
+        && let Err(e) = crate::cache::VolumeCache::new(dir).export(layers, &group, owner, log)
+    {
         log.warn(format!("failed to export the cache: {e}"));
+    }
+    if let Some(name) = inputs.cache_image() {
+        let result = tempfile::Builder::new()
+            .prefix("cnb-cache-")
+            .tempdir()
+            .map_err(|e| crate::cache::CacheError::Layer {
+                layer: name.to_string(),
+                reason: e.to_string(),
+            })
+            .and_then(|scratch| {
+                crate::cache::ImageCache::new(store, name).export(
+                    layers,
+                    &group,
+                    owner,
+                    scratch.path(),
+                    log,
+                )
+            });
+        if let Err(e) = result {
+            log.warn(format!("failed to export the cache image: {e}"));
+        }
     }
 }
 

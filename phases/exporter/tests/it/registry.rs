@@ -149,3 +149,92 @@ fn exports_to_a_registry_and_a_rebuild_uploads_no_layer() {
         "same inputs, same digest"
     );
 }
+
+#[test]
+fn the_cache_image_is_written_and_reused() {
+    let reg = Registry::start();
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let run = reg.image("cnb/run:multi");
+    let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
+    let dir = tempfile::tempdir().unwrap();
+    let (layers, app, launcher) = (
+        dir.path().join("layers"),
+        dir.path().join("workspace"),
+        dir.path().join("launcher"),
+    );
+    write(
+        &layers.join("group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    );
+    write(&layers.join("bp/deps/lib.so"), "binary");
+    write(
+        &layers.join("bp/deps.toml"),
+        "[types]\ncache = true\nbuild = true\n",
+    );
+    write(
+        &layers.join("config/metadata.toml"),
+        "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    );
+    write(&app.join("index.html"), "hi");
+    write(&launcher, "launcher");
+    Analyzed {
+        image: Some(ImageIdentifier {
+            reference: String::new(),
+        }),
+        build_image: None,
+        run_image: Some(RunImage {
+            reference: format!("{}/cnb/run@{}", reg.host(), children[0].digest),
+            image: run.clone(),
+            extend: false,
+            target: None,
+        }),
+        metadata: LayersMetadata::default(),
+    }
+    .write(&layers.join("analyzed.toml"))
+    .unwrap();
+    let cache = reg.image("cnb/cache:latest");
+    let out = exporter(
+        &layers,
+        &app,
+        &launcher,
+        &reg,
+        &["-cache-image", &cache, &reg.image("cnb/app")],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("Adding cache layer 'bp:deps'"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let img = open(
+        &store,
+        &cache,
+        &TargetRequest::new(Target::host(), TargetSource::Host),
+    )
+    .unwrap();
+    let img = match img {
+        cnb_image::Opened::Found(i) => *i,
+        other => panic!("{other:?}"),
+    };
+    let md = cnb_formats::labels::CacheMetadata::from_label(
+        img.label("io.buildpacks.lifecycle.cache.metadata").unwrap(),
+    )
+    .unwrap();
+    assert!(md.buildpack("bp").unwrap().layers["deps"].cache);
+    let out = exporter(
+        &layers,
+        &app,
+        &launcher,
+        &reg,
+        &["-cache-image", &cache, &reg.image("cnb/app")],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Reusing cache layer 'bp:deps'"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

@@ -166,3 +166,55 @@ fn no_cache_and_no_analyzed_toml_are_fine_and_bad_apis_exit_12() {
     );
     assert_eq!(restorer(&layers, &[]).status.code(), Some(12));
 }
+
+#[test]
+fn restores_from_a_cache_image_in_a_registry() {
+    use cnb_image::registry::{RegistryOptions, RegistryStore};
+    use cnb_lifecycle::cache::ImageCache;
+    use cnb_test_support::registry::Registry;
+    let reg = Registry::start();
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let (_dir, layers, cache_dir) = setup();
+    // Write the same layers again and export them as a cache image this time.
+    let bp = layers.join("samples_bp");
+    write(&bp.join("deps/bin/tool"), "#!/bin/sh\necho tool\n");
+    write(
+        &bp.join("deps.toml"),
+        "[types]\nlaunch = true\ncache = true\n\n[metadata]\nversion = \"1.2.3\"\n",
+    );
+    let g = Group::read(&layers.join("group.toml")).unwrap();
+    let name = reg.image("cnb/cache:latest");
+    let scratch = tempfile::tempdir().unwrap();
+    ImageCache::new(&store, &name)
+        .export(
+            &layers,
+            &g,
+            cnb_archive::Owner::ROOT,
+            scratch.path(),
+            &cnb_platform::Logger::default(),
+        )
+        .unwrap();
+    std::fs::remove_dir_all(&bp).unwrap();
+    let _ = cache_dir;
+    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
+        .args(["-layers", layers.to_str().unwrap(), "-cache-image", &name])
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.15")
+        .env("CNB_INSECURE_REGISTRIES", reg.host())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(bp.join("deps/bin/tool")).unwrap(),
+        "#!/bin/sh\necho tool\n"
+    );
+    assert!(
+        std::fs::read_to_string(bp.join("deps.toml"))
+            .unwrap()
+            .contains("1.2.3")
+    );
+}
