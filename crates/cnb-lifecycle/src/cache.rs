@@ -198,12 +198,15 @@ impl VolumeCache {
     }
 }
 
-/// The `cache = true` layers of a group, as (buildpack, layer name, dir, layer file).
+/// A `cache = true` layer of a group: buildpack id and version, layer name, dir, layer file.
+type CachedLayer = (String, String, String, PathBuf, LayerMetadataFile);
+
+/// The `cache = true` layers of a group.
 fn cache_layers(
     layers: &Path,
     group: &Group,
     log: &Logger,
-) -> Result<Vec<(String, String, String, PathBuf, LayerMetadataFile)>, CacheError> {
+) -> Result<Vec<CachedLayer>, CacheError> {
     let mut out = Vec::new();
     for bp in &group.group {
         let dir = layers.join(bp.id.replace('/', "_"));

@@ -194,7 +194,7 @@ enum Cache<'a> {
     Image(
         &'a dyn cnb_image::BlobStore,
         String,
-        Option<cnb_image::Image>,
+        Option<Box<cnb_image::Image>>,
     ),
 }
 
@@ -279,7 +279,10 @@ pub fn restore(
                 Some(l) => CacheMetadata::from_label(l).unwrap_or_else(|e| ignore(e.into())),
                 None => CacheMetadata::default(),
             };
-            (Some(Cache::Image(store, name.to_string(), image)), md)
+            (
+                Some(Cache::Image(store, name.to_string(), image.map(Box::new))),
+                md,
+            )
         }
         (_, _, Some(dir)) => {
             let c = VolumeCache::new(dir);
