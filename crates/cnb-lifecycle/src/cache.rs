@@ -179,6 +179,23 @@ impl VolumeCache {
             }
             out.buildpacks.push(entry);
         }
+        // The builder's <layers>/sbom/cache (Platform API 0.8+) is one more cached layer.
+        let sbom_dir = layers.join("sbom").join("cache");
+        if sbom_dir.is_dir() {
+            let tmp = staging.join("sbom.tar.tmp");
+            let file = File::create(&tmp).map_err(io("create", &tmp))?;
+            let err = |e: cnb_archive::ArchiveError| CacheError::Layer {
+                layer: "buildpacksio/lifecycle:cache.sbom".into(),
+                reason: e.to_string(),
+            };
+            let mut b = LayerBuilder::new(file, Compression::None);
+            b.add_tree(&sbom_dir, &sbom_dir.to_string_lossy(), owner)
+                .map_err(err)?;
+            let (_, d) = b.finish().map_err(err)?;
+            let dest = staging.join(format!("{}.tar", d.diff_id));
+            std::fs::rename(&tmp, &dest).map_err(io("rename", &tmp))?;
+            out.sbom = Some(cnb_formats::labels::LayerSha { sha: d.diff_id });
+        }
         let md_path = staging.join(METADATA_FILE);
         std::fs::write(&md_path, out.to_label()?).map_err(io("write", &md_path))?;
         // Swap: the old cache stays whole until the new one is complete.
@@ -379,6 +396,34 @@ impl<'a> ImageCache<'a> {
                     cache: true,
                 },
             );
+        }
+        let sbom_dir = layers.join("sbom").join("cache");
+        if sbom_dir.is_dir() {
+            let err = |e: cnb_archive::ArchiveError| CacheError::Layer {
+                layer: "buildpacksio/lifecycle:cache.sbom".into(),
+                reason: e.to_string(),
+            };
+            let path = scratch.join("cache-sbom.tar.gz");
+            let file = File::create(&path).map_err(io("create", &path))?;
+            let mut b = LayerBuilder::new(file, Compression::Gzip(1));
+            b.add_tree(&sbom_dir, &sbom_dir.to_string_lossy(), owner)
+                .map_err(err)?;
+            let (_, g) = b.finish().map_err(err)?;
+            let bad = |e: cnb_image::ImageError| CacheError::Layer {
+                layer: "buildpacksio/lifecycle:cache.sbom".into(),
+                reason: e.to_string(),
+            };
+            image.add_layer(
+                g.diff_id.parse().map_err(bad)?,
+                cnb_image::Blob {
+                    digest: g.digest.parse().map_err(bad)?,
+                    size: g.size,
+                    data: cnb_image::BlobData::Path(path),
+                },
+                cnb_image::oci::OCI_LAYER_GZIP,
+                None,
+            );
+            md.sbom = Some(cnb_formats::labels::LayerSha { sha: g.diff_id });
         }
         image.set_label(cnb_formats::labels::CACHE_METADATA, &md.to_label()?);
         image.set_created(cnb_image::NORMALIZED_CREATED);

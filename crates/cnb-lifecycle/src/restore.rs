@@ -292,6 +292,25 @@ pub fn restore(
         _ => (None, CacheMetadata::default()),
     };
     let skip = inputs.skip_layers();
+    let sbom_on = inputs.platform_api >= Version::new(0, 8) && !skip;
+    if sbom_on && let (Some(cache), Some(sbom)) = (&cache, &cache_md.sbom) {
+        let opts = ExtractOptions {
+            prefix: Some(layers.to_string_lossy().into_owned()),
+            owner: None,
+        };
+        match cache
+            .layer(&sbom.sha)
+            .map(|r| cnb_archive::extract(r, layers, &opts))
+        {
+            Ok(Ok(x)) if x.diff_id == sbom.sha => {}
+            Ok(Ok(x)) => log.warn(format!(
+                "not restoring the cached sbom layer: diffID {} but {} was recorded",
+                x.diff_id, sbom.sha
+            )),
+            Ok(Err(e)) => log.warn(format!("not restoring the cached sbom layer: {e}")),
+            Err(e) => log.warn(format!("not restoring the cached sbom layer: {e}")),
+        }
+    }
     for bp in &group.group {
         let dir = layers.join(bp.id.replace('/', "_"));
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
@@ -353,5 +372,57 @@ pub fn restore(
             }
         }
     }
+    if sbom_on {
+        restore_sbom_files(layers, &group)?;
+    }
     Ok(())
+}
+
+/// Puts the SBOM files the analyzer (launch) and the cache (cache) restored under
+/// `<layers>/sbom/{launch,cache}/<bp>/<layer>/` next to their layers as
+/// `<layers>/<bp>/<layer>.sbom.<ext>.json`, for layers that exist, then removes `<layers>/sbom`.
+fn restore_sbom_files(layers: &Path, group: &Group) -> Result<(), RestoreError> {
+    let sbom = layers.join("sbom");
+    if !sbom.is_dir() {
+        return Ok(());
+    }
+    for bp in &group.group {
+        let escaped = bp.id.replace('/', "_");
+        for kind in ["launch", "cache"] {
+            let Ok(rd) = std::fs::read_dir(sbom.join(kind).join(&escaped)) else {
+                continue;
+            };
+            for layer_dir in rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+            {
+                let Some(layer) = layer_dir
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .map(str::to_string)
+                else {
+                    continue;
+                };
+                if !layers
+                    .join(&escaped)
+                    .join(format!("{layer}.toml"))
+                    .is_file()
+                {
+                    continue;
+                }
+                for f in std::fs::read_dir(&layer_dir)
+                    .map_err(io("read", &layer_dir))?
+                    .filter_map(|e| e.ok())
+                {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    if let Some(ext) = name.strip_prefix("sbom.") {
+                        let dest = layers.join(&escaped).join(format!("{layer}.sbom.{ext}"));
+                        std::fs::copy(f.path(), &dest).map_err(io("copy", &dest))?;
+                    }
+                }
+            }
+        }
+    }
+    std::fs::remove_dir_all(&sbom).map_err(io("remove", &sbom))
 }

@@ -28,6 +28,10 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     write(&bp.join("build-cache.toml"), "[types]\ncache = true\n");
     write(&bp.join("not-cached/f"), "x");
     write(&bp.join("not-cached.toml"), "[types]\nlaunch = true\n");
+    write(
+        &layers.join("sbom/cache/samples_bp/deps/sbom.cdx.json"),
+        "{\"cached\":true}",
+    );
     let g = Group::read(&layers.join("group.toml")).unwrap();
     VolumeCache::new(&cache)
         .export(
@@ -216,5 +220,49 @@ fn restores_from_a_cache_image_in_a_registry() {
         std::fs::read_to_string(bp.join("deps.toml"))
             .unwrap()
             .contains("1.2.3")
+    );
+}
+
+#[test]
+fn sbom_files_come_back_next_to_their_layers() {
+    let (_dir, layers, cache) = setup();
+    // The analyzer restored the previous image's launch SBOM here.
+    write(
+        &layers.join("sbom/launch/samples_bp/launch-only/sbom.cdx.json"),
+        "{\"launch\":true}",
+    );
+    let out = restorer(&layers, &["-cache-dir", cache.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let bp = layers.join("samples_bp");
+    assert_eq!(
+        std::fs::read_to_string(bp.join("deps.sbom.cdx.json")).unwrap(),
+        "{\"cached\":true}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bp.join("launch-only.sbom.cdx.json")).unwrap(),
+        "{\"launch\":true}"
+    );
+    assert!(
+        !layers.join("sbom").exists(),
+        "the restorer removes <layers>/sbom"
+    );
+    // Platform API 0.7: no SBOM handling at all.
+    let (_dir, layers, cache) = setup();
+    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
+        .args([
+            "-layers",
+            layers.to_str().unwrap(),
+            "-cache-dir",
+            cache.to_str().unwrap(),
+        ])
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.7")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!layers.join("samples_bp/deps.sbom.cdx.json").exists());
+    assert!(
+        layers.join("samples_bp/deps/bin/tool").exists(),
+        "layers are restored at 0.7 too"
     );
 }
