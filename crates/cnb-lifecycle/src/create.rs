@@ -1,8 +1,8 @@
 //! The creator: analyze, detect, build and export in one process, as a platform with a trusted
 //! builder runs it (platform.md "creator"). Each step's error keeps its own exit code.
 //!
-//! Not yet: the restore step (no cache is restored; `-cache-dir`/`-cache-image` are accepted and
-//! ignored with a warning until the restorer and the exporter's cache land).
+//! The restore step restores from the cache (`-skip-restore`: `store.toml` only), as upstream from
+//! Platform API 0.10.
 
 use std::path::Path;
 
@@ -29,6 +29,9 @@ pub enum CreateError {
     /// detect (exit 20-22, ...).
     #[error(transparent)]
     Detect(#[from] DetectError),
+    /// restore (exit 42, ...).
+    #[error(transparent)]
+    Restore(#[from] crate::restore::RestoreError),
     /// build (exit 51/52, ...).
     #[error(transparent)]
     Build(#[from] BuildError),
@@ -47,6 +50,7 @@ impl ExitClass for CreateError {
             CreateError::Store(_) | CreateError::Os(_) | CreateError::File(_) => ExitCode::Failed,
             CreateError::Analyze(e) => e.exit_code(),
             CreateError::Detect(e) => e.exit_code(),
+            CreateError::Restore(e) => e.exit_code(),
             CreateError::Build(e) => e.exit_code(),
             CreateError::Export(e) => e.exit_code(),
         }
@@ -78,6 +82,8 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     analyzed.write(&layers.join("analyzed.toml"))?;
     log.info("===> DETECTING");
     crate::detect::detect(inputs, env.clone(), log)?;
+    log.info("===> RESTORING");
+    crate::restore::restore(inputs, Some(store.as_ref()), log)?;
     log.info("===> BUILDING");
     crate::build::build(inputs, env, log)?;
     log.info("===> EXPORTING");

@@ -222,6 +222,15 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
         image: &mut image,
         history: inputs.platform_api >= Version::new(0, 12),
     };
+    if inputs.platform_api >= Version::new(0, 11) {
+        copy_launcher_sbom(inputs).map_err(|e| {
+            ExportError::Layer(LayerError::io(
+                "copy launcher sbom",
+                inputs.layers_dir().join("sbom"),
+                e,
+            ))
+        })?;
+    }
     // Built in upstream's layer order; each call appends its layer to the image.
     let buildpacks = layers::buildpack_layers(&mut ctx, &build.group)?;
     let sbom = layers::sbom_layer(&mut ctx)?;
@@ -342,4 +351,27 @@ fn open_previous(
 
 pub(crate) fn escape_id(id: &str) -> String {
     id.replace('/', "_")
+}
+
+/// The launcher's SBOM files (`-launcher-sbom`, Platform API 0.11+) join the launch SBOM layer
+/// under `<layers>/sbom/launch/buildpacksio_lifecycle/launcher/`.
+fn copy_launcher_sbom(inputs: &Inputs) -> std::io::Result<()> {
+    let Some(dir) = inputs.launcher_sbom_dir() else {
+        return Ok(());
+    };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let dest = inputs
+        .layers_dir()
+        .join("sbom/launch/buildpacksio_lifecycle/launcher");
+    for f in rd.filter_map(|e| e.ok()) {
+        let name = f.file_name().to_string_lossy().into_owned();
+        // launcher.sbom.cdx.json -> sbom.cdx.json (the lifecycle's own SBOM stays out of the app).
+        if let Some(ext) = name.strip_prefix("launcher.sbom.") {
+            std::fs::create_dir_all(&dest)?;
+            std::fs::copy(f.path(), dest.join(format!("sbom.{ext}")))?;
+        }
+    }
+    Ok(())
 }

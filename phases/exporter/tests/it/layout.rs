@@ -531,3 +531,41 @@ fn the_cache_dir_gets_cache_layers_and_a_broken_cache_only_warns() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn the_launcher_sbom_joins_the_sbom_layer() {
+    let w = world();
+    let sbom_dir = w.dir.path().join("lifecycle");
+    write(
+        &sbom_dir.join("launcher.sbom.cdx.json"),
+        "{\"launcher\":true}",
+    );
+    write(&sbom_dir.join("lifecycle.sbom.cdx.json"), "{}");
+    ok(&exporter(
+        &w,
+        &w.root,
+        &[],
+        &[
+            "-launcher-sbom",
+            sbom_dir.to_str().unwrap(),
+            "registry.test/app:latest",
+        ],
+    ));
+    let copied = w
+        .layers
+        .join("sbom/launch/buildpacksio_lifecycle/launcher/sbom.cdx.json");
+    assert_eq!(
+        std::fs::read_to_string(&copied).unwrap(),
+        "{\"launcher\":true}"
+    );
+    let img = app_image(&w.root, "registry.test/app:latest", "arm64");
+    let md =
+        LayersMetadata::from_label(img.label("io.buildpacks.lifecycle.metadata").unwrap()).unwrap();
+    let sbom = md.sbom.expect("an sbom layer");
+    assert_eq!(
+        img.layers()[2].diff_id.to_string(),
+        sbom.sha,
+        "after the buildpack layers, before the app"
+    );
+    assert_eq!(img.layers().len(), 7);
+}
