@@ -186,6 +186,22 @@ impl<W: Write> LayerBuilder<W> {
             .map_err(io("write tar entry", dest))
     }
 
+    /// One file system entry (dir, regular file or symlink; anything else is skipped) as `dest`.
+    pub fn add_path(&mut self, src: &Path, dest: &str, owner: Owner) -> Result<()> {
+        let md = std::fs::symlink_metadata(src).map_err(io("stat", src))?;
+        let ft = md.file_type();
+        if ft.is_dir() {
+            self.add_dir(dest, mode_of(&md), owner)
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(src).map_err(io("read link", src))?;
+            self.add_symlink(dest, &target.to_string_lossy(), owner)
+        } else if ft.is_file() {
+            self.add_file(src, dest, None, owner)
+        } else {
+            Ok(())
+        }
+    }
+
     /// The directory `src` as `dest` and everything below it, in sorted order, owned by `owner`.
     /// Ancestors of `dest` are emitted first with the owner and mode of the matching on-disk
     /// ancestors of `src` (root 0755 where there is none).

@@ -14,7 +14,7 @@ use cnb_formats::labels::{
     BuildpackLayerMetadata, BuildpackLayersMetadata, LayerSha, LayersMetadata, StoreMetadata,
 };
 use cnb_formats::layer::LayerMetadataFile;
-use cnb_formats::metadata::LaunchMetadata;
+use cnb_formats::metadata::{LaunchMetadata, Slice};
 use cnb_formats::store::Store;
 use cnb_image::oci::{History, OCI_LAYER_GZIP};
 use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
@@ -283,17 +283,157 @@ pub(crate) fn sbom_layer(ctx: &mut Context) -> Result<Option<LayerSha>, LayerErr
     Ok(Some(LayerSha { sha }))
 }
 
-/// The app directory as one layer (slices are not split out yet).
-pub(crate) fn app_layer(ctx: &mut Context) -> Result<LayerSha, LayerError> {
+/// The app directory: one layer per slice (files matching its globs, relative to the app dir; a
+/// matched directory takes everything below it; a file goes to the first slice that matches), then
+/// one layer with the rest. Each slice makes a layer even when empty, as upstream.
+pub(crate) fn app_layers(ctx: &mut Context, slices: &[Slice]) -> Result<Vec<LayerSha>, LayerError> {
     let dir = ctx
         .inputs
         .app_dir()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/workspace"));
-    let prev = ctx.previous_md.app.last().map(|s| s.sha.clone());
+    let root = dir.to_string_lossy().into_owned();
+    let mut entries: Vec<PathBuf> = Vec::new();
+    for e in walkdir::WalkDir::new(&dir)
+        .follow_links(false)
+        .sort_by_file_name()
+        .min_depth(1)
+    {
+        let e = e.map_err(|e| {
+            LayerError::io(
+                "walk",
+                &dir,
+                e.into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            )
+        })?;
+        entries.push(
+            e.path()
+                .strip_prefix(&dir)
+                .unwrap_or(e.path())
+                .to_path_buf(),
+        );
+    }
+    let mut taken = vec![false; entries.len()];
+    let previous: Vec<String> = ctx.previous_md.app.iter().map(|a| a.sha.clone()).collect();
+    let mut out = Vec::new();
+    let opts = glob::MatchOptions {
+        require_literal_separator: true,
+        ..Default::default()
+    };
+    for (n, slice) in slices.iter().enumerate() {
+        let patterns: Vec<glob::Pattern> = slice
+            .paths
+            .iter()
+            .filter_map(|p| glob::Pattern::new(p.trim_start_matches("./")).ok())
+            .collect();
+        let mut matched_dirs: Vec<PathBuf> = Vec::new();
+        let mut picked = Vec::new();
+        for (i, rel) in entries.iter().enumerate() {
+            if taken[i] {
+                continue;
+            }
+            let hit = patterns.iter().any(|p| p.matches_path_with(rel, opts))
+                || matched_dirs.iter().any(|d| rel.starts_with(d));
+            if hit {
+                if dir.join(rel).is_dir() {
+                    matched_dirs.push(rel.clone());
+                }
+                taken[i] = true;
+                picked.push(rel.clone());
+            }
+        }
+        let history = ctx.history(&format!("Application Slice: {}", n + 1), "");
+        let sha = entries_layer(
+            ctx,
+            &format!("slice-{}", n + 1),
+            &dir,
+            &root,
+            &picked,
+            &previous,
+            history,
+        )?;
+        out.push(LayerSha { sha });
+    }
+    let rest: Vec<PathBuf> = entries
+        .iter()
+        .zip(&taken)
+        .filter(|(_, t)| !**t)
+        .map(|(e, _)| e.clone())
+        .collect();
     let history = ctx.history("Application Layer", "");
-    let sha = ctx.dir_layer("app", &dir, prev.as_deref(), history)?;
-    Ok(LayerSha { sha })
+    let sha = entries_layer(ctx, "app", &dir, &root, &rest, &previous, history)?;
+    out.push(LayerSha { sha });
+    Ok(out)
+}
+
+/// A layer of the given app entries (with their parent dirs), reused when the previous image has
+/// one with the same diffID.
+fn entries_layer(
+    ctx: &mut Context,
+    id: &str,
+    dir: &Path,
+    root: &str,
+    entries: &[PathBuf],
+    previous: &[String],
+    history: Option<History>,
+) -> Result<String, LayerError> {
+    let owner = ctx.owner();
+    let fill_any =
+        |add_dir: &mut dyn FnMut(&str, &Path) -> Result<(), ArchiveError>,
+         add: &mut dyn FnMut(&Path, &str) -> Result<(), ArchiveError>| {
+            // The app dir's own ancestors, as they are on disk.
+            let mut ancestors: Vec<&Path> = dir
+                .ancestors()
+                .skip(1)
+                .filter(|a| a.parent().is_some())
+                .collect();
+            ancestors.reverse();
+            for a in ancestors {
+                add_dir(&a.to_string_lossy(), a)?;
+            }
+            add_dir(root, dir)?;
+            for rel in entries {
+                let mut prefix = PathBuf::new();
+                for c in rel.parent().into_iter().flat_map(|p| p.components()) {
+                    prefix.push(c);
+                    add_dir(
+                        &format!("{root}/{}", prefix.to_string_lossy()),
+                        &dir.join(&prefix),
+                    )?;
+                }
+                add(&dir.join(rel), &format!("{root}/{}", rel.to_string_lossy()))?;
+            }
+            Ok(())
+        };
+    let hash = |b: &mut LayerBuilder<std::io::Sink>| {
+        let b = std::cell::RefCell::new(b);
+        fill_any(
+            &mut |dest, src| b.borrow_mut().add_path(src, dest, owner),
+            &mut |src, dest| b.borrow_mut().add_path(src, dest, owner),
+        )
+    };
+    let fill = |b: &mut LayerBuilder<File>| {
+        let b = std::cell::RefCell::new(b);
+        fill_any(
+            &mut |dest, src| b.borrow_mut().add_path(src, dest, owner),
+            &mut |src, dest| b.borrow_mut().add_path(src, dest, owner),
+        )
+    };
+    // Any previous app layer with the same diffID can be reused.
+    let reusable = {
+        let mut h = LayerBuilder::hash_only();
+        hash(&mut h).map_err(|source| LayerError::Archive {
+            layer: id.to_string(),
+            source,
+        })?;
+        let (_, d) = h.finish().map_err(|source| LayerError::Archive {
+            layer: id.to_string(),
+            source,
+        })?;
+        previous.iter().find(|p| **p == d.diff_id).cloned()
+    };
+    ctx.add_or_reuse(id, reusable.as_deref(), &hash, &fill, history)
 }
 
 /// The launcher at /cnb/lifecycle/launcher, owned by root.

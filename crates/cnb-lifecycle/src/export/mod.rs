@@ -234,7 +234,7 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     // Built in upstream's layer order; each call appends its layer to the image.
     let buildpacks = layers::buildpack_layers(&mut ctx, &build.group)?;
     let sbom = layers::sbom_layer(&mut ctx)?;
-    let app = vec![layers::app_layer(&mut ctx)?];
+    let app = layers::app_layers(&mut ctx, &build.metadata.slices)?;
     let launcher = LayerSha {
         sha: layers::launcher_layer(&mut ctx)?,
     };

@@ -569,3 +569,101 @@ fn the_launcher_sbom_joins_the_sbom_layer() {
     );
     assert_eq!(img.layers().len(), 7);
 }
+
+#[test]
+fn slices_make_their_own_layers() {
+    let w = world();
+    write(&w.app.join("static/logo.png"), "png");
+    write(&w.app.join("static/css/site.css"), "css");
+    write(&w.app.join("vendor/lib.js"), "js");
+    let md_path = w.layers.join("config/metadata.toml");
+    let md = std::fs::read_to_string(&md_path).unwrap();
+    std::fs::write(&md_path, format!("{md}\n[[slices]]\npaths = [\"static\"]\n\n[[slices]]\npaths = [\"vendor/*.js\", \"static/*\"]\n\n[[slices]]\npaths = [\"nothing/*\"]\n")).unwrap();
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:sliced"]));
+    for id in ["slice-1", "slice-2", "slice-3", "app"] {
+        assert!(
+            stdout.contains(&format!("Adding layer '{id}'")),
+            "{id}: {stdout}"
+        );
+    }
+    let img = app_image(&w.root, "registry.test/app:sliced", "arm64");
+    let md =
+        LayersMetadata::from_label(img.label("io.buildpacks.lifecycle.metadata").unwrap()).unwrap();
+    assert_eq!(md.app.len(), 4, "three slices and the rest");
+    // Unpack and check which layer holds what.
+    let bundle = w.dir.path().join("unpacked-sliced");
+    let layout = w.root.join("registry.test/app/sliced");
+    let out = Command::new("umoci")
+        .args([
+            "raw",
+            "unpack",
+            "--rootless",
+            "--image",
+            &format!("{}:sliced", layout.display()),
+            bundle.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let rel = |p: &Path| bundle.join(p.strip_prefix("/").unwrap());
+    for f in [
+        "static/logo.png",
+        "static/css/site.css",
+        "vendor/lib.js",
+        "run.sh",
+    ] {
+        assert!(rel(&w.app.join(f)).is_file(), "{f}");
+    }
+    // Each slice layer holds exactly its files (dirs aside).
+    let files_of = |sha: &str| -> Vec<String> {
+        let layer = img
+            .layers()
+            .into_iter()
+            .find(|l| l.diff_id.to_string() == sha)
+            .unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let reader =
+            cnb_image::BlobStore::blob(&w.store, "registry.test/app:sliced", &layer.digest)
+                .unwrap();
+        cnb_archive::extract(reader, out.path(), &cnb_archive::ExtractOptions::default()).unwrap();
+        let app_in = out.path().join(w.app.strip_prefix("/").unwrap());
+        let mut files: Vec<String> = walk_files(&app_in)
+            .into_iter()
+            .map(|p| p.strip_prefix(&app_in).unwrap().display().to_string())
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(
+        files_of(&md.app[0].sha),
+        ["static/css/site.css", "static/logo.png"]
+    );
+    assert_eq!(files_of(&md.app[1].sha), ["vendor/lib.js"]);
+    assert!(files_of(&md.app[2].sha).is_empty());
+    assert_eq!(files_of(&md.app[3].sha), ["run.sh"]);
+    // A rebuild with nothing changed reuses every slice.
+    let first = md.clone();
+    set_analyzed(&w, 1, &img.identifier, first);
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:sliced"]));
+    for id in ["slice-1", "slice-2", "slice-3", "app"] {
+        assert!(
+            stdout.contains(&format!("Reusing layer '{id}'")),
+            "{id}: {stdout}"
+        );
+    }
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                out.extend(walk_files(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
