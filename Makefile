@@ -19,10 +19,11 @@ setup:
 demo:
 	bash .ci/demo
 
-## e2e: the demo for both architectures, as an end-to-end test
+## e2e: the demo for both architectures, and the five phases and the creator against a registry
 e2e:
 	DEMO_ARCH=amd64 bash .ci/demo
 	DEMO_ARCH=arm64 bash .ci/demo
+	bash .ci/e2e-registry
 
 ## launcher-size: the static launcher stays under its 2 MiB budget
 launcher-size:

@@ -94,7 +94,6 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
         owned.push(c);
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
-    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let analyzed_path = inputs
         .analyzed_path()
         .map(Path::to_path_buf)
@@ -113,6 +112,9 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     } else {
         None
     };
+    // The store (with its credentials) is built before dropping to the build user, as upstream
+    // builds its keychain first: ~/.docker may not be readable afterwards.
+    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     if let (Some(a), Some(store)) = (analyzed.as_mut().filter(|_| has_run_image), &store) {
         update_run_image(inputs, store.as_ref(), a)?;
         a.write(&analyzed_path)?;

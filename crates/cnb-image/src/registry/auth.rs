@@ -19,8 +19,9 @@ const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 pub struct AuthSource {
     /// Parsed `CNB_REGISTRY_AUTH`: registry -> `Authorization` header value.
     registry_auth: HashMap<String, String>,
-    /// The directory holding docker's `config.json`, when there is one to read.
-    docker_config_dir: Option<PathBuf>,
+    /// docker's `config.json` (path and content), read when the source is built: phases build
+    /// it before dropping privileges, after which `~/.docker` may be unreadable.
+    docker_config: Option<(PathBuf, Vec<u8>)>,
 }
 
 impl AuthSource {
@@ -51,9 +52,22 @@ impl AuthSource {
                 ))
             })?;
         }
+        let docker_config = match docker_config_dir.map(|d| d.join("config.json")) {
+            Some(path) => match std::fs::read(&path) {
+                Ok(bytes) => Some((path, bytes)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(RegistryError::AuthConfig(format!(
+                        "read docker config '{}': {e}",
+                        path.display()
+                    )));
+                }
+            },
+            None => None,
+        };
         Ok(Self {
             registry_auth,
-            docker_config_dir,
+            docker_config,
         })
     }
 
@@ -85,28 +99,16 @@ impl AuthSource {
                 ))
             });
         }
-        let Some(dir) = &self.docker_config_dir else {
+        let Some((path, bytes)) = &self.docker_config else {
             return Ok(RegistryAuth::Anonymous);
         };
-        let path = dir.join("config.json");
         let keys: Vec<&str> = if is_docker_hub(registry) {
             vec![DOCKER_HUB_CONFIG_KEY, "index.docker.io", "docker.io"]
         } else {
             vec![registry]
         };
         for key in keys {
-            let file = match std::fs::File::open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    return Ok(RegistryAuth::Anonymous);
-                }
-                Err(e) => {
-                    return Err(RegistryError::AuthConfig(format!(
-                        "read docker config '{}': {e}",
-                        path.display()
-                    )));
-                }
-            };
+            let file = std::io::Cursor::new(bytes.as_slice());
             use docker_credential::{CredentialRetrievalError as E, DockerCredential};
             match docker_credential::get_credential_from_reader(std::io::BufReader::new(file), key)
             {

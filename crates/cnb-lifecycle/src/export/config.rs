@@ -88,6 +88,11 @@ pub(super) fn apply(
     if papi >= Version::new(0, 15) {
         image.set_label(labels::EXEC_ENV, &inputs.exec_env);
     }
+    // The spec has the exporter say whether the image may be rebased (upstream leaves it to the
+    // run image): a run image that says "false" keeps it, otherwise it is "true".
+    if run.label(labels::REBASABLE) != Some("false") {
+        image.set_label(labels::REBASABLE, "true");
+    }
 
     let layers = inputs.layers_dir().to_string_lossy().into_owned();
     let app = inputs

@@ -207,6 +207,7 @@ fn exports_an_app_image_on_the_recorded_arm64_child() {
     assert_eq!(build.processes.len(), 2);
     assert_eq!(img.label("io.samples.hello"), Some("yes"));
     assert_eq!(img.label("io.buildpacks.exec-env"), Some("production"));
+    assert_eq!(img.label("io.buildpacks.rebasable"), Some("true"));
     assert_eq!(img.label("io.buildpacks.project.metadata"), Some("{}"));
     assert_eq!(
         img.label("io.buildpacks.base.distro.name"),
