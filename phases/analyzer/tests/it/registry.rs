@@ -231,3 +231,44 @@ fn older_platform_apis_use_stack_toml_and_record_no_target() {
         );
     }
 }
+
+#[test]
+fn docker_config_credentials_are_read_before_dropping_to_the_build_user() {
+    use std::os::unix::fs::PermissionsExt;
+    if !cnb_os::is_root() {
+        return;
+    }
+    let reg = Registry::builder().basic_auth("cnb", "s3cret").start();
+    let run = reg.image("cnb/run:multi");
+    save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    let config = tempfile::tempdir().unwrap();
+    let (user, pass) = reg.credentials().unwrap();
+    use base64::Engine as _;
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    std::fs::write(
+        config.path().join("config.json"),
+        format!(r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#, reg.host()),
+    )
+    .unwrap();
+    std::fs::set_permissions(config.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let layers = tempfile::tempdir().unwrap();
+    let out = analyzer(
+        layers.path(),
+        &[
+            ("CNB_INSECURE_REGISTRIES", reg.host()),
+            ("DOCKER_CONFIG", config.path().to_str().unwrap()),
+        ],
+        &[
+            "-uid",
+            "1000",
+            "-gid",
+            "1000",
+            "-arch",
+            "arm64",
+            "-run-image",
+            &run,
+            &reg.image("cnb/app"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
