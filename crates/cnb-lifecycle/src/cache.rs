@@ -101,83 +101,33 @@ impl VolumeCache {
         }
         std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
         let mut out = CacheMetadata::default();
-        for bp in &group.group {
-            let dir = layers.join(bp.id.replace('/', "_"));
-            let mut names: Vec<String> = std::fs::read_dir(&dir)
-                .map(|rd| {
-                    rd.filter_map(|e| e.ok())
-                        .filter_map(|e| {
-                            e.file_name()
-                                .to_str()
-                                .and_then(|n| n.strip_suffix(".toml"))
-                                .map(str::to_string)
-                        })
-                        .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
-                        .collect()
-                })
-                .unwrap_or_default();
-            names.sort();
-            let mut entry = BuildpackLayersMetadata {
-                key: bp.id.clone(),
-                version: bp.version.clone(),
-                ..Default::default()
+        for (bp, version, name, src, lm) in cache_layers(layers, group, log)? {
+            let id = format!("{bp}:{name}");
+            let dest = src.to_string_lossy().into_owned();
+            let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
+                layer: id.clone(),
+                reason: e.to_string(),
             };
-            for name in names {
-                let md = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))?;
-                let types = md.types();
-                let src = dir.join(&name);
-                if !types.cache {
-                    continue;
-                }
-                if !src.is_dir() {
-                    log.warn(format!(
-                        "layer '{}:{name}' is cache = true but has no contents: not cached",
-                        bp.id
-                    ));
-                    continue;
-                }
-                let id = format!("{}:{name}", bp.id);
-                let dest = src.to_string_lossy().into_owned();
-                let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
-                    layer: id.clone(),
-                    reason: e.to_string(),
-                };
-                let mut hash = LayerBuilder::hash_only();
-                hash.add_tree(&src, &dest, owner).map_err(layer_err)?;
-                let (_, d) = hash.finish().map_err(layer_err)?;
-                let staged = staging.join(format!("{}.tar", d.diff_id));
-                let old = previous
-                    .buildpack(&bp.id)
-                    .and_then(|b| b.layers.get(&name))
-                    .map(|l| l.sha.as_str());
-                if old == Some(d.diff_id.as_str())
-                    && std::fs::hard_link(self.layer_path(&d.diff_id), &staged).is_ok()
-                {
-                    log.info(format!("Reusing cache layer '{id}'"));
-                } else {
-                    let file = File::create(&staged).map_err(io("create", &staged))?;
-                    let mut b = LayerBuilder::new(file, Compression::None);
-                    b.add_tree(&src, &dest, owner).map_err(layer_err)?;
-                    b.finish().map_err(layer_err)?;
-                    log.info(format!("Adding cache layer '{id}'"));
-                }
-                let data = if md.metadata.is_empty() {
-                    serde_json::Value::Null
-                } else {
-                    serde_json::to_value(&md.metadata).unwrap_or_default()
-                };
-                entry.layers.insert(
-                    name,
-                    BuildpackLayerMetadata {
-                        sha: d.diff_id,
-                        data,
-                        build: types.build,
-                        launch: types.launch,
-                        cache: true,
-                    },
-                );
+            let mut hash = LayerBuilder::hash_only();
+            hash.add_tree(&src, &dest, owner).map_err(layer_err)?;
+            let (_, d) = hash.finish().map_err(layer_err)?;
+            let staged = staging.join(format!("{}.tar", d.diff_id));
+            let old = previous
+                .buildpack(&bp)
+                .and_then(|b| b.layers.get(&name))
+                .map(|l| l.sha.as_str());
+            if old == Some(d.diff_id.as_str())
+                && std::fs::hard_link(self.layer_path(&d.diff_id), &staged).is_ok()
+            {
+                log.info(format!("Reusing cache layer '{id}'"));
+            } else {
+                let file = File::create(&staged).map_err(io("create", &staged))?;
+                let mut b = LayerBuilder::new(file, Compression::None);
+                b.add_tree(&src, &dest, owner).map_err(layer_err)?;
+                b.finish().map_err(layer_err)?;
+                log.info(format!("Adding cache layer '{id}'"));
             }
-            out.buildpacks.push(entry);
+            record(&mut out, &bp, &version, name, &lm, d.diff_id);
         }
         // The builder's <layers>/sbom/cache (Platform API 0.8+) is one more cached layer.
         let sbom_dir = layers.join("sbom").join("cache");
@@ -215,6 +165,44 @@ impl VolumeCache {
     }
 }
 
+/// Adds a cached layer to the cache metadata, under its buildpack.
+fn record(
+    md: &mut CacheMetadata,
+    bp: &str,
+    version: &str,
+    name: String,
+    lm: &LayerMetadataFile,
+    sha: String,
+) {
+    let data = if lm.metadata.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::to_value(&lm.metadata).unwrap_or_default()
+    };
+    let t = lm.types();
+    let layer = BuildpackLayerMetadata {
+        sha,
+        data,
+        build: t.build,
+        launch: t.launch,
+        cache: true,
+    };
+    match md.buildpacks.iter_mut().find(|b| b.key == bp) {
+        Some(entry) => {
+            entry.layers.insert(name, layer);
+        }
+        None => {
+            let mut entry = BuildpackLayersMetadata {
+                key: bp.to_string(),
+                version: version.to_string(),
+                ..Default::default()
+            };
+            entry.layers.insert(name, layer);
+            md.buildpacks.push(entry);
+        }
+    }
+}
+
 /// A `cache = true` layer of a group: buildpack id and version, layer name, dir, layer file.
 type CachedLayer = (String, String, String, PathBuf, LayerMetadataFile);
 
@@ -227,20 +215,7 @@ fn cache_layers(
     let mut out = Vec::new();
     for bp in &group.group {
         let dir = layers.join(bp.id.replace('/', "_"));
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .filter_map(|e| {
-                        e.file_name()
-                            .to_str()
-                            .and_then(|n| n.strip_suffix(".toml"))
-                            .map(str::to_string)
-                    })
-                    .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
-                    .collect()
-            })
-            .unwrap_or_default();
-        names.sort();
+        let names = crate::layer_files::layer_names(&dir);
         for name in names {
             let md = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))?;
             if !md.types().cache {
@@ -368,34 +343,7 @@ impl<'a> ImageCache<'a> {
                 );
                 log.info(format!("Adding cache layer '{id}'"));
             }
-            let data = if lm.metadata.is_empty() {
-                serde_json::Value::Null
-            } else {
-                serde_json::to_value(&lm.metadata).unwrap_or_default()
-            };
-            let t = lm.types();
-            let entry = match md.buildpacks.iter_mut().find(|b| b.key == bp) {
-                Some(e) => e,
-                None => {
-                    md.buildpacks.push(BuildpackLayersMetadata {
-                        key: bp.clone(),
-                        version,
-                        ..Default::default()
-                    });
-                    let last = md.buildpacks.len() - 1;
-                    &mut md.buildpacks[last]
-                }
-            };
-            entry.layers.insert(
-                name,
-                BuildpackLayerMetadata {
-                    sha: d.diff_id,
-                    data,
-                    build: t.build,
-                    launch: t.launch,
-                    cache: true,
-                },
-            );
+            record(&mut md, &bp, &version, name, &lm, d.diff_id);
         }
         let sbom_dir = layers.join("sbom").join("cache");
         if sbom_dir.is_dir() {

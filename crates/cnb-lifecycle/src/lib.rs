@@ -11,6 +11,7 @@ pub mod cli;
 pub mod create;
 pub mod detect;
 pub mod export;
+mod layer_files;
 pub mod rebase;
 pub mod restore;
 mod stores;

@@ -44,3 +44,44 @@ pub fn from_recorded(md: &TargetMetadata) -> TargetRequest {
         TargetSource::Recorded,
     )
 }
+
+/// The run image's target with what the build container knows filled in: os `linux`, the host's
+/// arch, the distro from /etc/os-release.
+pub fn effective(recorded: Option<&TargetMetadata>) -> TargetMetadata {
+    let mut t = recorded.cloned().unwrap_or_default();
+    if t.os.is_empty() {
+        t.os = "linux".into();
+    }
+    if t.arch.is_empty() {
+        t.arch = cnb_image::Target::host().arch;
+    }
+    if t.distro.is_none()
+        && let Ok(text) = std::fs::read_to_string("/etc/os-release")
+    {
+        let field = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .map(|v| v.trim_matches('"').to_string())
+        };
+        if let (Some(name), Some(version)) = (field("ID"), field("VERSION_ID")) {
+            t.distro = Some(cnb_formats::target::Distro { name, version });
+        }
+    }
+    t
+}
+
+/// `CNB_TARGET_*` for buildpacks: os and arch always, variant and distro when known.
+pub fn env_vars(t: &TargetMetadata) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("CNB_TARGET_OS".to_string(), t.os.clone()),
+        ("CNB_TARGET_ARCH".to_string(), t.arch.clone()),
+    ];
+    if !t.arch_variant.is_empty() {
+        v.push(("CNB_TARGET_ARCH_VARIANT".into(), t.arch_variant.clone()));
+    }
+    if let Some(d) = &t.distro {
+        v.push(("CNB_TARGET_DISTRO_NAME".into(), d.name.clone()));
+        v.push(("CNB_TARGET_DISTRO_VERSION".into(), d.version.clone()));
+    }
+    v
+}

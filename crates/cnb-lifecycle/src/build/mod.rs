@@ -131,7 +131,10 @@ pub fn build(
             p if p.is_file() => Some(Analyzed::read(&p)?),
             _ => None,
         };
-    let target_env = target_env(analyzed.as_ref().and_then(Analyzed::target));
+    // As for detection: the recorded target, completed from the build container.
+    let target_env = crate::target::env_vars(&crate::target::effective(
+        analyzed.as_ref().and_then(Analyzed::target),
+    ));
     let sbom = layers.join("sbom");
     if sbom.exists() {
         std::fs::remove_dir_all(&sbom).map_err(io("remove", &sbom))?;
@@ -269,50 +272,10 @@ pub fn build(
     Ok(())
 }
 
-/// `CNB_TARGET_*` from the recorded target (os defaults to linux, arch to the host's).
-fn target_env(t: Option<&cnb_formats::target::TargetMetadata>) -> Vec<(String, String)> {
-    let mut v = Vec::new();
-    let os = t
-        .map(|t| t.os.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "linux".into());
-    let arch = t
-        .map(|t| t.arch.clone())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| cnb_image::Target::host().arch);
-    v.push(("CNB_TARGET_OS".into(), os));
-    v.push(("CNB_TARGET_ARCH".into(), arch));
-    if let Some(t) = t {
-        if !t.arch_variant.is_empty() {
-            v.push(("CNB_TARGET_ARCH_VARIANT".into(), t.arch_variant.clone()));
-        }
-        if let Some(d) = &t.distro {
-            if !d.name.is_empty() {
-                v.push(("CNB_TARGET_DISTRO_NAME".into(), d.name.clone()));
-            }
-            if !d.version.is_empty() {
-                v.push(("CNB_TARGET_DISTRO_VERSION".into(), d.version.clone()));
-            }
-        }
-    }
-    v
-}
-
 /// After a buildpack: layers with no type are set aside (`<layer>.ignore`), build layers join the
 /// build environment of later buildpacks.
 fn apply_layers(bp_layers: &Path, build_env: &mut Env) -> Result<(), BuildError> {
-    let mut names: Vec<String> = std::fs::read_dir(bp_layers)
-        .map_err(io("read", bp_layers))?
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_suffix(".toml"))
-                .map(str::to_string)
-        })
-        .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
-        .collect();
-    names.sort();
+    let names = crate::layer_files::layer_names(bp_layers);
     for name in names {
         let md = LayerMetadataFile::read(&bp_layers.join(format!("{name}.toml")))?;
         let t = md.types();

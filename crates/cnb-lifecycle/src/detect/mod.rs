@@ -205,46 +205,6 @@ fn target_matches(desc: &BuildpackDescriptor, run: &TargetMetadata) -> bool {
     })
 }
 
-/// The run image's target with what the build container knows filled in: os `linux`, the host's
-/// arch, the distro from /etc/os-release.
-fn effective_target(recorded: Option<&TargetMetadata>) -> TargetMetadata {
-    let mut t = recorded.cloned().unwrap_or_default();
-    if t.os.is_empty() {
-        t.os = "linux".into();
-    }
-    if t.arch.is_empty() {
-        t.arch = cnb_image::Target::host().arch;
-    }
-    if t.distro.is_none()
-        && let Ok(text) = std::fs::read_to_string("/etc/os-release")
-    {
-        let field = |k: &str| {
-            text.lines()
-                .find_map(|l| l.strip_prefix(&format!("{k}=")))
-                .map(|v| v.trim_matches('"').to_string())
-        };
-        if let (Some(name), Some(version)) = (field("ID"), field("VERSION_ID")) {
-            t.distro = Some(cnb_formats::target::Distro { name, version });
-        }
-    }
-    t
-}
-
-fn target_env(t: &TargetMetadata) -> Vec<(String, String)> {
-    let mut v = vec![
-        ("CNB_TARGET_OS".to_string(), t.os.clone()),
-        ("CNB_TARGET_ARCH".to_string(), t.arch.clone()),
-    ];
-    if !t.arch_variant.is_empty() {
-        v.push(("CNB_TARGET_ARCH_VARIANT".into(), t.arch_variant.clone()));
-    }
-    if let Some(d) = &t.distro {
-        v.push(("CNB_TARGET_DISTRO_NAME".into(), d.name.clone()));
-        v.push(("CNB_TARGET_DISTRO_VERSION".into(), d.version.clone()));
-    }
-    v
-}
-
 /// Detects with `env` as the lifecycle's own environment.
 pub fn detect(
     inputs: &Inputs,
@@ -273,7 +233,7 @@ pub fn detect(
         p if p.is_file() => Some(Analyzed::read(&p)?),
         _ => None,
     };
-    let target = effective_target(analyzed.as_ref().and_then(Analyzed::target));
+    let target = crate::target::effective(analyzed.as_ref().and_then(Analyzed::target));
     let check_targets = papi >= Version::new(0, 12);
     let base = Env::for_build(env);
     let app = inputs
@@ -291,7 +251,7 @@ pub fn detect(
             path: std::env::temp_dir(),
             source: e,
         })?;
-    let tenv = target_env(&target);
+    let tenv = crate::target::env_vars(&target);
     let ctx = DetectEnv {
         base: &base,
         platform: &platform,

@@ -184,20 +184,7 @@ pub(crate) fn buildpack_layers(
     let mut out = Vec::new();
     for bp in &group.group {
         let dir = ctx.inputs.layers_dir().join(escape_id(&bp.id));
-        let mut names: Vec<String> = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    e.file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_suffix(".toml"))
-                        .map(str::to_string)
-                })
-                .filter(|n| !matches!(n.as_str(), "launch" | "build" | "store"))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        names.sort();
+        let names = crate::layer_files::layer_names(&dir);
         let previous = ctx.previous_md.buildpack(&bp.id).cloned();
         let mut layers = BTreeMap::new();
         for name in names {
