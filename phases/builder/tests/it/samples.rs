@@ -307,3 +307,68 @@ fn sbom_files_are_collected_and_undeclared_formats_refused() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn clear_env_and_unmet_entries() {
+    if !cnb_os::is_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mk = |id: &str, extra: &str, script: &str| {
+        let bp = dir.path().join(id.replace('/', "_")).join("1");
+        std::fs::create_dir_all(bp.join("bin")).unwrap();
+        std::fs::write(
+            bp.join("buildpack.toml"),
+            format!("api = \"0.10\"\n[buildpack]\nid = \"{id}\"\nversion = \"1\"\n{extra}"),
+        )
+        .unwrap();
+        std::fs::write(
+            bp.join("bin/build"),
+            format!("#!/usr/bin/env bash\nset -eu\n{script}\n"),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            bp.join("bin/build"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+    };
+    // The first provides both entries but leaves "later" unmet; the second gets only "later".
+    mk(
+        "plan/first",
+        "",
+        "echo FIRST_PLAN:; cat $3; printf '[[unmet]]\\nname = \"later\"\\n' > $1/build.toml; echo PLATFORM=${FROM_PLATFORM:-unset}",
+    );
+    mk(
+        "plan/second",
+        "clear-env = true",
+        "echo SECOND_PLAN:; cat $3; echo PLATFORM=${FROM_PLATFORM:-unset}",
+    );
+    cnb_os::ensure_owner(UID, UID, &[dir.path()]).unwrap();
+    std::os::unix::fs::chown(dir.path(), Some(UID), Some(UID)).unwrap();
+    let plan = "[[entries]]\n[[entries.providers]]\nid = \"plan/first\"\nversion = \"1\"\n[[entries.providers]]\nid = \"plan/second\"\nversion = \"1\"\n[[entries.requires]]\nname = \"later\"\n\n[[entries]]\n[[entries.providers]]\nid = \"plan/first\"\nversion = \"1\"\n[[entries.requires]]\nname = \"now\"\n";
+    let w = world(
+        "[[group]]\nid = \"plan/first\"\nversion = \"1\"\n\n[[group]]\nid = \"plan/second\"\nversion = \"1\"\n",
+        plan,
+    );
+    let out = builder(&w, "0.15", dir.path(), false);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", text(&out.stderr));
+    let (first, second) = stdout.split_once("SECOND_PLAN:").unwrap();
+    assert!(
+        first.contains("name = \"now\"") && first.contains("name = \"later\""),
+        "{first}"
+    );
+    assert!(
+        second.contains("name = \"later\"") && !second.contains("name = \"now\""),
+        "{second}"
+    );
+    assert!(
+        first.contains("PLATFORM=yes"),
+        "platform env reaches a normal buildpack: {first}"
+    );
+    assert!(
+        second.contains("PLATFORM=unset"),
+        "clear-env keeps it out: {second}"
+    );
+}
