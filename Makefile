@@ -2,13 +2,31 @@
 CARGO ?= cargo
 WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 
-.PHONY: all build demo e2e test lint fmt fmt-check clippy check-windows check-deps launcher-size setup clean
+.PHONY: all build build-linux build-linux-x86-64 build-linux-arm64 demo e2e test lint fmt fmt-check clippy check-windows check-deps launcher-size setup clean
 
 all: build
 
 ## build: debug build of every crate and phase binary
 build:
 	$(CARGO) build --workspace --all-targets
+
+PHASES := analyzer detector restorer builder exporter creator rebaser launcher
+
+# $(call cross,<rust target>,<os>,<arch>): static release binaries of every phase in out/<os>/<arch>/
+define cross
+	$(CARGO) build --release --target $(1) $(addprefix -p ,$(PHASES))
+	mkdir -p out/$(2)/$(3)
+	cp $(addprefix target/$(1)/release/,$(PHASES)) out/$(2)/$(3)/
+endef
+
+## build-linux-x86-64, build-linux-arm64, build-linux: static (musl) binaries in out/linux/<arch>/
+build-linux-x86-64:
+	$(call cross,x86_64-unknown-linux-musl,linux,x86-64)
+
+build-linux-arm64:
+	$(call cross,aarch64-unknown-linux-musl,linux,arm64)
+
+build-linux: build-linux-x86-64 build-linux-arm64
 
 ## setup: install what the demo and the tests need on a fresh Debian machine (root)
 setup:
