@@ -1,211 +1,110 @@
-//! The detector: tries the groups of order.toml (with composite buildpacks expanded) until one
-//! passes, runs each group's `/bin/detect` in parallel, resolves the build plan, and writes
-//! group.toml and plan.toml (platform.md "detector", buildpack.md "Phase #1: Detection").
+//! The detector: tries the groups of order.toml (system buildpacks added, composites expanded)
+//! until one passes, runs each group's `/bin/detect` in parallel, resolves the build plan, and
+//! writes group.toml and plan.toml (platform.md "detector", buildpack.md "Phase #1: Detection").
+//!
+//! Files: [`order`] finds buildpacks and expands composites, [`system`] merges system.toml,
+//! [`target`] matches `[[targets]]`, [`run`] runs `/bin/detect`, [`resolve`] decides a group.
 
+mod journal;
+mod order;
 mod resolve;
 mod run;
+mod system;
+mod target;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use cnb_api::{BUILDPACK, Support, Version};
+use cnb_api::Version;
+use cnb_formats::FormatError;
 use cnb_formats::analyzed::Analyzed;
-use cnb_formats::descriptor::BuildpackDescriptor;
 use cnb_formats::group::{Group, GroupElement};
 use cnb_formats::order::Order;
-use cnb_formats::plan::Plan;
-use cnb_formats::system::System;
+use cnb_formats::plan::{Plan, PlanEntry};
 use cnb_formats::target::TargetMetadata;
-use cnb_formats::{FormatError, read_toml_if_exists};
 use cnb_launch::Env;
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 
-pub use resolve::{Passed, Resolved, resolve};
+use journal::Journal;
+pub use order::LookupError;
+use order::{Module, Store};
+pub use resolve::{Candidate, Entry, Rejected, Resolved, Verdict, resolve_group};
 use run::{DetectEnv, Detected, Outcome};
 
-/// Why detection failed.
+/// Why detection failed; each variant knows its exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    /// The detector must not run as root.
+    /// The detector must not run as root (exit 1).
     #[error(transparent)]
     Root(cnb_os::OsError),
+    /// order.toml could not be read (exit 1).
+    #[error("failed to initialize detector: reading order: {0}")]
+    Order(#[source] FormatError),
+    /// system.toml could not be read (exit 1).
+    #[error("failed to initialize detector: reading system: {0}")]
+    System(#[source] FormatError),
+    /// analyzed.toml could not be read (exit 1).
+    #[error("failed to initialize detector: reading analyzed: {0}")]
+    Analyzed(#[source] FormatError),
+    /// A buildpack of a top-level group, checked before anything runs: exit 12 for its API,
+    /// else 1.
+    #[error("failed to initialize detector: {0}")]
+    Verify(#[source] LookupError),
+    /// A buildpack met while detecting (inside a composite): exit 12 for its API, else 22.
+    #[error(transparent)]
+    Lookup(LookupError),
+    /// Image extensions are not supported yet (exit 22).
+    #[error("image extensions are not supported yet by this lifecycle: {what} in '{}'", .path.display())]
+    Extensions {
+        /// What named an extension.
+        what: String,
+        /// Where.
+        path: PathBuf,
+    },
     /// No group passed (exit 20).
-    #[error("no buildpacks participating")]
+    #[error("no buildpack group passed detection (is the app directory the right one?)")]
     NoGroupPassed,
     /// No group passed and some buildpack errored (exit 21).
-    #[error("no buildpacks participating: a buildpack failed with an error (see above)")]
+    #[error(
+        "no buildpack group passed detection, and a buildpack failed with an error (see its output above)"
+    )]
     NoGroupPassedWithErrors,
-    /// A buildpack's API is not supported (exit 12).
-    #[error("buildpack '{buildpack}': buildpack api '{api}' is not supported by this lifecycle (supported: {})", BUILDPACK.supported_list())]
-    Api {
-        /// The buildpack.
-        buildpack: String,
-        /// Its API.
-        api: String,
-    },
-    /// An order element that cannot be found.
-    #[error("buildpack '{0}' not found in the buildpacks directory")]
-    NotFound(String),
-    /// Image extensions (not supported yet).
-    #[error("image extensions are not supported yet by this lifecycle (order-extensions in {0})")]
-    Extensions(String),
-    /// A file could not be read or written.
+    /// group.toml, plan.toml or a scratch file could not be written (exit 1).
     #[error(transparent)]
-    File(#[from] FormatError),
+    Write(FormatError),
 }
 
 impl ExitClass for DetectError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            DetectError::Root(_) => ExitCode::Failed,
+            DetectError::Verify(LookupError::Api { .. })
+            | DetectError::Lookup(LookupError::Api { .. }) => ExitCode::IncompatibleBuildpackApi,
             DetectError::NoGroupPassed => ExitCode::FailedDetect,
             DetectError::NoGroupPassedWithErrors => ExitCode::FailedDetectWithErrors,
-            DetectError::Api { .. } => ExitCode::IncompatibleBuildpackApi,
-            _ => ExitCode::DetectError,
+            DetectError::Lookup(_) | DetectError::Extensions { .. } => ExitCode::DetectError,
+            DetectError::Root(_)
+            | DetectError::Order(_)
+            | DetectError::System(_)
+            | DetectError::Analyzed(_)
+            | DetectError::Verify(_)
+            | DetectError::Write(_) => ExitCode::Failed,
         }
     }
 }
 
-/// Runs the detector with the process's environment.
+impl From<LookupError> for DetectError {
+    fn from(e: LookupError) -> Self {
+        DetectError::Lookup(e)
+    }
+}
+
+/// Runs the detector with the process's environment, refusing to run as root.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), DetectError> {
     cnb_os::refuse_root("detector").map_err(DetectError::Root)?;
     detect(inputs, std::env::vars(), log)
 }
 
-/// A buildpack found in the buildpacks dir.
-#[derive(Clone)]
-struct Module {
-    element: GroupElement,
-    dir: PathBuf,
-    desc: BuildpackDescriptor,
-    api: Version,
-}
-
-struct Finder {
-    root: PathBuf,
-    cache: HashMap<String, Module>,
-}
-
-impl Finder {
-    fn find(&mut self, e: &GroupElement) -> Result<Module, DetectError> {
-        let id_dir = self.root.join(e.id.replace('/', "_"));
-        let version = if e.version.is_empty() {
-            // An order entry without a version: the only version present.
-            let versions: Vec<String> = std::fs::read_dir(&id_dir)
-                .map(|rd| {
-                    rd.filter_map(|d| d.ok())
-                        .filter(|d| d.path().is_dir())
-                        .filter_map(|d| d.file_name().to_str().map(str::to_string))
-                        .collect()
-                })
-                .unwrap_or_default();
-            match versions.as_slice() {
-                [only] => only.clone(),
-                _ => return Err(DetectError::NotFound(e.id.clone())),
-            }
-        } else {
-            e.version.clone()
-        };
-        let key = format!("{}@{version}", e.id);
-        if let Some(m) = self.cache.get(&key) {
-            return Ok(Module {
-                element: GroupElement {
-                    optional: e.optional,
-                    ..m.element.clone()
-                },
-                ..m.clone()
-            });
-        }
-        let dir = id_dir.join(&version);
-        let path = dir.join("buildpack.toml");
-        if !path.is_file() {
-            return Err(DetectError::NotFound(key));
-        }
-        let desc = BuildpackDescriptor::read(&path)?;
-        let api: Version = match desc.api.parse() {
-            Ok(v) if BUILDPACK.support(v) != Support::Unsupported => v,
-            _ => {
-                return Err(DetectError::Api {
-                    buildpack: key,
-                    api: desc.api.clone(),
-                });
-            }
-        };
-        let element = GroupElement {
-            id: e.id.clone(),
-            version,
-            api: desc.api.clone(),
-            homepage: desc.buildpack.homepage.clone(),
-            optional: e.optional,
-            extension: false,
-        };
-        let m = Module {
-            element,
-            dir,
-            desc,
-            api,
-        };
-        self.cache.insert(key, m.clone());
-        Ok(m)
-    }
-
-    /// Every flat group an order group stands for, composites expanded depth-first; an optional
-    /// composite also stands for the group without it.
-    fn expand(&mut self, elements: &[GroupElement]) -> Result<Vec<Vec<Module>>, DetectError> {
-        let mut flat = Vec::new();
-        for (i, e) in elements.iter().enumerate() {
-            let m = self.find(e)?;
-            if !m.desc.is_composite() {
-                flat.push(m);
-                continue;
-            }
-            let rest = &elements[i + 1..];
-            let mut out = Vec::new();
-            for sub in &m.desc.order {
-                let mut candidate: Vec<GroupElement> =
-                    flat.iter().map(|m: &Module| m.element.clone()).collect();
-                candidate.extend(sub.group.iter().map(|g| GroupElement {
-                    optional: g.optional || e.optional,
-                    ..g.clone()
-                }));
-                candidate.extend(rest.iter().cloned());
-                out.extend(self.expand(&candidate)?);
-            }
-            if e.optional {
-                let mut candidate: Vec<GroupElement> =
-                    flat.iter().map(|m| m.element.clone()).collect();
-                candidate.extend(rest.iter().cloned());
-                out.extend(self.expand(&candidate)?);
-            }
-            return Ok(out);
-        }
-        // Later occurrences of a buildpack already in the group are skipped.
-        let mut seen = std::collections::HashSet::new();
-        flat.retain(|m| seen.insert(m.element.id.clone()));
-        Ok(vec![flat])
-    }
-}
-
-/// Whether a buildpack's targets allow the run image's (an empty field matches anything).
-fn target_matches(desc: &BuildpackDescriptor, run: &TargetMetadata) -> bool {
-    if desc.targets.is_empty() {
-        return true;
-    }
-    let eq = |a: &str, b: &str| a.is_empty() || b.is_empty() || a == b;
-    desc.targets.iter().any(|t| {
-        eq(&t.os, &run.os)
-            && eq(&t.arch, &run.arch)
-            && eq(&t.arch_variant, &run.arch_variant)
-            && (t.distros.is_empty()
-                || run.distro.as_ref().is_some_and(|d| {
-                    t.distros
-                        .iter()
-                        .any(|td| eq(&td.name, &d.name) && eq(&td.version, &d.version))
-                }))
-    })
-}
-
-/// Detects with `env` as the lifecycle's own environment.
+/// Detects with `env` as the lifecycle's own environment (filtered before buildpacks see it).
 pub fn detect(
     inputs: &Inputs,
     env: impl IntoIterator<Item = (String, String)>,
@@ -213,240 +112,256 @@ pub fn detect(
 ) -> Result<(), DetectError> {
     let papi = inputs.platform_api;
     let layers = inputs.layers_dir().to_path_buf();
-    let order_path = inputs
-        .order_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/cnb/order.toml"));
-    let order = Order::read(&order_path)?;
+    let path_or = |p: Option<&Path>, default: PathBuf| p.map(Path::to_path_buf).unwrap_or(default);
+
+    let order_path = path_or(inputs.order_path(), "/cnb/order.toml".into());
+    let order = Order::read(&order_path).map_err(DetectError::Order)?;
     if !order.order_extensions.is_empty() {
-        return Err(DetectError::Extensions(order_path.display().to_string()));
+        return Err(DetectError::Extensions {
+            what: "order-extensions".into(),
+            path: order_path,
+        });
     }
-    let system: System = match inputs.system_path().filter(|_| papi >= Version::new(0, 15)) {
-        Some(p) => read_toml_if_exists(p)?.unwrap_or_default(),
-        None => System::default(),
-    };
-    let analyzed: Option<Analyzed> = match inputs
-        .analyzed_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("analyzed.toml"))
-    {
-        p if p.is_file() => Some(Analyzed::read(&p)?),
-        _ => None,
+    let system = system::load(inputs.system_path(), papi).map_err(DetectError::System)?;
+    let groups = system::merge(&order.order, &system);
+    let analyzed_path = path_or(inputs.analyzed_path(), layers.join("analyzed.toml"));
+    let analyzed = match analyzed_path.is_file() {
+        true => Some(Analyzed::read(&analyzed_path).map_err(DetectError::Analyzed)?),
+        false => None,
     };
     let target = crate::target::effective(analyzed.as_ref().and_then(Analyzed::target));
-    let check_targets = papi >= Version::new(0, 12);
+
+    // Every buildpack a top-level group names is found and API-checked before anything runs.
+    let mut store = Store::new(&path_or(inputs.buildpacks_dir(), "/cnb/buildpacks".into()));
+    for e in groups.iter().flatten() {
+        if let Err(err) = store.find(e) {
+            return Err(
+                extension_instead(inputs, e, &order_path).unwrap_or(DetectError::Verify(err))
+            );
+        }
+    }
+
     let base = Env::for_build(env);
-    let app = inputs
-        .app_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "/workspace".into());
-    let platform = inputs
-        .platform_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "/platform".into());
+    let app = path_or(inputs.app_dir(), "/workspace".into());
+    let platform = path_or(inputs.platform_dir(), "/platform".into());
     let scratch = tempfile::Builder::new()
         .prefix("cnb-detect-")
         .tempdir()
-        .map_err(|e| FormatError::Write {
-            path: std::env::temp_dir(),
-            source: e,
+        .map_err(|source| {
+            DetectError::Write(FormatError::Write {
+                path: std::env::temp_dir(),
+                source,
+            })
         })?;
-    let tenv = crate::target::env_vars(&target);
+    let target_env = crate::target::env_vars(&target);
     let ctx = DetectEnv {
         base: &base,
         platform: &platform,
         build_config: inputs.build_config_dir(),
         app: &app,
-        target_env: &tenv,
+        target_env: &target_env,
         exec_env: &inputs.exec_env,
         scratch: scratch.path(),
     };
-    let mut finder = Finder {
-        root: inputs
-            .buildpacks_dir()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| "/cnb/buildpacks".into()),
-        cache: HashMap::new(),
+    let mut detector = Detector {
+        ctx: &ctx,
+        papi,
+        target: &target,
+        results: HashMap::new(),
+        journal: Journal::default(),
+        runs: 0,
+        errored: false,
     };
-
-    // Every top-level element is checked (API, presence) before anything runs, as upstream.
-    let mut groups = Vec::new();
-    for g in &order.order {
-        let mut elements: Vec<GroupElement> = system
-            .system
-            .pre
-            .buildpacks
-            .iter()
-            .filter(|s| !g.group.iter().any(|e| e.id == s.id))
-            .cloned()
-            .collect();
-        elements.extend(g.group.iter().cloned());
-        elements.extend(
-            system
-                .system
-                .post
-                .buildpacks
-                .iter()
-                .filter(|s| !g.group.iter().any(|e| e.id == s.id))
-                .cloned(),
-        );
-        for e in &elements {
-            finder.find(e)?;
-        }
-        groups.push(elements);
-    }
-
-    let mut results: HashMap<String, Detected> = HashMap::new();
-    let mut errored = false;
-    for elements in groups {
-        for flat in finder.expand(&elements)? {
-            // Detect what has not run yet, in parallel.
-            let todo: Vec<(usize, &Module)> = flat
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| !results.contains_key(&m.element.name()))
-                .collect();
-            let done: Vec<(String, Detected)> = std::thread::scope(|s| {
-                let handles: Vec<_> = todo
-                    .iter()
-                    .map(|(slot, m)| {
-                        let ctx = &ctx;
-                        let target = &target;
-                        s.spawn(move || {
-                            let skipped = papi >= Version::new(0, 15)
-                                && m.api >= Version::new(0, 12)
-                                && !m.desc.buildpack.exec_env.is_empty()
-                                && !m.desc.buildpack.exec_env.iter().any(|e| e == "*" || e == ctx.exec_env);
-                            let detected = if skipped {
-                                Detected { outcome: Outcome::Skipped, output: String::new() }
-                            } else if check_targets && !target_matches(&m.desc, target) {
-                                Detected {
-                                    outcome: Outcome::Error(format!(
-                                        "unable to satisfy target os/arch constraints; run image: {}/{}, buildpack targets: {:?}",
-                                        target.os, target.arch, m.desc.targets
-                                    )),
-                                    output: String::new(),
-                                }
-                            } else {
-                                run::detect(&m.desc, &m.dir, m.api, ctx, *slot)
-                            };
-                            (m.element.name(), detected)
-                        })
-                    })
-                    .collect();
-                handles.into_iter().filter_map(|h| h.join().ok()).collect()
-            });
-            results.extend(done);
-
-            let mut passed = Vec::new();
-            let mut group_ok = true;
-            let mut report = Vec::new();
-            for (i, m) in flat.iter().enumerate() {
-                let name = m.element.name();
-                let Some(d) = results.get(&name) else {
-                    continue;
-                };
-                match &d.outcome {
-                    Outcome::Pass(plan) => {
-                        report.push(format!("pass: {name}"));
-                        passed.push(Passed {
-                            index: i,
-                            optional: m.element.optional,
-                            alternatives: plan.alternatives(),
-                        });
-                    }
-                    Outcome::Skipped => report.push(format!("skip: {name}")),
-                    Outcome::Fail => {
-                        report.push(format!("fail: {name}"));
-                        group_ok &= m.element.optional;
-                    }
-                    Outcome::Error(reason) => {
-                        report.push(format!("err:  {name} ({reason})"));
-                        errored = true;
-                        group_ok &= m.element.optional;
-                    }
-                }
-            }
-            let resolved = if group_ok && !passed.is_empty() {
-                resolve(&passed)
-            } else {
-                None
-            };
-            let Some(resolved) = resolved else {
-                for line in &report {
-                    log.debug(line);
-                }
-                for m in &flat {
-                    if let Some(d) = results
-                        .get(&m.element.name())
-                        .filter(|d| !d.output.is_empty())
-                    {
-                        log.debug(format!(
-                            "======== Output: {} ========\n{}",
-                            m.element.name(),
-                            d.output.trim_end()
-                        ));
-                    }
-                }
-                continue;
-            };
-            for line in &report {
-                log.debug(line);
-            }
-            let elements: Vec<GroupElement> = flat.iter().map(|m| m.element.clone()).collect();
-            let group = Group {
-                group: resolved
-                    .kept
-                    .iter()
-                    .map(|i| GroupElement {
-                        optional: false,
-                        ..elements[*i].clone()
-                    })
-                    .collect(),
-                group_extensions: Vec::new(),
-            };
-            let plan = Plan {
-                entries: resolve::plan_entries(&resolved, &elements),
-            };
-            group.write(
-                &inputs
-                    .group_path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| layers.join("group.toml")),
-            )?;
+    for elements in &groups {
+        let found = store.expand(elements, &mut |flat| detector.try_group(&flat))?;
+        if let Some((group, plan)) = found {
+            group
+                .write(&path_or(inputs.group_path(), layers.join("group.toml")))
+                .map_err(DetectError::Write)?;
             cnb_formats::write_toml(
-                &inputs
-                    .plan_path()
-                    .map(Path::to_path_buf)
-                    .unwrap_or_else(|| layers.join("plan.toml")),
+                &path_or(inputs.plan_path(), layers.join("plan.toml")),
                 &plan,
-            )?;
-            for e in &group.group {
-                log.info(format!("{} {}", e.id, e.version));
-            }
+            )
+            .map_err(DetectError::Write)?;
+            detector.journal.flush(log, false);
             return Ok(());
         }
     }
-    // Nothing passed: show what happened, as upstream does at info level.
-    log.info("======== Results ========");
-    let mut names: Vec<&String> = results.keys().collect();
-    names.sort();
-    for name in names {
-        let d = &results[name];
-        let word = match &d.outcome {
-            Outcome::Pass(_) => "pass".to_string(),
-            Outcome::Fail => "fail".to_string(),
-            Outcome::Skipped => "skip".to_string(),
-            Outcome::Error(r) => format!("err ({r})"),
-        };
-        log.info(format!("{word}: {name}"));
-        if !d.output.trim().is_empty() {
-            log.info(d.output.trim_end());
-        }
-    }
-    Err(if errored {
-        DetectError::NoGroupPassedWithErrors
-    } else {
-        DetectError::NoGroupPassed
+    let errored = detector.errored;
+    detector.journal.flush(log, true);
+    Err(match errored {
+        true => DetectError::NoGroupPassedWithErrors,
+        false => DetectError::NoGroupPassed,
     })
+}
+
+/// An order element missing from the buildpacks dir but present in the extensions dir: say that
+/// extensions are not supported rather than "not found".
+fn extension_instead(inputs: &Inputs, e: &GroupElement, order: &Path) -> Option<DetectError> {
+    let dir = inputs.extensions_dir()?;
+    let path = dir
+        .join(e.id.replace('/', "_"))
+        .join(&e.version)
+        .join("extension.toml");
+    path.is_file().then(|| DetectError::Extensions {
+        what: format!("extension '{}'", e.name()),
+        path: order.to_path_buf(),
+    })
+}
+
+/// The state carried from one group to the next.
+struct Detector<'a> {
+    ctx: &'a DetectEnv<'a>,
+    papi: Version,
+    target: &'a TargetMetadata,
+    /// Detect results by `id@version`, reused by later groups.
+    results: HashMap<String, Detected>,
+    journal: Journal,
+    /// How many `/bin/detect` ran so far (each gets its own plan file).
+    runs: usize,
+    /// Whether some group was rejected because of a buildpack error.
+    errored: bool,
+}
+
+impl Detector<'_> {
+    /// Detects one flat group; `Some` when it passes.
+    fn try_group(&mut self, flat: &[Module]) -> Result<Option<(Group, Plan)>, DetectError> {
+        let mut members = Vec::new();
+        let mut todo = Vec::new();
+        for m in flat {
+            if run::excluded_by_exec_env(m, self.ctx.exec_env, self.papi) {
+                self.journal.debug(format!(
+                    "skip: {} (exec-env {:?} does not include '{}')",
+                    m.name(),
+                    m.desc.buildpack.exec_env,
+                    self.ctx.exec_env
+                ));
+                continue;
+            }
+            // A required buildpack whose targets exclude the run image is an error without
+            // running; an optional one still runs, as upstream.
+            if self.papi >= Version::new(0, 12)
+                && !m.element.optional
+                && !target::matches(&m.desc.targets, self.target)
+            {
+                let reason = target::mismatch(&m.desc.targets, self.target);
+                self.results.insert(
+                    m.name(),
+                    Detected {
+                        outcome: Outcome::Error(reason),
+                        output: String::new(),
+                    },
+                );
+            } else if !self.results.contains_key(&m.name()) {
+                todo.push(m);
+            }
+            members.push(m);
+        }
+        self.detect_all(&todo);
+
+        let mut candidates = Vec::new();
+        for m in &members {
+            let Some(d) = self.results.get(&m.name()) else {
+                continue;
+            };
+            let loud = matches!(d.outcome, Outcome::Error(_));
+            let mut say = |line: String| match loud {
+                true => self.journal.info(line),
+                false => self.journal.debug(line),
+            };
+            if !d.output.trim().is_empty() {
+                say(format!("======== Output: {} ========", m.name()));
+                say(d.output.trim_end().to_string());
+            }
+            if let Outcome::Error(reason) = &d.outcome {
+                say(format!("======== Error: {} ========", m.name()));
+                say(reason.clone());
+            }
+            candidates.push(Candidate {
+                name: m.name(),
+                optional: m.element.optional,
+                verdict: match &d.outcome {
+                    Outcome::Pass(plan) => Verdict::Pass(plan.alternatives()),
+                    Outcome::Fail => Verdict::Fail,
+                    Outcome::Error(_) => Verdict::Error,
+                },
+            });
+        }
+        let mut trace = Vec::new();
+        let resolved = resolve_group(&candidates, &mut trace);
+        for line in trace {
+            self.journal.debug(line);
+        }
+        let resolved = match resolved {
+            Ok(r) => r,
+            Err(rejected) => {
+                self.errored |= rejected == Rejected::Errored;
+                return Ok(None);
+            }
+        };
+        let kept: Vec<GroupElement> = resolved
+            .kept
+            .iter()
+            .map(|i| GroupElement {
+                optional: false,
+                ..members[*i].element.clone()
+            })
+            .collect();
+        let width = kept.iter().map(|e| e.id.len()).max().unwrap_or(0);
+        for e in &kept {
+            self.journal.info(format!("{:<width$} {}", e.id, e.version));
+        }
+        let entries = resolved
+            .entries
+            .into_iter()
+            .map(|e| PlanEntry {
+                providers: e
+                    .providers
+                    .iter()
+                    .map(|i| GroupElement {
+                        optional: false,
+                        ..members[*i].element.clone()
+                    })
+                    .collect(),
+                requires: e.requires,
+            })
+            .collect();
+        Ok(Some((
+            Group {
+                group: kept,
+                group_extensions: Vec::new(),
+            },
+            Plan { entries },
+        )))
+    }
+
+    /// Runs the `/bin/detect` of `todo` in parallel, one thread each, and records the results.
+    fn detect_all(&mut self, todo: &[&Module]) {
+        let ctx = self.ctx;
+        let first = self.runs;
+        self.runs += todo.len();
+        let done: Vec<(String, Detected)> = std::thread::scope(|s| {
+            let handles: Vec<_> = todo
+                .iter()
+                .enumerate()
+                .map(|(i, m)| s.spawn(move || (m.name(), run::detect(m, ctx, first + i))))
+                .collect();
+            handles
+                .into_iter()
+                .zip(todo)
+                .map(|(h, m)| {
+                    h.join().unwrap_or_else(|_| {
+                        (
+                            m.name(),
+                            Detected {
+                                outcome: Outcome::Error("bin/detect runner panicked".into()),
+                                output: String::new(),
+                            },
+                        )
+                    })
+                })
+                .collect()
+        });
+        self.results.extend(done);
+    }
 }

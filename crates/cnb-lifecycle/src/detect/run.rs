@@ -1,12 +1,14 @@
-//! Running one buildpack's `/bin/detect`.
+//! Running one buildpack's `/bin/detect <platform> <plan>` (buildpack.md "Detection"), and
+//! whether it runs at all in this execution environment.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use cnb_api::Version;
-use cnb_formats::descriptor::BuildpackDescriptor;
 use cnb_formats::detect_plan::DetectPlan;
 use cnb_launch::Env;
+
+use super::order::Module;
 
 /// How one detection ended.
 #[derive(Debug, Clone)]
@@ -17,8 +19,6 @@ pub enum Outcome {
     Fail,
     /// Anything else, with the reason.
     Error(String),
-    /// Not run: not for this execution environment (Platform API 0.15).
-    Skipped,
 }
 
 /// The result and the captured output.
@@ -30,55 +30,57 @@ pub struct Detected {
     pub output: String,
 }
 
-/// Everything a detect run needs besides the buildpack.
+impl Detected {
+    fn error(reason: String) -> Self {
+        Detected {
+            outcome: Outcome::Error(reason),
+            output: String::new(),
+        }
+    }
+}
+
+/// What every detect run shares.
 pub struct DetectEnv<'a> {
+    /// The lifecycle's environment, filtered for buildpacks.
     pub base: &'a Env,
+    /// `<platform>`.
     pub platform: &'a Path,
+    /// `<build-config>` (Platform API 0.11+).
     pub build_config: Option<&'a Path>,
+    /// `<app>`, the working directory.
     pub app: &'a Path,
+    /// `CNB_TARGET_*`.
     pub target_env: &'a [(String, String)],
+    /// `CNB_EXEC_ENV`.
     pub exec_env: &'a str,
+    /// A private dir for the plan files.
     pub scratch: &'a Path,
 }
 
-/// Runs `<dir>/bin/detect <platform> <plan>` for a buildpack of API `api`.
-pub fn detect(
-    desc: &BuildpackDescriptor,
-    dir: &Path,
-    api: Version,
-    ctx: &DetectEnv,
-    slot: usize,
-) -> Detected {
+/// Whether a buildpack is left out of this execution environment: from Platform API 0.15, a
+/// buildpack of API 0.12+ that lists `exec-env` without `*` or the current one.
+pub fn excluded_by_exec_env(m: &Module, exec_env: &str, papi: Version) -> bool {
+    let listed = &m.desc.buildpack.exec_env;
+    papi >= Version::new(0, 15)
+        && !exec_env.is_empty()
+        && m.api >= Version::new(0, 12)
+        && !listed.is_empty()
+        && !listed.iter().any(|e| e == "*" || e == exec_env)
+}
+
+/// Runs `<dir>/bin/detect <platform> <plan>`; `slot` names its private plan file.
+pub fn detect(m: &Module, ctx: &DetectEnv, slot: usize) -> Detected {
     let plan_dir: PathBuf = ctx.scratch.join(format!("detect-{slot}"));
-    if let Err(e) = std::fs::create_dir_all(&plan_dir) {
-        return Detected {
-            outcome: Outcome::Error(format!("create {}: {e}", plan_dir.display())),
-            output: String::new(),
-        };
-    }
     let plan_path = plan_dir.join("plan.toml");
-    let _ = std::fs::write(&plan_path, "");
-    let mut env = ctx.base.clone();
-    if !desc.buildpack.clear_env {
-        let _ = env.add_platform_env(&ctx.platform.join("env"));
+    if let Err(e) = std::fs::create_dir_all(&plan_dir).and_then(|()| std::fs::write(&plan_path, ""))
+    {
+        return Detected::error(format!("create {}: {e}", plan_path.display()));
     }
-    if let Some(bc) = ctx.build_config {
-        let _ = env.add_env_dir(&bc.join("env"), cnb_launch::Action::Default);
-    }
-    env.set("CNB_BUILDPACK_DIR", &dir.to_string_lossy());
-    if api >= Version::new(0, 8) {
-        env.set("CNB_PLATFORM_DIR", &ctx.platform.to_string_lossy());
-        env.set("CNB_BUILD_PLAN_PATH", &plan_path.to_string_lossy());
-    }
-    if api >= Version::new(0, 10) {
-        for (k, v) in ctx.target_env {
-            env.set(k, v);
-        }
-    }
-    if api >= Version::new(0, 12) {
-        env.set("CNB_EXEC_ENV", ctx.exec_env);
-    }
-    let out = Command::new(dir.join("bin").join("detect"))
+    let env = match environment(m, ctx, &plan_path) {
+        Ok(env) => env,
+        Err(e) => return Detected::error(e),
+    };
+    let out = Command::new(m.dir.join("bin").join("detect"))
         .args([ctx.platform.as_os_str(), plan_path.as_os_str()])
         .current_dir(ctx.app)
         .env_clear()
@@ -86,12 +88,7 @@ pub fn detect(
         .output();
     let out = match out {
         Ok(o) => o,
-        Err(e) => {
-            return Detected {
-                outcome: Outcome::Error(format!("start /bin/detect: {e}")),
-                output: String::new(),
-            };
-        }
+        Err(e) => return Detected::error(format!("start bin/detect: {e}")),
     };
     let output = format!(
         "{}{}",
@@ -109,12 +106,38 @@ pub fn detect(
             Err(e) => Outcome::Error(e.to_string()),
         },
         Some(100) => Outcome::Fail,
-        other => Outcome::Error(format!(
-            "/bin/detect exited with {}",
-            other
-                .map(|c| c.to_string())
-                .unwrap_or_else(|| "a signal".into())
-        )),
+        Some(code) => Outcome::Error(format!("bin/detect exited with {code}")),
+        None => Outcome::Error("bin/detect was killed by a signal".into()),
     };
     Detected { outcome, output }
+}
+
+/// The filtered lifecycle env, `<platform>/env` (unless `clear-env`), `<build-config>/env`, then
+/// the `CNB_*` variables the buildpack's API asks for.
+fn environment(m: &Module, ctx: &DetectEnv, plan_path: &Path) -> Result<Env, String> {
+    let mut env = ctx.base.clone();
+    if !m.desc.buildpack.clear_env {
+        let dir = ctx.platform.join("env");
+        env.add_platform_env(&dir)
+            .map_err(|e| format!("read {}: {e}", dir.display()))?;
+    }
+    if let Some(bc) = ctx.build_config {
+        let dir = bc.join("env");
+        env.add_env_dir(&dir, cnb_launch::Action::Default)
+            .map_err(|e| format!("read {}: {e}", dir.display()))?;
+    }
+    env.set("CNB_BUILDPACK_DIR", &m.dir.to_string_lossy());
+    if m.api >= Version::new(0, 8) {
+        env.set("CNB_PLATFORM_DIR", &ctx.platform.to_string_lossy());
+        env.set("CNB_BUILD_PLAN_PATH", &plan_path.to_string_lossy());
+    }
+    if m.api >= Version::new(0, 10) {
+        for (k, v) in ctx.target_env {
+            env.set(k, v);
+        }
+    }
+    if m.api >= Version::new(0, 12) {
+        env.set("CNB_EXEC_ENV", ctx.exec_env);
+    }
+    Ok(env)
 }
