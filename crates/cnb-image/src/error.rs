@@ -84,6 +84,9 @@ pub enum ImageError {
     /// A registry operation that failed.
     #[error(transparent)]
     Registry(#[from] crate::registry::RegistryError),
+    /// A Docker daemon operation that failed.
+    #[error(transparent)]
+    Daemon(#[from] crate::daemon::DaemonError),
     /// A local file system error, with the path involved.
     #[error("{action} '{path}': {source}")]
     Io {

@@ -1,8 +1,10 @@
 //! Helpers for tests only (a dev-dependency of the other crates): where testdata lives, tiny
 //! multi-arch image fixtures built with our own crates, and a real OCI registry (Debian's
-//! `docker-registry`) started on a free loopback port and stopped when dropped.
+//! `docker-registry`) started on a free loopback port and a real Docker daemon, each stopped when
+//! dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod dockerd;
 pub mod fixtures;
 pub mod registry;
 
