@@ -37,11 +37,13 @@ setup:
 demo:
 	bash .ci/demo
 
-## e2e: the demo for both architectures, and the five phases and the creator against a registry
+## e2e: the demo for both architectures; the five phases and the creator against a registry and
+##      against a Docker daemon (with the launch cache and the rebaser)
 e2e:
 	DEMO_ARCH=amd64 bash .ci/demo
 	DEMO_ARCH=arm64 bash .ci/demo
 	bash .ci/e2e-registry
+	bash .ci/e2e-daemon
 
 ## launcher-size: the static launcher stays under its 2 MiB budget
 launcher-size:

@@ -66,7 +66,7 @@ impl ExitClass for AnalyzeError {
     fn exit_code(&self) -> ExitCode {
         match self {
             AnalyzeError::NoRunImage(_) | AnalyzeError::BadReference(_) => ExitCode::InvalidArgs,
-            AnalyzeError::Store(StoreError::LayoutWithoutDir) => ExitCode::InvalidArgs,
+            AnalyzeError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
             AnalyzeError::Store(_) | AnalyzeError::Os(_) => ExitCode::Failed,
             _ => ExitCode::AnalyzeError,
         }
@@ -76,6 +76,7 @@ impl ExitClass for AnalyzeError {
 /// Runs the analyzer.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), AnalyzeError> {
     let store = open_store(inputs, log)?;
+    let cache_store = crate::stores::open_cache_store(inputs)?;
     let layers = inputs.layers_dir().to_path_buf();
     let mut owned = vec![layers.as_path()];
     if let Some(lc) = inputs.path(Key::LaunchCache) {
@@ -83,7 +84,12 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), AnalyzeError> {
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    let analyzed = analyze(inputs, store.as_ref(), log)?;
+    let analyzed = analyze(
+        inputs,
+        store.as_ref(),
+        cache_store.as_deref().unwrap_or(store.as_ref()),
+        log,
+    )?;
     let path = inputs
         .path(Key::Analyzed)
         .map(std::path::Path::to_path_buf)
@@ -132,10 +138,12 @@ fn run_image_name(inputs: &Inputs) -> Result<String, AnalyzeError> {
     Ok(same_registry.cloned().unwrap_or(image))
 }
 
-/// Everything the analyzer finds, as analyzed.toml records it.
+/// Everything the analyzer finds, as analyzed.toml records it. `cache_store` holds the cache
+/// image (a registry even when `store` is the daemon).
 pub fn analyze(
     inputs: &Inputs,
     store: &dyn BlobStore,
+    cache_store: &dyn BlobStore,
     log: &Logger,
 ) -> Result<Analyzed, AnalyzeError> {
     let papi = inputs.platform_api;
@@ -154,13 +162,13 @@ pub fn analyze(
 
     // Found now rather than after the build: every name the exporter will write must be writable.
     if !inputs.layout() {
-        let cache = inputs.cache_image().map(str::to_string);
-        for name in std::iter::once(&image_name)
+        let cache = inputs.cache_image().map(|c| (c.to_string(), cache_store));
+        let images = std::iter::once(&image_name)
             .chain(inputs.list(Key::Tag))
-            .chain(cache.as_ref())
-        {
+            .map(|n| (n.clone(), store));
+        for (name, store) in images.chain(cache) {
             store
-                .check_write(name)
+                .check_write(&name)
                 .map_err(|source| AnalyzeError::WriteAccess {
                     name: name.clone(),
                     source,

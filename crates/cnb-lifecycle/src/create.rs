@@ -46,7 +46,7 @@ pub enum CreateError {
 impl ExitClass for CreateError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            CreateError::Store(StoreError::LayoutWithoutDir) => ExitCode::InvalidArgs,
+            CreateError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
             CreateError::Store(_) | CreateError::Os(_) | CreateError::File(_) => ExitCode::Failed,
             CreateError::Analyze(e) => e.exit_code(),
             CreateError::Detect(e) => e.exit_code(),
@@ -60,6 +60,8 @@ impl ExitClass for CreateError {
 /// Runs the creator with the process's environment.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     let store = open_store(inputs, log)?;
+    let cache_store = crate::stores::open_cache_store(inputs)?;
+    let cache_store = cache_store.as_deref().unwrap_or(store.as_ref());
     let layers = inputs.layers_dir().to_path_buf();
     let mut owned: Vec<&Path> = vec![&layers];
     for d in [inputs.cache_dir(), inputs.launch_cache_dir()]
@@ -73,17 +75,23 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     {
         owned.push(d);
     }
+    // Created while still root, so the build user owns it even under a root-owned parent.
+    if let Some(d) = inputs.launch_cache_dir().filter(|_| inputs.daemon()) {
+        std::fs::create_dir_all(d).map_err(|e| {
+            ExportError::Layer(crate::export::LayerError::io("create the launch cache", d, e))
+        })?;
+    }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let env: Vec<(String, String)> = std::env::vars().collect();
 
     log.info("===> ANALYZING");
-    let analyzed = crate::analyze::analyze(inputs, store.as_ref(), log)?;
+    let analyzed = crate::analyze::analyze(inputs, store.as_ref(), cache_store, log)?;
     analyzed.write(&layers.join("analyzed.toml"))?;
     log.info("===> DETECTING");
     crate::detect::detect(inputs, env.clone(), log)?;
     log.info("===> RESTORING");
-    crate::restore::restore(inputs, Some(store.as_ref()), log)?;
+    crate::restore::restore(inputs, Some(cache_store), log)?;
     log.info("===> BUILDING");
     crate::build::build(inputs, env, log)?;
     log.info("===> EXPORTING");
@@ -93,6 +101,6 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| layers.join("report.toml"));
     cnb_formats::write_toml(&path, &report)?;
-    crate::export::export_cache(inputs, store.as_ref(), log);
+    crate::export::export_cache(inputs, cache_store, log);
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod create;
 pub mod detect;
 pub mod export;
+pub mod launch_cache;
 mod layer_files;
 pub mod rebase;
 pub mod restore;

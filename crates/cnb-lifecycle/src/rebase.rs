@@ -8,7 +8,7 @@ use std::path::Path;
 use cnb_api::Version;
 use cnb_formats::FormatError;
 use cnb_formats::labels::{self, LayersMetadata, RunImageRef, StackMetadata};
-use cnb_formats::report::{ImageReport, Report};
+use cnb_formats::report::Report;
 use cnb_image::{
     BlobStore, Image, ImageBuilder, ImageError, ImageRef, Opened, TargetRequest, TargetSource, open,
 };
@@ -70,7 +70,7 @@ impl ExitClass for RebaseError {
             RebaseError::ConflictingRunImage | RebaseError::BadReference(_) => {
                 ExitCode::InvalidArgs
             }
-            RebaseError::Store(StoreError::LayoutWithoutDir) => ExitCode::InvalidArgs,
+            RebaseError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
             RebaseError::Store(_) | RebaseError::Os(_) => ExitCode::Failed,
             _ => ExitCode::RebaseError,
         }
@@ -252,16 +252,7 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     for n in &names {
         log.info(format!("      {n}"));
     }
-    log.info(format!("*** Digest: {}", saved.digest));
-    Ok(Report {
-        image: ImageReport {
-            tags: names,
-            image_id: String::new(),
-            digest: saved.digest.to_string(),
-            manifest_size: saved.manifest_size,
-        },
-        build: None,
-    })
+    Ok(crate::export::image_report(inputs, names, &saved, log))
 }
 
 /// Platform API 0.12+ checks: rebasable, distro, and the run image being the recorded one.

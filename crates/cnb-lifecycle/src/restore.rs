@@ -112,6 +112,8 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     } else {
         None
     };
+    // With -daemon the run image is read there, the cache image from its registry.
+    let cache_store = crate::stores::open_cache_store(inputs)?;
     // The store (with its credentials) is built before dropping to the build user, as upstream
     // builds its keychain first: ~/.docker may not be readable afterwards.
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
@@ -119,7 +121,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
         update_run_image(inputs, store.as_ref(), a)?;
         a.write(&analyzed_path)?;
     }
-    restore(inputs, store.as_deref(), log)
+    restore(inputs, cache_store.as_deref().or(store.as_deref()), log)
 }
 
 /// Re-resolves the recorded run image for the recorded (or flagged) target.

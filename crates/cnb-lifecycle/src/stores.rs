@@ -1,6 +1,8 @@
-//! Choosing the image backend from the inputs, as upstream's handler does: a layout, else (once it
-//! exists) the daemon, else a registry (credentials from `CNB_REGISTRY_AUTH`, then `DOCKER_CONFIG`).
+//! Choosing the image backend from the inputs, as upstream's handler does: a layout, else the
+//! daemon, else a registry (credentials from `CNB_REGISTRY_AUTH`, then `DOCKER_CONFIG`). A cache
+//! image always lives in a registry, even when the app image goes to the daemon.
 
+use cnb_image::daemon::{DaemonError, DaemonStore};
 use cnb_image::registry::{RegistryError, RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, LayoutStore};
 use cnb_platform::{Inputs, Key, Logger};
@@ -16,9 +18,12 @@ pub enum StoreError {
         "experimental feature 'export to OCI layout format' is disabled: set CNB_EXPERIMENTAL_MODE=warn to use -layout"
     )]
     ExperimentalLayout,
-    /// The Docker daemon backend is not there yet.
-    #[error("-daemon is not supported yet: use a registry or -layout")]
-    DaemonUnsupported,
+    /// `-daemon` and `-layout` together.
+    #[error("-daemon and -layout exclude each other: choose one")]
+    DaemonAndLayout,
+    /// The daemon could not be reached.
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
     /// The registry client could not be set up (bad CNB_REGISTRY_AUTH, unreadable CA file, ...).
     #[error(transparent)]
     Registry(#[from] RegistryError),
@@ -27,7 +32,15 @@ pub enum StoreError {
 /// The store the inputs ask for.
 pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, StoreError> {
     if inputs.flag(Key::Daemon) {
-        return Err(StoreError::DaemonUnsupported);
+        if inputs.flag(Key::Layout) {
+            return Err(StoreError::DaemonAndLayout);
+        }
+        // Connected now, before the phase drops privileges (the socket is usually root's).
+        let store = DaemonStore::from_env()?;
+        return Ok(Box::new(match inputs.launch_cache_dir() {
+            Some(dir) => store.with_layer_lookup(crate::launch_cache::LaunchCache::lookup(dir)),
+            None => store,
+        }));
     }
     if inputs.flag(Key::Layout) {
         let Some(dir) = inputs.path(Key::LayoutDir) else {
@@ -43,4 +56,15 @@ pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, S
     let mut options = RegistryOptions::from_process_env()?;
     options.insecure_registries = inputs.insecure_registries().to_vec();
     Ok(Box::new(RegistryStore::new(options)?))
+}
+
+/// A separate store for `-cache-image` when the images go to the daemon: the cache image is
+/// always a registry image. `None` means the cache image shares the images' store.
+pub fn open_cache_store(inputs: &Inputs) -> Result<Option<Box<dyn BlobStore>>, StoreError> {
+    if !inputs.flag(Key::Daemon) || inputs.cache_image().is_none() {
+        return Ok(None);
+    }
+    let mut options = RegistryOptions::from_process_env()?;
+    options.insecure_registries = inputs.insecure_registries().to_vec();
+    Ok(Some(Box::new(RegistryStore::new(options)?)))
 }

@@ -168,11 +168,13 @@ impl Drop for Dockerd {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
-        // vfs leaves read-only bits and mounts behind only on crashes; best effort.
-        let _ = Command::new("umount")
-            .arg("-R")
-            .arg(self.dir.path().join("exec"))
-            .stderr(Stdio::null())
-            .status();
+        // dockerd bind-mounts its roots onto themselves and undoes that on a clean stop only.
+        for d in ["exec", "data"] {
+            let _ = Command::new("umount")
+                .arg("-R")
+                .arg(self.dir.path().join(d))
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }

@@ -16,7 +16,9 @@ use cnb_formats::labels::{
 use cnb_formats::layer::LayerMetadataFile;
 use cnb_formats::metadata::{LaunchMetadata, Slice};
 use cnb_formats::store::Store;
-use cnb_image::oci::{History, OCI_LAYER_GZIP};
+use cnb_image::oci::{History, OCI_LAYER_GZIP, OCI_LAYER_TAR};
+
+use crate::launch_cache::LaunchCache;
 use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
 use cnb_platform::{Inputs, Logger};
 
@@ -87,6 +89,10 @@ pub(crate) struct Context<'a> {
     pub previous_md: &'a LayersMetadata,
     pub image: &'a mut ImageBuilder,
     pub history: bool,
+    /// Write new layers as plain tars (for the daemon) instead of gzip'd.
+    pub uncompressed: bool,
+    /// With -daemon: new layers are staged here, reused ones kept.
+    pub launch_cache: Option<&'a LaunchCache>,
 }
 
 type Fill<'f> = dyn Fn(&mut LayerBuilder<File>) -> Result<(), ArchiveError> + 'f;
@@ -128,26 +134,39 @@ impl Context<'_> {
             if d.diff_id == sha {
                 let diff_id: Digest = sha.parse()?;
                 if prev.layer(&diff_id).is_some() {
+                    if let Some(lc) = self.launch_cache {
+                        lc.keep(sha)
+                            .map_err(|e| LayerError::io("keep in the launch cache", sha, e))?;
+                    }
                     self.image.reuse_layer(prev, &diff_id, history)?;
                     self.log.info(format!("Reusing layer '{id}'"));
                     return Ok(d.diff_id);
                 }
             }
         }
+        let (ext, compression, media_type) = if self.uncompressed {
+            ("tar", Compression::None, OCI_LAYER_TAR)
+        } else {
+            ("tar.gz", Compression::Gzip(1), OCI_LAYER_GZIP)
+        };
         let path = self
             .scratch
-            .join(format!("{}.tar.gz", self.image.diff_ids().len()));
+            .join(format!("{}.{ext}", self.image.diff_ids().len()));
         let file = File::create(&path).map_err(|e| LayerError::io("create", &path, e))?;
-        let mut b = LayerBuilder::new(file, Compression::Gzip(1));
+        let mut b = LayerBuilder::new(file, compression);
         fill(&mut b).map_err(archive_err)?;
         let (_, d) = b.finish().map_err(archive_err)?;
+        if let Some(lc) = self.launch_cache.filter(|_| self.uncompressed) {
+            lc.stage(&path, &d.diff_id)
+                .map_err(|e| LayerError::io("stage in the launch cache", &path, e))?;
+        }
         let blob = Blob {
             digest: d.digest.parse()?,
             size: d.size,
             data: BlobData::Path(path),
         };
         self.image
-            .add_layer(d.diff_id.parse()?, blob, OCI_LAYER_GZIP, history);
+            .add_layer(d.diff_id.parse()?, blob, media_type, history);
         self.log.info(format!("Adding layer '{id}'"));
         Ok(d.diff_id)
     }

@@ -82,7 +82,7 @@ impl ExitClass for ExportError {
     fn exit_code(&self) -> ExitCode {
         match self {
             ExportError::NoRunImage(_) | ExportError::BadReference(_) => ExitCode::InvalidArgs,
-            ExportError::Store(StoreError::LayoutWithoutDir) => ExitCode::InvalidArgs,
+            ExportError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
             ExportError::Store(_) | ExportError::Os(_) => ExitCode::Failed,
             _ => ExitCode::ExportError,
         }
@@ -92,9 +92,13 @@ impl ExitClass for ExportError {
 /// Runs the exporter.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     let store = open_store(inputs, log)?;
-    // Volumes the exporter writes as the build user: the cache and, with -layout, the layout root.
+    let cache_store = crate::stores::open_cache_store(inputs)?;
+    // Volumes the exporter writes as the build user: the caches and, with -layout, the layout root.
     let mut owned: Vec<&Path> = Vec::new();
-    if let Some(d) = inputs.cache_dir() {
+    for d in [inputs.cache_dir(), inputs.launch_cache_dir()]
+        .into_iter()
+        .flatten()
+    {
         owned.push(d);
     }
     if inputs.layout()
@@ -102,10 +106,18 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     {
         owned.push(d);
     }
+    // Created while still root, so the build user owns it even under a root-owned parent.
+    if let Some(d) = inputs.launch_cache_dir().filter(|_| inputs.daemon()) {
+        std::fs::create_dir_all(d).map_err(|e| LayerError::io("create the launch cache", d, e))?;
+    }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let report = export(inputs, store.as_ref(), log)?;
-    export_cache(inputs, store.as_ref(), log);
+    export_cache(
+        inputs,
+        cache_store.as_deref().unwrap_or(store.as_ref()),
+        log,
+    );
     let path = inputs
         .report_path()
         .map(Path::to_path_buf)
@@ -208,6 +220,7 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     log.debug(format!("run image {} ({})", run.identifier, run.target()));
     let previous = open_previous(store, &build.analyzed, &run)?;
 
+    let launch_cache = open_launch_cache(inputs, log)?;
     let mut image = ImageBuilder::from_base(&run);
     let scratch = tempfile::Builder::new()
         .prefix("cnb-export-")
@@ -221,6 +234,9 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
         previous_md: &build.analyzed.metadata,
         image: &mut image,
         history: inputs.platform_api >= Version::new(0, 12),
+        // The daemon stores layers uncompressed: compressing them would only cost time.
+        uncompressed: inputs.daemon(),
+        launch_cache: launch_cache.as_ref(),
     };
     if inputs.platform_api >= Version::new(0, 11) {
         copy_launcher_sbom(inputs).map_err(|e| {
@@ -268,20 +284,61 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
             name: first.clone(),
             source,
         })?;
+    if let Some(lc) = &launch_cache
+        && let Err(e) = lc.commit()
+    {
+        log.warn(format!("failed to commit the launch cache: {e}"));
+    }
     log.info(format!("*** Images ({}):", &saved.image_id.hex()[..12]));
     for n in &names {
         log.info(format!("      {n}"));
     }
-    log.info(format!("*** Digest: {}", saved.digest));
-    Ok(Report {
-        image: ImageReport {
-            tags: names,
+    Ok(image_report(inputs, names, &saved, log))
+}
+
+/// report.toml's `[image]`: a daemon image is known by its image ID, a registry or layout image
+/// by its manifest digest and size (as upstream reports them).
+pub(crate) fn image_report(
+    inputs: &Inputs,
+    tags: Vec<String>,
+    saved: &cnb_image::Saved,
+    log: &Logger,
+) -> Report {
+    let image = if inputs.daemon() {
+        log.info(format!("*** Image ID: {}", saved.identifier));
+        ImageReport {
+            tags,
+            image_id: saved.identifier.clone(),
+            digest: String::new(),
+            manifest_size: 0,
+        }
+    } else {
+        log.info(format!("*** Digest: {}", saved.digest));
+        ImageReport {
+            tags,
             image_id: String::new(),
             digest: saved.digest.to_string(),
             manifest_size: saved.manifest_size,
-        },
-        build: None,
-    })
+        }
+    };
+    Report { image, build: None }
+}
+
+/// The launch cache, with -daemon only (upstream ignores it otherwise).
+fn open_launch_cache(
+    inputs: &Inputs,
+    log: &Logger,
+) -> Result<Option<crate::launch_cache::LaunchCache>, ExportError> {
+    let Some(dir) = inputs.launch_cache_dir() else {
+        return Ok(None);
+    };
+    if !inputs.daemon() {
+        log.warn("ignoring -launch-cache: it is only used with -daemon");
+        return Ok(None);
+    }
+    crate::launch_cache::LaunchCache::open(dir)
+        .map(Some)
+        .map_err(|e| ExportError::Layer(LayerError::io("open the launch cache", dir, e)))
 }
 
 fn analyzed_display(inputs: &Inputs) -> String {

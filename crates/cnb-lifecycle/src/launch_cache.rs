@@ -1,0 +1,120 @@
+//! The launch cache (`-launch-cache`, with `-daemon`): uncompressed launch layers kept in a volume
+//! by diffID, `<dir>/committed/<diffID>.tar`, as upstream lays it out. The exporter stages the
+//! layers of the image it saves and commits them once the daemon has the image; a later export
+//! takes reused layers from here instead of exporting them from the daemon.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use cnb_image::Digest;
+use cnb_image::daemon::LayerLookup;
+
+/// A launch cache directory.
+#[derive(Debug, Clone)]
+pub struct LaunchCache {
+    root: PathBuf,
+}
+
+fn file_name(diff_id: &str) -> String {
+    format!("{diff_id}.tar")
+}
+
+impl LaunchCache {
+    /// The cache in `root`; a staging dir left by an interrupted export is discarded.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let c = Self { root: root.into() };
+        let staging = c.staging();
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        std::fs::create_dir_all(&staging)?;
+        std::fs::create_dir_all(c.committed())?;
+        Ok(c)
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    fn committed(&self) -> PathBuf {
+        self.root.join("committed")
+    }
+
+    /// Finds a layer file by diffID (staged first, then committed), for the daemon backend.
+    pub fn lookup(root: &Path) -> LayerLookup {
+        let root = root.to_path_buf();
+        Box::new(move |diff_id: &Digest| {
+            ["staging", "committed"]
+                .iter()
+                .map(|d| root.join(d).join(file_name(diff_id.as_str())))
+                .find(|p| p.is_file())
+        })
+    }
+
+    /// Stages a new layer's uncompressed tar (hard-linked when possible).
+    pub fn stage(&self, file: &Path, diff_id: &str) -> io::Result<()> {
+        link_or_copy(file, &self.staging().join(file_name(diff_id)))
+    }
+
+    /// Keeps a committed layer for the next commit; false when the cache does not have it.
+    pub fn keep(&self, diff_id: &str) -> io::Result<bool> {
+        let from = self.committed().join(file_name(diff_id));
+        if !from.is_file() {
+            return Ok(false);
+        }
+        link_or_copy(&from, &self.staging().join(file_name(diff_id)))?;
+        Ok(true)
+    }
+
+    /// Makes the staged layers the cache's content: layers no image uses any more go.
+    pub fn commit(&self) -> io::Result<()> {
+        let backup = self.root.join("committed-backup");
+        if backup.exists() {
+            std::fs::remove_dir_all(&backup)?;
+        }
+        std::fs::rename(self.committed(), &backup)?;
+        std::fs::rename(self.staging(), self.committed())?;
+        std::fs::remove_dir_all(&backup)
+    }
+}
+
+fn link_or_copy(from: &Path, to: &Path) -> io::Result<()> {
+    if to.exists() {
+        return Ok(());
+    }
+    if std::fs::hard_link(from, to).is_err() {
+        let tmp = to.with_extension("tmp");
+        std::fs::copy(from, &tmp)?;
+        std::fs::rename(&tmp, to)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_keep_commit_and_lookup() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lc");
+        let d1 = Digest::of(b"one");
+        let d2 = Digest::of(b"two");
+        let src = dir.path().join("l.tar");
+        std::fs::write(&src, b"one").unwrap();
+        let c = LaunchCache::open(&root).unwrap();
+        c.stage(&src, d1.as_str()).unwrap();
+        assert!(LaunchCache::lookup(&root)(&d1).is_some());
+        c.commit().unwrap();
+
+        // Next export: d1 reused, d2 never staged; only d1 survives the commit.
+        let c = LaunchCache::open(&root).unwrap();
+        assert!(c.keep(d1.as_str()).unwrap());
+        assert!(!c.keep(d2.as_str()).unwrap());
+        c.commit().unwrap();
+        let lookup = LaunchCache::lookup(&root);
+        assert_eq!(std::fs::read(lookup(&d1).unwrap()).unwrap(), b"one");
+        assert!(lookup(&d2).is_none());
+    }
+}
