@@ -66,7 +66,9 @@ impl ExitClass for AnalyzeError {
     fn exit_code(&self) -> ExitCode {
         match self {
             AnalyzeError::NoRunImage(_) | AnalyzeError::BadReference(_) => ExitCode::InvalidArgs,
-            AnalyzeError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
+            AnalyzeError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
+                ExitCode::InvalidArgs
+            }
             AnalyzeError::Store(_) | AnalyzeError::Os(_) => ExitCode::Failed,
             _ => ExitCode::AnalyzeError,
         }

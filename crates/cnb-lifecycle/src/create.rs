@@ -46,7 +46,9 @@ pub enum CreateError {
 impl ExitClass for CreateError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            CreateError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
+            CreateError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
+                ExitCode::InvalidArgs
+            }
             CreateError::Store(_) | CreateError::Os(_) | CreateError::File(_) => ExitCode::Failed,
             CreateError::Analyze(e) => e.exit_code(),
             CreateError::Detect(e) => e.exit_code(),
@@ -78,7 +80,11 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     // Created while still root, so the build user owns it even under a root-owned parent.
     if let Some(d) = inputs.launch_cache_dir().filter(|_| inputs.daemon()) {
         std::fs::create_dir_all(d).map_err(|e| {
-            ExportError::Layer(crate::export::LayerError::io("create the launch cache", d, e))
+            ExportError::Layer(crate::export::LayerError::io(
+                "create the launch cache",
+                d,
+                e,
+            ))
         })?;
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;

@@ -70,7 +70,9 @@ impl ExitClass for RebaseError {
             RebaseError::ConflictingRunImage | RebaseError::BadReference(_) => {
                 ExitCode::InvalidArgs
             }
-            RebaseError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
+            RebaseError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
+                ExitCode::InvalidArgs
+            }
             RebaseError::Store(_) | RebaseError::Os(_) => ExitCode::Failed,
             _ => ExitCode::RebaseError,
         }

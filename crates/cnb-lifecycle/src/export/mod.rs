@@ -82,7 +82,9 @@ impl ExitClass for ExportError {
     fn exit_code(&self) -> ExitCode {
         match self {
             ExportError::NoRunImage(_) | ExportError::BadReference(_) => ExitCode::InvalidArgs,
-            ExportError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => ExitCode::InvalidArgs,
+            ExportError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
+                ExitCode::InvalidArgs
+            }
             ExportError::Store(_) | ExportError::Os(_) => ExitCode::Failed,
             _ => ExitCode::ExportError,
         }
