@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::io::Write;
 use std::path::Path;
 
-use flate2::write::GzEncoder;
+use gzp::ZWriter as _;
+use gzp::deflate::Gzip;
+use gzp::par::compress::{ParCompress, ParCompressBuilder};
 use tar::{EntryType, Header};
 
 use crate::error::io;
@@ -51,12 +53,12 @@ pub struct LayerDigests {
     pub size: u64,
 }
 
-enum Sink<W: Write> {
+enum Sink<W: Write + Send + 'static> {
     Plain(W),
-    Gzip(Box<GzEncoder<HashingWriter<W>>>),
+    Gzip(Box<ParCompress<'static, Gzip, HashingWriter<W>>>),
 }
 
-impl<W: Write> Write for Sink<W> {
+impl<W: Write + Send + 'static> Write for Sink<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match self {
             Sink::Plain(w) => w.write(buf),
@@ -74,7 +76,7 @@ impl<W: Write> Write for Sink<W> {
 /// Builds one layer. Entries are named by absolute in-image paths (`/layers/bp/layer/file`, as
 /// upstream), with fixed mtimes and empty user/group names. Hard links are stored as regular files
 /// and sockets, fifos and devices are skipped, as upstream does.
-pub struct LayerBuilder<W: Write> {
+pub struct LayerBuilder<W: Write + Send + 'static> {
     tar: tar::Builder<HashingWriter<Sink<W>>>,
     dirs: BTreeSet<String>,
 }
@@ -86,15 +88,33 @@ impl LayerBuilder<std::io::Sink> {
     }
 }
 
-impl<W: Write> LayerBuilder<W> {
+/// Compression threads: one per core. The output does not depend on it: blocks are fixed-size
+/// and each is compressed with the previous block as its dictionary, as pigz does.
+fn compression_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+impl<W: Write + Send + 'static> LayerBuilder<W> {
     /// A builder writing the (possibly compressed) tar to `out`.
     pub fn new(out: W, compression: Compression) -> Self {
+        Self::with_threads(out, compression, compression_threads())
+    }
+
+    /// [`Self::new`] with an explicit number of compression threads (at least one).
+    pub fn with_threads(out: W, compression: Compression, threads: usize) -> Self {
         let sink = match compression {
             Compression::None => Sink::Plain(out),
-            Compression::Gzip(level) => Sink::Gzip(Box::new(GzEncoder::new(
-                HashingWriter::new(out),
-                flate2::Compression::new(level.min(9)),
-            ))),
+            Compression::Gzip(level) => {
+                let builder = ParCompressBuilder::<Gzip>::new()
+                    .compression_level(gzp::Compression::new(level.min(9)));
+                // num_threads only fails for 0, which max(1) rules out.
+                let builder = match builder.num_threads(threads.max(1)) {
+                    Ok(b) => b,
+                    Err(_) => ParCompressBuilder::<Gzip>::new()
+                        .compression_level(gzp::Compression::new(level.min(9))),
+                };
+                Sink::Gzip(Box::new(builder.from_writer(HashingWriter::new(out))))
+            }
         };
         let mut tar = tar::Builder::new(HashingWriter::new(sink));
         tar.preserve_absolute(true);
@@ -285,8 +305,10 @@ impl<W: Write> LayerBuilder<W> {
                     },
                 )
             }
-            Sink::Gzip(enc) => {
-                let inner = enc.finish().map_err(io("finish gzip", ""))?;
+            Sink::Gzip(mut enc) => {
+                let inner = enc
+                    .finish()
+                    .map_err(|e| io("finish gzip", "")(std::io::Error::other(e)))?;
                 let (w, digest, size) = inner.finish();
                 (
                     w,

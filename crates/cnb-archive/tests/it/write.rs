@@ -184,3 +184,33 @@ fn long_names_survive() {
         "{names:?}"
     );
 }
+
+#[test]
+fn parallel_gzip_output_does_not_depend_on_the_thread_count() {
+    // Several compression blocks' worth of mixed data, so the threads really split the work.
+    let mut data = Vec::new();
+    let mut x: u32 = 7;
+    for i in 0..200_000u32 {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        if i % 3 == 0 {
+            data.extend_from_slice(&x.to_le_bytes());
+        } else {
+            data.extend_from_slice(b"line of text ");
+        }
+    }
+    let layer = |threads| {
+        let mut b = LayerBuilder::with_threads(Vec::new(), Compression::Gzip(1), threads);
+        b.add_bytes("/data/blob", &data, 0o644, OWNER).unwrap();
+        b.finish().unwrap()
+    };
+    let (one, d1) = layer(1);
+    let (four, d4) = layer(4);
+    assert_eq!(d1, d4);
+    assert_eq!(one, four);
+    // One gzip stream a plain gzip reader takes whole.
+    let mut tar_bytes = Vec::new();
+    flate2::read::GzDecoder::new(&one[..])
+        .read_to_end(&mut tar_bytes)
+        .unwrap();
+    assert_eq!(sha256_hex(&tar_bytes), d1.diff_id);
+}
