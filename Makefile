@@ -2,31 +2,109 @@
 CARGO ?= cargo
 WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 
-.PHONY: all build build-linux build-linux-x86-64 build-linux-arm64 demo e2e test lint fmt fmt-check clippy check-windows check-deps launcher-size setup clean
+.PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
+	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
+	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
+	build-image-linux-arm64 publish release-check bench demo e2e test lint fmt fmt-check clippy \
+	check-windows check-deps launcher-size setup clean
 
-all: build
+all: build-dev
 
-## build: debug build of every crate and phase binary
-build:
+## build-dev: debug build of every crate and phase binary (what developers iterate on)
+build-dev:
 	$(CARGO) build --workspace --all-targets
 
 PHASES := analyzer detector restorer builder exporter creator rebaser launcher
+# PROFILE=ci builds the cross targets quickly (checked and run in CI, not shipped).
+PROFILE ?= release
+PROFILE_DIR := $(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+RELEASE_TOOL := target/debug/cnb-release
+IMAGE := lifecycle.local/lifecycle
+# A registry to reach over plain HTTP when publishing (a loopback one), or -.
+INSECURE ?= -
 
-# $(call cross,<rust target>,<os>,<arch>): static release binaries of every phase in out/<os>/<arch>/
+# $(call cross,<rust target>,<os>,<arch>,<exe suffix>,<cargo build command>): every phase in out/<os>/<arch>/
 define cross
-	$(CARGO) build --release --target $(1) $(addprefix -p ,$(PHASES))
-	mkdir -p out/$(2)/$(3)
-	cp $(addprefix target/$(1)/release/,$(PHASES)) out/$(2)/$(3)/
+	$(5) --profile $(PROFILE) --target $(1) $(addprefix -p ,$(PHASES))
+	rm -rf out/$(2)/$(3) && mkdir -p out/$(2)/$(3)
+	cp $(addsuffix $(4),$(addprefix target/$(1)/$(PROFILE_DIR)/,$(PHASES))) out/$(2)/$(3)/
 endef
+
+## build: static binaries of every phase for linux and windows, x86-64 and arm64, in out/<os>/<arch>/
+build: build-linux build-windows
 
 ## build-linux-x86-64, build-linux-arm64, build-linux: static (musl) binaries in out/linux/<arch>/
 build-linux-x86-64:
-	$(call cross,x86_64-unknown-linux-musl,linux,x86-64)
+	$(call cross,x86_64-unknown-linux-musl,linux,x86-64,,$(CARGO) build)
 
 build-linux-arm64:
-	$(call cross,aarch64-unknown-linux-musl,linux,arm64)
+	$(call cross,aarch64-unknown-linux-musl,linux,arm64,,$(CARGO) build)
 
 build-linux: build-linux-x86-64 build-linux-arm64
+
+## build-windows-x86-64 (mingw), build-windows-arm64 (zig, via cargo-zigbuild), build-windows: out/windows/<arch>/*.exe
+build-windows-x86-64:
+	$(call cross,x86_64-pc-windows-gnu,windows,x86-64,.exe,$(CARGO) build)
+
+build-windows-arm64:
+	$(call cross,aarch64-pc-windows-gnullvm,windows,arm64,.exe,$(CARGO) zigbuild)
+
+build-windows: build-windows-x86-64 build-windows-arm64
+
+$(RELEASE_TOOL): FORCE
+	$(CARGO) build -q -p cnb-release
+FORCE:
+
+# $(call package,<os>,<arch>): out/lifecycle-v<version>+<os>.<arch>.tgz from out/<os>/<arch>/
+define package
+	$(RELEASE_TOOL) package out/$(1)/$(2) out/lifecycle-v$(VERSION)+$(1).$(2).tgz
+	@echo "out/lifecycle-v$(VERSION)+$(1).$(2).tgz"
+endef
+
+## package-<os>-<arch>, package-linux, package-windows, package: .tgz with lifecycle/<binaries> and lifecycle.toml
+package-linux-x86-64: build-linux-x86-64 $(RELEASE_TOOL)
+	$(call package,linux,x86-64)
+package-linux-arm64: build-linux-arm64 $(RELEASE_TOOL)
+	$(call package,linux,arm64)
+package-windows-x86-64: build-windows-x86-64 $(RELEASE_TOOL)
+	$(call package,windows,x86-64)
+package-windows-arm64: build-windows-arm64 $(RELEASE_TOOL)
+	$(call package,windows,arm64)
+package-linux: package-linux-x86-64 package-linux-arm64
+package-windows: package-windows-x86-64 package-windows-arm64
+package: package-linux package-windows
+
+## build-image-linux-amd64, build-image-linux-arm64: lifecycle images as OCI layouts under out/images
+##   (no Docker); build-image: both and one index over them. No windows image: no windows base image
+##   can be had offline (see README).
+build-image-linux-amd64: build-linux-x86-64 $(RELEASE_TOOL)
+	$(RELEASE_TOOL) image out/linux/x86-64 linux/amd64 out/images $(IMAGE):$(VERSION)-linux-amd64
+build-image-linux-arm64: build-linux-arm64 $(RELEASE_TOOL)
+	$(RELEASE_TOOL) image out/linux/arm64 linux/arm64 out/images $(IMAGE):$(VERSION)-linux-arm64
+build-image: build-image-linux-amd64 build-image-linux-arm64
+	$(RELEASE_TOOL) index out/images $(IMAGE):$(VERSION) $(IMAGE):$(VERSION)-linux-amd64 $(IMAGE):$(VERSION)-linux-arm64
+
+## publish: REGISTRY=host[:port]/repo pushes <commit>-linux-amd64, <commit>-linux-arm64 and <commit>
+##   (the index); RELEASE=1 also <version>-linux-*, latest-linux-* and the <version> and latest indexes.
+##   INSECURE=<host:port> for a plain-HTTP registry.
+publish: build-image
+	@test -n "$(REGISTRY)" || { echo "publish: set REGISTRY=host[:port]/repo" >&2; exit 2; }
+	$(RELEASE_TOOL) publish out/images $(INSECURE) \
+	  $(IMAGE):$(VERSION)-linux-amd64=$(REGISTRY):$(COMMIT)-linux-amd64 \
+	  $(IMAGE):$(VERSION)-linux-arm64=$(REGISTRY):$(COMMIT)-linux-arm64 \
+	  $(IMAGE):$(VERSION)=$(REGISTRY):$(COMMIT) \
+	  $(if $(RELEASE),$(foreach t,$(VERSION) latest,$(IMAGE):$(VERSION)-linux-amd64=$(REGISTRY):$(t)-linux-amd64 \
+	    $(IMAGE):$(VERSION)-linux-arm64=$(REGISTRY):$(t)-linux-arm64 $(IMAGE):$(VERSION)=$(REGISTRY):$(t)))
+
+## release-check: CI's check of the release artifacts (PROFILE=ci builds, qemu, umoci, skopeo, a registry)
+release-check:
+	bash .ci/release-check
+
+## bench: measurements (not a test) into docs/benchmarks.md; BENCH_MB sets the data size
+bench:
+	bash .ci/bench
 
 ## setup: install what the demo and the tests need on a fresh Debian machine (root)
 setup:
@@ -55,7 +133,7 @@ launcher-size:
 ##       the launcher's size budget and the end-to-end demo on both architectures
 test: fmt-check clippy check-windows check-deps
 	$(CARGO) nextest run --workspace --no-fail-fast
-	$(MAKE) launcher-size e2e
+	$(MAKE) launcher-size e2e release-check
 
 ## lint: formatting and clippy only
 lint: fmt-check clippy

@@ -1,0 +1,47 @@
+//! `cnb-release`: what `make package-*`, `make build-image-*` and `make publish` run. It writes the
+//! `lifecycle.toml` descriptor, packs `out/<os>/<arch>` binaries into a reproducible `.tgz`, builds
+//! lifecycle images as OCI layouts with our own image crate (no Docker), joins them in an index,
+//! and copies layouts to a registry. It is a build tool, not part of the lifecycle.
+
+mod descriptor;
+mod image;
+mod package;
+mod publish;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage:
+  cnb-release descriptor
+  cnb-release package <bin dir> <out.tgz>
+  cnb-release image <bin dir> <os/arch> <layout root> <name>
+  cnb-release index <layout root> <name> <child name>...
+  cnb-release publish <layout root> <insecure registry or -> <source name>=<destination>...";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match refs.as_slice() {
+        ["descriptor"] => {
+            print!("{}", descriptor::toml());
+            Ok(())
+        }
+        ["package", bin, out] => package::package(bin.as_ref(), out.as_ref()),
+        ["image", bin, platform, root, name] => {
+            image::build(bin.as_ref(), platform, root.as_ref(), name)
+        }
+        ["index", root, name, children @ ..] if !children.is_empty() => {
+            image::index(root.as_ref(), name, children)
+        }
+        ["publish", root, insecure, pairs @ ..] if !pairs.is_empty() => {
+            publish::publish(root.as_ref(), insecure, pairs)
+        }
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cnb-release: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
