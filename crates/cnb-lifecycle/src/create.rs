@@ -77,16 +77,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     {
         owned.push(d);
     }
-    // Created while still root, so the build user owns it even under a root-owned parent.
-    if let Some(d) = inputs.launch_cache_dir().filter(|_| inputs.daemon()) {
-        std::fs::create_dir_all(d).map_err(|e| {
-            ExportError::Layer(crate::export::LayerError::io(
-                "create the launch cache",
-                d,
-                e,
-            ))
-        })?;
-    }
+    crate::export::create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let env: Vec<(String, String)> = std::env::vars().collect();

@@ -53,9 +53,7 @@ pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, S
         }
         return Ok(Box::new(LayoutStore::new(dir)));
     }
-    let mut options = RegistryOptions::from_process_env()?;
-    options.insecure_registries = inputs.insecure_registries().to_vec();
-    Ok(Box::new(RegistryStore::new(options)?))
+    registry_store(inputs)
 }
 
 /// A separate store for `-cache-image` when the images go to the daemon: the cache image is
@@ -64,7 +62,12 @@ pub fn open_cache_store(inputs: &Inputs) -> Result<Option<Box<dyn BlobStore>>, S
     if !inputs.flag(Key::Daemon) || inputs.cache_image().is_none() {
         return Ok(None);
     }
+    registry_store(inputs).map(Some)
+}
+
+/// A registry store with the process's credentials and the inputs' insecure registries.
+fn registry_store(inputs: &Inputs) -> Result<Box<dyn BlobStore>, StoreError> {
     let mut options = RegistryOptions::from_process_env()?;
     options.insecure_registries = inputs.insecure_registries().to_vec();
-    Ok(Some(Box::new(RegistryStore::new(options)?)))
+    Ok(Box::new(RegistryStore::new(options)?))
 }

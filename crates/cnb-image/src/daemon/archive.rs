@@ -86,9 +86,10 @@ pub fn write_load_archive(
     tar.into_inner()?.flush()
 }
 
-/// Unpacks a `docker save` stream of one image into `dir` and returns its layer files in order
-/// (the legacy `<id>/layer.tar` form and the OCI form alike, through `manifest.json`).
-pub fn unpack_saved(input: impl Read, dir: &Path) -> io::Result<Vec<PathBuf>> {
+/// Unpacks a `docker save` stream of one image into `dir` and returns its config file and its
+/// layer files in order (the legacy `<id>/layer.tar` form and the OCI form alike, through
+/// `manifest.json`).
+pub fn unpack_saved(input: impl Read, dir: &Path) -> io::Result<(PathBuf, Vec<PathBuf>)> {
     let mut archive = tar::Archive::new(input);
     // `unpack_in` refuses entries that would land outside `dir`.
     for entry in archive.entries()? {
@@ -102,21 +103,23 @@ pub fn unpack_saved(input: impl Read, dir: &Path) -> io::Result<Vec<PathBuf>> {
         .into_iter()
         .next()
         .ok_or_else(|| io::Error::other("docker save manifest.json lists no image"))?;
-    first
+    let inside = |l: &str| {
+        if Path::new(l)
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(io::Error::other(format!(
+                "docker save manifest.json names a file outside the archive: {l}"
+            )));
+        }
+        Ok(dir.join(l))
+    };
+    let layers = first
         .layers
         .iter()
-        .map(|l| {
-            if Path::new(l)
-                .components()
-                .any(|c| !matches!(c, std::path::Component::Normal(_)))
-            {
-                return Err(io::Error::other(format!(
-                    "docker save manifest.json names a layer outside the archive: {l}"
-                )));
-            }
-            Ok(dir.join(l))
-        })
-        .collect()
+        .map(|l| inside(l))
+        .collect::<io::Result<_>>()?;
+    Ok((inside(&first.config)?, layers))
 }
 
 #[cfg(test)]
@@ -142,12 +145,13 @@ mod tests {
         )
         .unwrap();
         let out = tempfile::tempdir().unwrap();
-        let layers = unpack_saved(&buf[..], out.path()).unwrap();
+        let (config, layers) = unpack_saved(&buf[..], out.path()).unwrap();
         assert_eq!(layers.len(), 3);
         assert_eq!(std::fs::read(&layers[0]).unwrap(), b"");
         assert_eq!(std::fs::read(&layers[1]).unwrap(), b"layer bytes");
         assert_eq!(std::fs::read(&layers[2]).unwrap(), b"xy");
-        assert_eq!(std::fs::read(out.path().join("abc.json")).unwrap(), b"{}");
+        assert_eq!(config, out.path().join("abc.json"));
+        assert_eq!(std::fs::read(&config).unwrap(), b"{}");
     }
 
     #[test]

@@ -217,17 +217,15 @@ impl DaemonStore {
         drop(file);
         std::fs::create_dir_all(&dir).map_err(crate::error::io("create", &dir))?;
         let reader = File::open(&tar_path).map_err(crate::error::io("read", &tar_path))?;
-        let files = archive::unpack_saved(io::BufReader::new(reader), &dir)
+        let (config_path, files) = archive::unpack_saved(io::BufReader::new(reader), &dir)
             .map_err(|e| api("read the export of", image_id, e))?;
         let _ = std::fs::remove_file(&tar_path);
-        let config_json = self.inspect(image_id)?;
-        let diff_ids: Vec<Digest> = config_json
-            .and_then(|i| i.root_fs)
-            .and_then(|r| r.layers)
-            .unwrap_or_default()
-            .iter()
-            .map(|d| d.parse())
-            .collect::<Result<_>>()?;
+        // The exported config names the layers' diffIDs in the order of the layer files.
+        let config: ConfigFile = std::fs::read(&config_path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()))
+            .map_err(|e| api("read the export of", image_id, e))?;
+        let diff_ids = config.rootfs.diff_ids;
         if diff_ids.len() != files.len() {
             return Err(api(
                 "read the export of",
@@ -520,25 +518,29 @@ impl BlobStore for DaemonStore {
                     .rposition(|c| st.chains.contains(c))
                     .map_or(0, |i| i + 1)
             };
-            let mut layers = Vec::with_capacity(diff_ids.len());
-            for (i, (desc, diff_id)) in parsed.layers.iter().zip(&diff_ids).enumerate() {
-                layers.push(if i < present {
-                    LayerFile::Present
-                } else {
-                    self.layer_source(name, &desc.digest, diff_id)?
-                });
-            }
-            let first = self.load(name, &config, parsed.config.digest.hex(), &tags, layers);
-            if let Err(e) = first {
+            // Layers below `present` travel as placeholders; the rest with their bytes.
+            let layer_files = |present: usize| -> Result<Vec<LayerFile>> {
+                parsed
+                    .layers
+                    .iter()
+                    .zip(&diff_ids)
+                    .enumerate()
+                    .map(|(i, (desc, diff_id))| {
+                        if i < present {
+                            Ok(LayerFile::Present)
+                        } else {
+                            self.layer_source(name, &desc.digest, diff_id)
+                        }
+                    })
+                    .collect()
+            };
+            let hex = parsed.config.digest.hex();
+            if let Err(e) = self.load(name, &config, hex, &tags, layer_files(present)?) {
                 if present == 0 {
                     return Err(e);
                 }
                 // The daemon did not take the placeholders (another storage backend): send all.
-                let mut layers = Vec::with_capacity(diff_ids.len());
-                for (desc, diff_id) in parsed.layers.iter().zip(&diff_ids) {
-                    layers.push(self.layer_source(name, &desc.digest, diff_id)?);
-                }
-                self.load(name, &config, parsed.config.digest.hex(), &tags, layers)?;
+                self.load(name, &config, hex, &tags, layer_files(0)?)?;
             }
             // The daemon's own ID for what it loaded (the config digest with the classic
             // storage; the manifest digest with containerd's).

@@ -108,10 +108,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     {
         owned.push(d);
     }
-    // Created while still root, so the build user owns it even under a root-owned parent.
-    if let Some(d) = inputs.launch_cache_dir().filter(|_| inputs.daemon()) {
-        std::fs::create_dir_all(d).map_err(|e| LayerError::io("create the launch cache", d, e))?;
-    }
+    create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let report = export(inputs, store.as_ref(), log)?;
@@ -324,6 +321,16 @@ pub(crate) fn image_report(
         }
     };
     Report { image, build: None }
+}
+
+/// Creates `-launch-cache` (with -daemon) while still root, so that after `ensure_owner` the build
+/// user owns it even under a root-owned parent; upstream requires it to exist.
+pub(crate) fn create_launch_cache_dir(inputs: &Inputs) -> Result<(), ExportError> {
+    match inputs.launch_cache_dir().filter(|_| inputs.daemon()) {
+        Some(d) => std::fs::create_dir_all(d)
+            .map_err(|e| ExportError::Layer(LayerError::io("create the launch cache", d, e))),
+        None => Ok(()),
+    }
 }
 
 /// The launch cache, with -daemon only (upstream ignores it otherwise).
