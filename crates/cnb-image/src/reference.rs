@@ -102,6 +102,23 @@ impl ImageRef {
         format!("{}/{}", self.registry, self.repository)
     }
 
+    /// Whether the registry is on this machine or a private network, which docker and
+    /// go-containerregistry (so upstream lifecycle) reach over plain HTTP without being told:
+    /// `localhost`, `127.0.0.0/8`, `[::1]`, and the RFC 1918 ranges.
+    pub fn is_local_registry(&self) -> bool {
+        let host = match self.registry.rsplit_once(':') {
+            Some((h, port)) if !h.ends_with(':') && port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => self.registry.as_str(),
+        };
+        if host == "localhost" || host == "[::1]" || host == "::1" {
+            return true;
+        }
+        match host.parse::<std::net::Ipv4Addr>() {
+            Ok(ip) => ip.is_loopback() || ip.is_private(),
+            Err(_) => false,
+        }
+    }
+
     /// `registry/repository@digest` for a digest of this repository.
     pub fn with_digest(&self, digest: &Digest) -> String {
         format!("{}@{digest}", self.name())
@@ -169,6 +186,37 @@ mod tests {
             r.with_digest(&d.parse().unwrap()),
             format!("my.reg:443/x/y@{d}")
         );
+    }
+
+    #[test]
+    fn local_registries_are_told_apart() {
+        for local in [
+            "localhost:5000/a",
+            "localhost/a",
+            "127.0.0.1:5000/a",
+            "127.1.2.3/a",
+            "[::1]:5000/a",
+            "10.0.0.1:5000/a",
+            "172.16.0.1/a",
+            "192.168.1.1:443/a",
+        ] {
+            assert!(
+                ImageRef::parse(local).unwrap().is_local_registry(),
+                "{local}"
+            );
+        }
+        for remote in [
+            "busybox",
+            "gcr.io/a/b",
+            "172.32.0.1/a",
+            "8.8.8.8:5000/a",
+            "localhost.example.com/a",
+        ] {
+            assert!(
+                !ImageRef::parse(remote).unwrap().is_local_registry(),
+                "{remote}"
+            );
+        }
     }
 
     #[test]
