@@ -86,6 +86,8 @@ fn main() {
         b.set_env("PATH", "/bin");
         b.set_user("1000:1000");
         b.set_label("io.buildpacks.base.id", "io.example.busybox");
+        // Real run images still carry the stack id, which Platform API < 0.12 and kpack read.
+        b.set_label("io.buildpacks.stack.id", "io.example.busybox");
         b.set_label("io.buildpacks.base.distro.name", "busybox");
         b.set_label("io.buildpacks.base.distro.version", "1.35");
         b.set_created(cnb_image::NORMALIZED_CREATED);
