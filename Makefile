@@ -5,7 +5,7 @@ WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 .PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
 	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
 	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
-	build-image-linux-arm64 publish release-check bench demo e2e test lint fmt fmt-check clippy \
+	build-image-linux-arm64 publish release-check bench demo e2e e2e-platforms test lint fmt fmt-check clippy \
 	check-windows check-deps launcher-size setup clean
 
 all: build-dev
@@ -116,12 +116,18 @@ demo:
 	bash .ci/demo
 
 ## e2e: the demo for both architectures; the five phases and the creator against a registry and
-##      against a Docker daemon (with the launch cache and the rebaser)
+##      against a Docker daemon (with the launch cache and the rebaser); the platforms' own calls
 e2e:
 	DEMO_ARCH=amd64 bash .ci/demo
 	DEMO_ARCH=arm64 bash .ci/demo
 	bash .ci/e2e-registry
 	bash .ci/e2e-daemon
+	$(MAKE) e2e-platforms
+
+## e2e-platforms: pack, kpack and Tekton calling the phases exactly as their source does
+##                (PLATFORMS="pack kpack tekton" picks some; see docs/platforms.md)
+e2e-platforms:
+	bash .ci/e2e-platforms
 
 ## launcher-size: the static launcher stays under its 2 MiB budget
 launcher-size:
