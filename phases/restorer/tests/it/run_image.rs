@@ -1,4 +1,5 @@
-//! The restorer re-resolves the recorded run image for the recorded target (Platform API 0.12+).
+//! The restorer and the run image (Platform API 0.12+): read again only when analyzed.toml leaves a
+//! question (no target, a tag, flags naming another target); one it cannot read then only warns.
 
 use std::process::{Command, Output};
 
@@ -249,4 +250,42 @@ fn a_run_image_in_a_registry_that_is_down_is_not_needed_when_analyzed_toml_has_t
         text(&out)
     );
     assert_eq!(analyzed_text(dir.path()), without_target);
+}
+
+#[test]
+fn flags_naming_another_target_resolve_a_pinned_index_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LayoutStore::new(dir.path().join("repo"));
+    let (index, _) = save_run_index(&store, "r.test/run:multi", &four_platforms(), "r");
+    let pinned = format!(
+        "{}@{}",
+        dir.path().join("repo/r.test/run/multi").display(),
+        index.digest
+    );
+    let analyzed = format!(
+        "[run-image]\nreference = \"{pinned}\"\nimage = \"r.test/run:multi\"\n[run-image.target]\nos = \"linux\"\narch = \"amd64\"\n"
+    );
+    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
+    std::fs::write(
+        dir.path().join("layers/group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("layers/analyzed.toml"), &analyzed).unwrap();
+    // The recorded target and a digest: nothing to resolve, analyzed.toml stays as it is.
+    let out = restorer(dir.path(), "0.12", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("layers/analyzed.toml")).unwrap(),
+        analyzed
+    );
+    // -arch arm64 asks for another target: the index is read again and its arm64 child recorded.
+    let out = restorer(dir.path(), "0.12", &["-arch", "arm64"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = Analyzed::read(&dir.path().join("layers/analyzed.toml"))
+        .unwrap()
+        .run_image
+        .unwrap();
+    assert_eq!(run.target.unwrap().arch, "arm64");
+    assert_ne!(run.reference, pinned);
 }
