@@ -87,7 +87,7 @@ fn run_image_for_export(
     } else {
         "run.toml"
     };
-    log.info(format!(
+    log.debug(format!(
         "no run image name in {source}: recording '{fallback}' as the run image"
     ));
     Ok(RunImageRef {
