@@ -59,6 +59,27 @@ impl ExitClass for CreateError {
     }
 }
 
+/// Points `HOME` and `USER` at the build user, as upstream does after dropping privileges: the
+/// creator usually starts as root, and buildpacks (which get `HOME`) must not write into root's
+/// home. Upstream fails when the uid is not in the user database; a build user without an entry
+/// is common in hand-made builders, so we warn and keep the environment. `USER` is the login
+/// name (upstream sets the GECOS name, often empty); buildpacks do not see it, as upstream.
+fn set_user_env(env: &mut Vec<(String, String)>, uid: u32, log: &Logger) {
+    // Upstream has no user database on Windows and leaves the environment alone there.
+    if std::env::consts::FAMILY != "unix" {
+        return;
+    }
+    let Some((home, name)) = cnb_os::user_home(uid) else {
+        log.warn(format!(
+            "uid {uid} is not in the user database: keeping HOME and USER as they are"
+        ));
+        return;
+    };
+    env.retain(|(k, _)| k != "HOME" && k != "USER");
+    env.push(("HOME".into(), home.to_string_lossy().into_owned()));
+    env.push(("USER".into(), name));
+}
+
 /// Runs the creator with the process's environment.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     let store = open_store(inputs, log)?;
@@ -80,7 +101,8 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     crate::export::create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    let env: Vec<(String, String)> = std::env::vars().collect();
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    set_user_env(&mut env, inputs.uid(), log);
 
     log.info("===> ANALYZING");
     let analyzed = crate::analyze::analyze(inputs, store.as_ref(), cache_store, log)?;

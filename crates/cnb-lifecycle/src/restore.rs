@@ -2,9 +2,11 @@
 //! image's launch layers, and cached layers from the cache dir, each verified against its diffID
 //! (a mismatch discards that layer with a warning) — before the build (platform.md "restorer").
 //!
-//! From Platform API 0.12 it also re-resolves the run image recorded in analyzed.toml for the
-//! recorded target (an index becomes the target's child; a target missing is filled in; a run image
-//! of another platform fails) and, from 0.14 with `-run`, checks the selected run image is readable.
+//! From Platform API 0.12 it reads the run image recorded in analyzed.toml again only when
+//! analyzed.toml leaves a question (no target, a tag instead of a digest, flags naming another
+//! target, image extensions): an index becomes the target's child, a missing target is filled in,
+//! a run image of another platform fails, and one that cannot be read only warns (except for
+//! extensions). From 0.14 a selected run image that run.toml lists must be readable, as upstream.
 //!
 //! Cached layers come from `-cache-image` (a registry image) or `-cache-dir`.
 //!
@@ -85,6 +87,84 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Resto
     }
 }
 
+/// Why the restorer reads the run image (Platform API 0.12+). Pack gives the restorer credentials
+/// for the cache image only, so the run image is read only when analyzed.toml leaves a question.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RunImageRead {
+    /// Image extensions need the run image's digest and target (upstream reads it then, and a
+    /// failure is an error).
+    Extensions,
+    /// analyzed.toml has no target (ours: upstream fills it in only for extensions).
+    NoTarget,
+    /// `-os`/`-arch`/`-arch-variant` name another target than the recorded one (ours).
+    OtherTarget,
+    /// The reference is a tag, not a digest: it may name an index (ours: it becomes the child).
+    NotPinned,
+}
+
+impl RunImageRead {
+    fn why(self) -> &'static str {
+        match self {
+            RunImageRead::Extensions => "for image extensions",
+            RunImageRead::NoTarget => "to find its target",
+            RunImageRead::OtherTarget => "for the target given by the flags",
+            RunImageRead::NotPinned => "to pin it to a digest",
+        }
+    }
+}
+
+/// Whether (and why) the recorded run image must be read again.
+fn run_image_read(inputs: &Inputs, analyzed: &Analyzed, group: &Group) -> Option<RunImageRead> {
+    let run = analyzed
+        .run_image
+        .as_ref()
+        .filter(|r| !r.reference.is_empty())?;
+    let recorded = run.target.as_ref().filter(|t| !t.os.is_empty());
+    if run.extend || (recorded.is_none() && !group.group_extensions.is_empty()) {
+        return Some(RunImageRead::Extensions);
+    }
+    let Some(recorded) = recorded else {
+        return Some(RunImageRead::NoTarget);
+    };
+    if let Some(flags) = crate::target::from_flags(inputs)
+        && !flags
+            .target
+            .matches(&crate::target::from_recorded(recorded).target)
+    {
+        return Some(RunImageRead::OtherTarget);
+    }
+    // A daemon records image IDs, which have no '@'; a registry or layout reference is pinned
+    // when it carries a digest.
+    if !inputs.daemon() && !run.reference.contains('@') {
+        return Some(RunImageRead::NotPinned);
+    }
+    None
+}
+
+/// Whether the run image analyzed.toml selected must be readable (Platform API 0.14+): upstream
+/// checks it when run.toml lists it (as an image or a mirror).
+fn must_check_selected(inputs: &Inputs, analyzed: &Analyzed) -> Result<bool, RestoreError> {
+    let Some(name) = analyzed
+        .run_image
+        .as_ref()
+        .map(|r| r.image.as_str())
+        .filter(|n| !n.is_empty())
+    else {
+        return Ok(false);
+    };
+    if inputs.platform_api < Version::new(0, 14) {
+        return Ok(false);
+    }
+    let Some(path) = inputs.run_path() else {
+        return Ok(false);
+    };
+    let listed: Option<cnb_formats::run::RunMetadata> = cnb_formats::read_toml_if_exists(path)?;
+    Ok(listed.is_some_and(|l| {
+        l.entry_containing(name, crate::export::image_name_key)
+            .is_some()
+    }))
+}
+
 /// Runs the restorer.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     let layers = inputs.layers_dir().to_path_buf();
@@ -103,11 +183,22 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     } else {
         None
     };
-    let has_run_image = analyzed
+    // restore() reads group.toml again and reports it; here it only tells about extensions.
+    let group = Group::read(
+        &inputs
+            .group_path()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| layers.join("group.toml")),
+    )
+    .unwrap_or_default();
+    let read = analyzed
         .as_ref()
-        .and_then(|a| a.run_image.as_ref())
-        .is_some_and(|r| !r.reference.is_empty());
-    let store = if has_run_image || inputs.cache_image().is_some() {
+        .and_then(|a| run_image_read(inputs, a, &group));
+    let check_selected = match &analyzed {
+        Some(a) => must_check_selected(inputs, a)?,
+        None => false,
+    };
+    let store = if read.is_some() || check_selected || inputs.cache_image().is_some() {
         Some(crate::stores::open_store(inputs, log)?)
     } else {
         None
@@ -117,11 +208,70 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     // The store (with its credentials) is built before dropping to the build user, as upstream
     // builds its keychain first: ~/.docker may not be readable afterwards.
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    if let (Some(a), Some(store)) = (analyzed.as_mut().filter(|_| has_run_image), &store) {
-        update_run_image(inputs, store.as_ref(), a)?;
-        a.write(&analyzed_path)?;
+    if let (Some(a), Some(store)) = (analyzed.as_mut(), &store) {
+        if check_selected {
+            check_selected_run_image(inputs, store.as_ref(), a)?;
+        }
+        if let Some(read) = read {
+            match update_run_image(inputs, store.as_ref(), a) {
+                Ok(()) => a.write(&analyzed_path)?,
+                // Ours only: the build can go on with what the analyzer recorded.
+                Err(RestoreError::RunImage(e))
+                    if read != RunImageRead::Extensions && is_unreadable(&e) =>
+                {
+                    log.warn(format!(
+                        "could not read the run image {}: {e}; keeping analyzed.toml as it is",
+                        read.why()
+                    ));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
     restore(inputs, cache_store.as_deref().or(store.as_deref()), log)
+}
+
+/// An image that could not be read (missing, refused, unreachable), as opposed to one that was
+/// read and is for another platform.
+fn is_unreadable(e: &cnb_image::ImageError) -> bool {
+    !matches!(
+        e,
+        cnb_image::ImageError::NoMatchingPlatform { .. }
+            | cnb_image::ImageError::PlatformMismatch { .. }
+    )
+}
+
+/// The request the recorded run image is resolved with: the flags, else the recorded target.
+fn run_image_request(
+    inputs: &Inputs,
+    run: &cnb_formats::analyzed::RunImage,
+) -> cnb_image::TargetRequest {
+    use cnb_image::{TargetRequest, TargetSource};
+    crate::target::from_flags(inputs)
+        .or_else(|| {
+            run.target
+                .as_ref()
+                .filter(|t| !t.os.is_empty())
+                .map(crate::target::from_recorded)
+        })
+        .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host))
+}
+
+/// Platform API 0.14+: the selected run image must be readable, as upstream checks it.
+fn check_selected_run_image(
+    inputs: &Inputs,
+    store: &dyn cnb_image::BlobStore,
+    analyzed: &Analyzed,
+) -> Result<(), RestoreError> {
+    use cnb_image::{ImageError, Opened, open};
+    let Some(run) = analyzed.run_image.as_ref() else {
+        return Ok(());
+    };
+    match open(store, &run.image, &run_image_request(inputs, run)) {
+        Ok(Opened::Found(_) | Opened::PlatformMismatch { .. })
+        | Err(ImageError::NoMatchingPlatform { .. }) => Ok(()),
+        _ => Err(RestoreError::RunImageNotAccessible(run.image.clone())),
+    }
 }
 
 /// Re-resolves the recorded run image for the recorded (or flagged) target.
@@ -130,29 +280,11 @@ fn update_run_image(
     store: &dyn cnb_image::BlobStore,
     analyzed: &mut Analyzed,
 ) -> Result<(), RestoreError> {
-    use cnb_image::{ImageError, Opened, TargetRequest, TargetSource, open};
+    use cnb_image::{ImageError, Opened, TargetSource, open};
     let Some(run) = analyzed.run_image.as_mut() else {
         return Ok(());
     };
-    let request = crate::target::from_flags(inputs)
-        .or_else(|| {
-            run.target
-                .as_ref()
-                .filter(|t| !t.os.is_empty())
-                .map(crate::target::from_recorded)
-        })
-        .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host));
-    if inputs.platform_api >= Version::new(0, 14)
-        && let Some(run_toml) = inputs.run_path()
-        && let Some(listed) =
-            cnb_formats::read_toml_if_exists::<cnb_formats::run::RunMetadata>(run_toml)?
-        && listed.images.iter().any(|i| i.image == run.image)
-    {
-        match open(store, &run.image, &request) {
-            Ok(Opened::Found(_)) | Ok(Opened::PlatformMismatch { .. }) => {}
-            _ => return Err(RestoreError::RunImageNotAccessible(run.image.clone())),
-        }
-    }
+    let request = run_image_request(inputs, run);
     let image = match open(store, &run.reference, &request).map_err(RestoreError::RunImage)? {
         Opened::Found(i) => *i,
         Opened::NotFound => {

@@ -6,8 +6,8 @@ use cnb_formats::labels::{
 };
 use cnb_formats::project_metadata::ProjectMetadata;
 use cnb_formats::run::{RunMetadata, StackToml};
-use cnb_image::{Image, ImageBuilder, NORMALIZED_CREATED};
-use cnb_platform::{Inputs, Logger};
+use cnb_image::{Image, ImageBuilder, ImageRef, NORMALIZED_CREATED};
+use cnb_platform::{Inputs, Key, Logger};
 
 use super::layers::LAUNCHER_PATH;
 use super::{Build, ExportError};
@@ -16,24 +16,84 @@ fn encode(e: cnb_formats::FormatError) -> ExportError {
     ExportError::File(e)
 }
 
-/// The run image's mirrors, from run.toml (0.12+) or stack.toml.
-fn mirrors(inputs: &Inputs, run_name: &str) -> Result<Vec<String>, ExportError> {
-    if inputs.platform_api >= Version::new(0, 12) {
-        let Some(path) = inputs.run_path() else {
-            return Ok(Vec::new());
-        };
-        let run: Option<RunMetadata> = cnb_formats::read_toml_if_exists(path)?;
-        Ok(run
-            .and_then(|r| r.images.into_iter().find(|i| i.image == run_name))
-            .map(|i| i.mirrors)
-            .unwrap_or_default())
-    } else {
-        let Some(path) = inputs.stack_path() else {
-            return Ok(Vec::new());
-        };
-        let stack: Option<StackToml> = cnb_formats::read_toml_if_exists(path)?;
-        Ok(stack.map(|s| s.run_image.mirrors).unwrap_or_default())
+/// A name as upstream compares run image names: without its digest, with `latest` for a missing
+/// tag, registry and `library/` spelled out; a name that does not parse is compared as given.
+pub(crate) fn image_name_key(name: &str) -> String {
+    match ImageRef::parse(name) {
+        Ok(mut r) => {
+            r.digest = None;
+            if r.tag.is_none() {
+                r.tag = Some("latest".into());
+            }
+            r.to_string()
+        }
+        Err(_) => name.to_string(),
     }
+}
+
+/// The run image name and mirrors for `io.buildpacks.lifecycle.metadata`, as upstream takes them:
+/// below Platform API 0.12 stack.toml's `[run-image]`; from 0.12 the run.toml entry holding the
+/// name analyzed.toml recorded (as its image or a mirror), else the first entry when nothing was
+/// recorded. Ours: a recorded name that no entry holds is kept as it is (upstream takes the first
+/// entry, so a rebase would silently move the app to another run image), and when the files name
+/// nothing the name given to the analyzer or the run image's reference is used, so that
+/// `stack.runImage.image` is never empty (kpack parses it as an image reference).
+fn run_image_for_export(
+    inputs: &Inputs,
+    build: &Build,
+    log: &Logger,
+) -> Result<RunImageRef, ExportError> {
+    let recorded = build.analyzed.run_image.as_ref();
+    let recorded_name = recorded.map(|r| r.image.as_str()).unwrap_or_default();
+    let from_files = if inputs.platform_api < Version::new(0, 12) {
+        let stack: Option<StackToml> = match inputs.stack_path() {
+            Some(path) => cnb_formats::read_toml_if_exists(path)?,
+            None => None,
+        };
+        stack.map(|s| s.run_image)
+    } else {
+        let run: Option<RunMetadata> = match inputs.run_path() {
+            Some(path) => cnb_formats::read_toml_if_exists(path)?,
+            None => None,
+        };
+        run.and_then(|run| {
+            if recorded_name.is_empty() {
+                return run.images.into_iter().next();
+            }
+            Some(
+                run.entry_containing(recorded_name, image_name_key)
+                    .cloned()
+                    .unwrap_or_else(|| RunImageRef {
+                        image: recorded_name.to_string(),
+                        mirrors: Vec::new(),
+                    }),
+            )
+        })
+    };
+    if let Some(found) = from_files.filter(|r| !r.image.is_empty()) {
+        return Ok(found);
+    }
+    let fallback = [
+        recorded_name,
+        inputs.string(Key::RunImage).unwrap_or_default(),
+        recorded.map(|r| r.reference.as_str()).unwrap_or_default(),
+    ]
+    .into_iter()
+    .find(|n| !n.is_empty())
+    .unwrap_or_default()
+    .to_string();
+    let source = if inputs.platform_api < Version::new(0, 12) {
+        "stack.toml"
+    } else {
+        "run.toml"
+    };
+    log.debug(format!(
+        "no run image name in {source}: recording '{fallback}' as the run image"
+    ));
+    Ok(RunImageRef {
+        image: fallback,
+        mirrors: Vec::new(),
+    })
 }
 
 /// Sets everything but the layers.
@@ -46,22 +106,14 @@ pub(super) fn apply(
     log: &Logger,
 ) -> Result<(), ExportError> {
     let papi = inputs.platform_api;
-    let run_name = build
-        .analyzed
-        .run_image
-        .as_ref()
-        .map(|r| r.image.clone())
-        .unwrap_or_default();
-    let run_mirrors = mirrors(inputs, &run_name)?;
+    let for_export = run_image_for_export(inputs, build, log)?;
     if papi >= Version::new(0, 12) {
-        md.run_image.image = run_name.clone();
-        md.run_image.mirrors = run_mirrors.clone();
+        md.run_image.image = for_export.image.clone();
+        md.run_image.mirrors = for_export.mirrors.clone();
     }
+    // Written at every Platform API: older platforms (and kpack) read the run image from here.
     md.stack = Some(StackMetadata {
-        run_image: RunImageRef {
-            image: run_name,
-            mirrors: run_mirrors,
-        },
+        run_image: for_export,
     });
     image.set_label(labels::LIFECYCLE_METADATA, &md.to_label().map_err(encode)?);
 

@@ -23,6 +23,7 @@ use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 use crate::stores::{StoreError, open_store};
 use crate::target;
 
+pub(crate) use config::image_name_key;
 pub use layers::LayerError;
 
 /// Why an export failed.

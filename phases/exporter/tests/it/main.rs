@@ -3,3 +3,4 @@
 
 mod layout;
 mod registry;
+mod run_image_metadata;

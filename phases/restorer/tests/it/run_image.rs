@@ -1,4 +1,5 @@
-//! The restorer re-resolves the recorded run image for the recorded target (Platform API 0.12+).
+//! The restorer and the run image (Platform API 0.12+): read again only when analyzed.toml leaves a
+//! question (no target, a tag, flags naming another target); one it cannot read then only warns.
 
 use std::process::{Command, Output};
 
@@ -120,4 +121,171 @@ fn with_run_toml_the_selected_run_image_must_be_readable() {
         "{}",
         text(&out)
     );
+}
+
+/// The restorer as pack runs it at Platform API 0.12+: with a registry, a cache dir and no
+/// credentials for the run image (pack hands it the cache image's only).
+fn registry_restorer(dir: &std::path::Path, papi: &str, env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_restorer"))
+        .args(["-layers", dir.join("layers").to_str().unwrap()])
+        .args(["-cache-dir", dir.join("cache").to_str().unwrap()])
+        .env_clear()
+        .env("CNB_PLATFORM_API", papi)
+        // Read from 0.14 only (the -run flag is refused before).
+        .env("CNB_RUN_PATH", dir.join("run.toml"))
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn layers_with(analyzed: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
+    std::fs::create_dir_all(dir.path().join("cache")).unwrap();
+    std::fs::write(
+        dir.path().join("layers/group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("layers/analyzed.toml"), analyzed).unwrap();
+    dir
+}
+
+fn analyzed_text(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("layers/analyzed.toml")).unwrap()
+}
+
+#[test]
+fn a_run_image_it_may_not_read_is_not_read_when_analyzed_toml_has_the_target() {
+    use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
+    let reg = cnb_test_support::registry::Registry::builder()
+        .basic_auth("cnb", "s3cret")
+        .start();
+    let auth = format!(r#"{{"{}":"{}"}}"#, reg.host(), reg.basic_header().unwrap());
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().to_string()],
+        auth: AuthSource::new(Some(&auth), None).unwrap(),
+        ..Default::default()
+    })
+    .unwrap();
+    let name = reg.image("cnb/run:multi");
+    let (_, children) = save_run_index(&store, &name, &four_platforms(), "r");
+    let child = format!("{}/cnb/run@{}", reg.host(), children[1].digest);
+    let with_target = format!(
+        "[run-image]\nreference = \"{child}\"\nimage = \"{name}\"\n[run-image.target]\nos = \"linux\"\narch = \"arm64\"\narch-variant = \"v8\"\n"
+    );
+    let dir = layers_with(&with_target);
+    let insecure = [("CNB_INSECURE_REGISTRIES", reg.host())];
+    let reads = || reg.count_requests("GET", "/v2/cnb/run/");
+    let before = reads();
+    for papi in ["0.12", "0.14", "0.15"] {
+        let out = registry_restorer(dir.path(), papi, &insecure);
+        assert!(out.status.success(), "{papi}: {}", text(&out));
+        assert!(!text(&out).contains("run image"), "{papi}: {}", text(&out));
+        assert_eq!(analyzed_text(dir.path()), with_target, "{papi}");
+    }
+    assert_eq!(reads(), before, "the run image was not read");
+
+    // Without a target it must read the image: refused, it warns and goes on.
+    let without_target = format!("[run-image]\nreference = \"{child}\"\nimage = \"{name}\"\n");
+    let dir = layers_with(&without_target);
+    let out = registry_restorer(dir.path(), "0.12", &insecure);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("could not read the run image to find its target"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(analyzed_text(dir.path()), without_target);
+    // With the credentials it fills the target in.
+    let out = registry_restorer(
+        dir.path(),
+        "0.12",
+        &[insecure[0], ("CNB_REGISTRY_AUTH", &auth)],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let a = Analyzed::read(&dir.path().join("layers/analyzed.toml")).unwrap();
+    assert_eq!(a.target().unwrap().arch, "arm64");
+
+    // From 0.14 a selected run image that run.toml lists must be readable, as upstream.
+    let dir = layers_with(&with_target);
+    std::fs::write(
+        dir.path().join("run.toml"),
+        format!("[[images]]\nimage = \"other.test/run:multi\"\nmirrors = [\"{name}\"]\n"),
+    )
+    .unwrap();
+    let out = registry_restorer(dir.path(), "0.14", &insecure);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("selected run image '{name}' is not accessible")),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_run_image_in_a_registry_that_is_down_is_not_needed_when_analyzed_toml_has_the_target() {
+    let host = format!("127.0.0.1:{}", cnb_test_support::registry::free_port());
+    let child = format!(
+        "{host}/cnb/run@{}",
+        cnb_test_support::fixtures::some_digest("child")
+    );
+    let with_target = format!(
+        "[run-image]\nreference = \"{child}\"\nimage = \"{host}/cnb/run:1\"\n[run-image.target]\nos = \"linux\"\narch = \"amd64\"\n"
+    );
+    let insecure = [("CNB_INSECURE_REGISTRIES", host.as_str())];
+    let dir = layers_with(&with_target);
+    let out = registry_restorer(dir.path(), "0.13", &insecure);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(analyzed_text(dir.path()), with_target);
+
+    let without_target =
+        format!("[run-image]\nreference = \"{child}\"\nimage = \"{host}/cnb/run:1\"\n");
+    let dir = layers_with(&without_target);
+    let out = registry_restorer(dir.path(), "0.13", &insecure);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("could not read the run image to find its target"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(analyzed_text(dir.path()), without_target);
+}
+
+#[test]
+fn flags_naming_another_target_resolve_a_pinned_index_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LayoutStore::new(dir.path().join("repo"));
+    let (index, _) = save_run_index(&store, "r.test/run:multi", &four_platforms(), "r");
+    let pinned = format!(
+        "{}@{}",
+        dir.path().join("repo/r.test/run/multi").display(),
+        index.digest
+    );
+    let analyzed = format!(
+        "[run-image]\nreference = \"{pinned}\"\nimage = \"r.test/run:multi\"\n[run-image.target]\nos = \"linux\"\narch = \"amd64\"\n"
+    );
+    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
+    std::fs::write(
+        dir.path().join("layers/group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("layers/analyzed.toml"), &analyzed).unwrap();
+    // The recorded target and a digest: nothing to resolve, analyzed.toml stays as it is.
+    let out = restorer(dir.path(), "0.12", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("layers/analyzed.toml")).unwrap(),
+        analyzed
+    );
+    // -arch arm64 asks for another target: the index is read again and its arm64 child recorded.
+    let out = restorer(dir.path(), "0.12", &["-arch", "arm64"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = Analyzed::read(&dir.path().join("layers/analyzed.toml"))
+        .unwrap()
+        .run_image
+        .unwrap();
+    assert_eq!(run.target.unwrap().arch, "arm64");
+    assert_ne!(run.reference, pinned);
 }
