@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod build;
+mod build_image;
 pub mod cache;
 pub mod cli;
 pub mod create;

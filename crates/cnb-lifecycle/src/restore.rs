@@ -10,7 +10,9 @@
 //!
 //! Cached layers come from `-cache-image` (a registry image) or `-cache-dir`.
 //!
-//! Not yet: SBOM restore, `-build-image`, extension paths.
+//! `-build-image` (0.10+) is resolved in its registry and recorded in analyzed.toml (`build_image`).
+//!
+//! Not yet: extension paths.
 
 use std::path::Path;
 
@@ -60,6 +62,9 @@ pub enum RestoreError {
     /// The recorded run image cannot be used for the recorded target.
     #[error("run image: {0}")]
     RunImage(cnb_image::ImageError),
+    /// `-build-image` cannot be read.
+    #[error("build image: {0}")]
+    BuildImage(cnb_image::ImageError),
     /// The run image analyzed.toml selected cannot be read (Platform API 0.14+ with -run).
     #[error("selected run image '{0}' is not accessible")]
     RunImageNotAccessible(String),
@@ -72,6 +77,7 @@ impl ExitClass for RestoreError {
             RestoreError::Os(_)
             | RestoreError::Store(_)
             | RestoreError::RunImage(_)
+            | RestoreError::BuildImage(_)
             | RestoreError::RunImageNotAccessible(_) => ExitCode::Failed,
             _ => ExitCode::RestoreError,
         }
@@ -178,7 +184,10 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
         .analyzed_path()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| layers.join("analyzed.toml"));
-    let mut analyzed = if inputs.platform_api >= Version::new(0, 12) && analyzed_path.is_file() {
+    let records_build_image = crate::build_image::wanted(inputs);
+    let mut analyzed = if (inputs.platform_api >= Version::new(0, 12) || records_build_image)
+        && analyzed_path.is_file()
+    {
         Some(Analyzed::read(&analyzed_path)?)
     } else {
         None
@@ -205,9 +214,15 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     };
     // With -daemon the run image is read there, the cache image from its registry.
     let cache_store = crate::stores::open_cache_store(inputs)?;
+    let build_image_store = crate::stores::open_build_image_store(inputs)?;
     // The store (with its credentials) is built before dropping to the build user, as upstream
     // builds its keychain first: ~/.docker may not be readable afterwards.
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    if let (Some(a), Some(store)) = (analyzed.as_mut(), &build_image_store) {
+        crate::build_image::record(inputs, store.as_ref(), a, log)
+            .map_err(RestoreError::BuildImage)?;
+        a.write(&analyzed_path)?;
+    }
     if let (Some(a), Some(store)) = (analyzed.as_mut(), &store) {
         if check_selected {
             check_selected_run_image(inputs, store.as_ref(), a)?;

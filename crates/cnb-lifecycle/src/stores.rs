@@ -65,6 +65,15 @@ pub fn open_cache_store(inputs: &Inputs) -> Result<Option<Box<dyn BlobStore>>, S
     registry_store(inputs).map(Some)
 }
 
+/// The registry store for `-build-image` (always a registry image, as upstream), when the
+/// restorer records one.
+pub fn open_build_image_store(inputs: &Inputs) -> Result<Option<Box<dyn BlobStore>>, StoreError> {
+    if !crate::build_image::wanted(inputs) {
+        return Ok(None);
+    }
+    registry_store(inputs).map(Some)
+}
+
 /// A registry store with the process's credentials and the inputs' insecure registries.
 fn registry_store(inputs: &Inputs) -> Result<Box<dyn BlobStore>, StoreError> {
     let mut options = RegistryOptions::from_process_env()?;

@@ -1,5 +1,6 @@
 //! Black-box tests of the restorer binary.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod build_image;
 mod cache;
 mod run_image;
