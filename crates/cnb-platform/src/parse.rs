@@ -18,9 +18,6 @@ use crate::inputs::Value;
 use crate::table::{self, Availability, InputDef, Kind};
 use crate::{Env, InputError, Inputs, Key, LogLevel, Phase, parse_go_bool};
 
-/// This lifecycle's version, printed by `-version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 const POSITIONALS: &str = "positionals";
 
 /// Parses `args` (without the program name) for `phase`, reading `CNB_*` variables from `env`
@@ -87,7 +84,7 @@ fn info_request(phase: Phase, args: &[String]) -> Option<String> {
             return None;
         }
         match arg.trim_start_matches('-') {
-            "version" => return Some(VERSION.to_string()),
+            "version" => return Some(crate::build_version()),
             "help" | "h" => {
                 let mut cmd = command(phase, PLATFORM.latest());
                 return Some(cmd.render_help().to_string());
