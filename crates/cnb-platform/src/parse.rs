@@ -330,11 +330,15 @@ fn resolve(
                 })
                 .unwrap_or_default();
             if cli {
+                // An empty value adds nothing, as upstream skips empty tags and registries:
+                // Tekton passes `-tag=$(params.TAGS)` and `-insecure-registry=...` with empty
+                // defaults.
                 v.extend(
                     matches
                         .get_many::<String>(def.flag)
                         .into_iter()
                         .flatten()
+                        .filter(|s| !s.trim().is_empty())
                         .cloned(),
                 );
             }
