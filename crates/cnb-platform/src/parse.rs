@@ -217,6 +217,10 @@ fn known_flag(phase: Phase, api: Version, name: &str) -> Result<&'static InputDe
     let def = table::INPUTS.iter().find(|d| d.flag == name);
     let availability = def.and_then(|d| table::availability(phase, d.key));
     match (def, availability) {
+        (Some(_), Some(Availability::EnvOnly)) => Err(InputError::UnknownFlag(format!(
+            "flag provided but not defined: -{name} ({phase} has no such flag; it reads {} only)",
+            def.and_then(|d| d.env).unwrap_or("the environment")
+        ))),
         (Some(def), Some(a)) if a.at(api) => Ok(def),
         (Some(_), Some(a)) => Err(InputError::UnknownFlag(format!(
             "flag provided but not defined: -{name} ({phase} accepts it {}; CNB_PLATFORM_API is {api})",
@@ -240,7 +244,10 @@ fn command(phase: Phase, api: Version) -> Command {
             phase.name(),
             phase.positional_name()
         ));
-    for (def, _) in table::inputs_of(phase, api) {
+    for (def, availability) in table::inputs_of(phase, api) {
+        if availability == Availability::EnvOnly {
+            continue;
+        }
         let arg = Arg::new(def.flag).long(def.flag).help(def.help);
         let arg = match def.kind {
             Kind::Bool => arg
