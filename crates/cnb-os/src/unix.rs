@@ -78,32 +78,6 @@ fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), OsError> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::writable_by;
-
-    #[test]
-    fn writable_as_owner_through_the_group_write_bit_or_by_anyone() {
-        // (owner, group, mode, uid, gid, writable)
-        let cases = [
-            (1000, 0, 0o700, 1000, 1000, true),
-            (0, 1000, 0o2775, 1000, 1000, true),
-            (0, 1000, 0o770, 2000, 1000, true),
-            (0, 1000, 0o755, 1000, 1000, false),
-            (0, 0, 0o1777, 1000, 1000, true),
-            (0, 0, 0o775, 1000, 1000, false),
-            (0, 2000, 0o775, 1000, 1000, false),
-        ];
-        for (owner, group, mode, uid, gid, want) in cases {
-            assert_eq!(
-                writable_by(owner, group, mode, uid, gid),
-                want,
-                "{owner}:{group} {mode:o} for {uid}:{gid}"
-            );
-        }
-    }
-}
-
 pub(crate) fn drop_privileges(uid: u32, gid: u32) -> Result<(), OsError> {
     let (cur_uid, cur_gid) = current_ids();
     if cur_uid == uid && cur_gid == gid {
@@ -154,4 +128,30 @@ pub(crate) fn output_with_fd3(
     let mut out = Vec::new();
     reader.read_to_end(&mut out)?;
     Ok((child.wait()?, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writable_by;
+
+    #[test]
+    fn writable_as_owner_through_the_group_write_bit_or_by_anyone() {
+        // (owner, group, mode, uid, gid, writable)
+        let cases = [
+            (1000, 0, 0o700, 1000, 1000, true),
+            (0, 1000, 0o2775, 1000, 1000, true),
+            (0, 1000, 0o770, 2000, 1000, true),
+            (0, 1000, 0o755, 1000, 1000, false),
+            (0, 0, 0o1777, 1000, 1000, true),
+            (0, 0, 0o775, 1000, 1000, false),
+            (0, 2000, 0o775, 1000, 1000, false),
+        ];
+        for (owner, group, mode, uid, gid, want) in cases {
+            assert_eq!(
+                writable_by(owner, group, mode, uid, gid),
+                want,
+                "{owner}:{group} {mode:o} for {uid}:{gid}"
+            );
+        }
+    }
 }
