@@ -26,8 +26,9 @@ IMAGE := lifecycle.local/lifecycle
 INSECURE ?= -
 
 # $(call cross,<rust target>,<os>,<arch>,<exe suffix>,<cargo build command>): every phase in out/<os>/<arch>/
+# (built with the commit, which `-version` prints after the version as upstream does)
 define cross
-	$(5) --profile $(PROFILE) --target $(1) $(addprefix -p ,$(PHASES))
+	LIFECYCLE_SCM_COMMIT=$(COMMIT) $(5) --profile $(PROFILE) --target $(1) $(addprefix -p ,$(PHASES))
 	rm -rf out/$(2)/$(3) && mkdir -p out/$(2)/$(3)
 	cp $(addsuffix $(4),$(addprefix target/$(1)/$(PROFILE_DIR)/,$(PHASES))) out/$(2)/$(3)/
 endef

@@ -42,9 +42,12 @@ pub fn refuse_root(phase: &str) -> Result<(), OsError> {
     Ok(())
 }
 
-/// Makes `uid:gid` own each path and everything below it, touching only entries that are owned by
-/// someone else (a volume that is already right costs one walk and no writes). Symlinks are
-/// chowned themselves, never followed. Missing paths are skipped.
+/// Makes sure `uid:gid` can write each path, as upstream does: a path that `uid:gid` can already
+/// write (it owns it, its group is `gid` with group write, or it is world-writable) is left alone
+/// with everything below it; otherwise it and everything below it are chowned to `uid:gid`,
+/// touching only entries owned by someone else. Symlinks below a path are chowned themselves,
+/// never followed. Missing paths are skipped. So a phase that runs as the build user (kpack)
+/// never needs to chown a volume the platform made writable for it.
 pub fn ensure_owner(uid: u32, gid: u32, paths: &[&Path]) -> Result<(), OsError> {
     imp::ensure_owner(uid, gid, paths)
 }

@@ -17,33 +17,62 @@ pub(crate) fn is_root() -> bool {
 
 pub(crate) fn ensure_owner(uid: u32, gid: u32, paths: &[&Path]) -> Result<(), OsError> {
     for root in paths {
-        if std::fs::symlink_metadata(root).is_err() {
+        let md = match std::fs::metadata(root) {
+            Ok(md) => md,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => {
+                return Err(OsError::Io {
+                    action: "stat",
+                    path: root.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        // Upstream's rule (priv.EnsureOwner): a root the build user can already write is left
+        // alone with everything below it. This is what lets a non-root phase use a volume a
+        // platform made group-writable for it (kpack: root-owned, the pod's fsGroup, 2775).
+        if writable_by(md.uid(), md.gid(), md.mode(), uid, gid) {
             continue;
         }
-        for entry in walkdir::WalkDir::new(root).follow_links(false) {
-            let entry = entry.map_err(|e| OsError::Io {
-                action: "walk",
-                path: e.path().unwrap_or(root).to_path_buf(),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+        chown_tree(root, uid, gid)?;
+    }
+    Ok(())
+}
+
+/// Whether `uid:gid` may write an entry with this owner and mode: as its owner (assumed to have
+/// write permission, as upstream), through its group's write bit, or because anyone may.
+pub(crate) fn writable_by(owner: u32, group: u32, mode: u32, uid: u32, gid: u32) -> bool {
+    const GROUP_WRITE: u32 = 0o020;
+    const WORLD_WRITE: u32 = 0o002;
+    owner == uid || (group == gid && mode & GROUP_WRITE != 0) || mode & WORLD_WRITE != 0
+}
+
+/// Chowns `root` and everything below it, touching only entries owned by someone else; symlinks
+/// are chowned themselves, never followed.
+fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), OsError> {
+    for entry in walkdir::WalkDir::new(root).follow_links(false) {
+        let entry = entry.map_err(|e| OsError::Io {
+            action: "walk",
+            path: e.path().unwrap_or(root).to_path_buf(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("walk failed")),
+        })?;
+        let md = entry.metadata().map_err(|e| OsError::Io {
+            action: "stat",
+            path: entry.path().to_path_buf(),
+            source: e
+                .into_io_error()
+                .unwrap_or_else(|| std::io::Error::other("stat failed")),
+        })?;
+        if md.uid() != uid || md.gid() != gid {
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).map_err(|source| {
+                OsError::Io {
+                    action: "chown",
+                    path: entry.path().to_path_buf(),
+                    source,
+                }
             })?;
-            let md = entry.metadata().map_err(|e| OsError::Io {
-                action: "stat",
-                path: entry.path().to_path_buf(),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("stat failed")),
-            })?;
-            if md.uid() != uid || md.gid() != gid {
-                std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).map_err(
-                    |source| OsError::Io {
-                        action: "chown",
-                        path: entry.path().to_path_buf(),
-                        source,
-                    },
-                )?;
-            }
         }
     }
     Ok(())
@@ -99,4 +128,30 @@ pub(crate) fn output_with_fd3(
     let mut out = Vec::new();
     reader.read_to_end(&mut out)?;
     Ok((child.wait()?, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::writable_by;
+
+    #[test]
+    fn writable_as_owner_through_the_group_write_bit_or_by_anyone() {
+        // (owner, group, mode, uid, gid, writable)
+        let cases = [
+            (1000, 0, 0o700, 1000, 1000, true),
+            (0, 1000, 0o2775, 1000, 1000, true),
+            (0, 1000, 0o770, 2000, 1000, true),
+            (0, 1000, 0o755, 1000, 1000, false),
+            (0, 0, 0o1777, 1000, 1000, true),
+            (0, 0, 0o775, 1000, 1000, false),
+            (0, 2000, 0o775, 1000, 1000, false),
+        ];
+        for (owner, group, mode, uid, gid, want) in cases {
+            assert_eq!(
+                writable_by(owner, group, mode, uid, gid),
+                want,
+                "{owner}:{group} {mode:o} for {uid}:{gid}"
+            );
+        }
+    }
 }

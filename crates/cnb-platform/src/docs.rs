@@ -52,9 +52,10 @@ pub fn inputs_markdown() -> String {
                 Availability::Since(v) => format!("≥ {v}"),
                 Availability::Before(v) => format!("< {v}"),
                 Availability::Rejected => "rejected (exit 3)".to_string(),
+                Availability::EnvOnly => "all (no flag)".to_string(),
             };
             let env = def.env.map(|e| format!("`{e}`")).unwrap_or_default();
-            let flag = if phase.takes_flags() {
+            let flag = if phase.takes_flags() && a != Availability::EnvOnly {
                 format!("`-{}`", def.flag)
             } else {
                 "-".to_string()

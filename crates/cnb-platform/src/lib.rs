@@ -17,6 +17,7 @@ mod parse;
 mod phase;
 mod process;
 mod table;
+mod version;
 
 pub use docs::inputs_markdown;
 pub use env::{Env, parse_go_bool};
@@ -24,9 +25,10 @@ pub use error::InputError;
 pub use exit::{ExitClass, ExitCode};
 pub use inputs::{Inputs, Target};
 pub use log::{LogLevel, Logger};
-pub use parse::{VERSION, parse};
+pub use parse::parse;
 pub use phase::Phase;
 pub use process::{exit_on_input_error, parse_from_process};
 pub use table::{
     Availability, ENV_AT_EVERY_API, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of,
 };
+pub use version::{SCM_COMMIT, VERSION, build_version};

@@ -18,9 +18,6 @@ use crate::inputs::Value;
 use crate::table::{self, Availability, InputDef, Kind};
 use crate::{Env, InputError, Inputs, Key, LogLevel, Phase, parse_go_bool};
 
-/// This lifecycle's version, printed by `-version`.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
 const POSITIONALS: &str = "positionals";
 
 /// Parses `args` (without the program name) for `phase`, reading `CNB_*` variables from `env`
@@ -87,7 +84,7 @@ fn info_request(phase: Phase, args: &[String]) -> Option<String> {
             return None;
         }
         match arg.trim_start_matches('-') {
-            "version" => return Some(VERSION.to_string()),
+            "version" => return Some(crate::build_version()),
             "help" | "h" => {
                 let mut cmd = command(phase, PLATFORM.latest());
                 return Some(cmd.render_help().to_string());
@@ -220,6 +217,10 @@ fn known_flag(phase: Phase, api: Version, name: &str) -> Result<&'static InputDe
     let def = table::INPUTS.iter().find(|d| d.flag == name);
     let availability = def.and_then(|d| table::availability(phase, d.key));
     match (def, availability) {
+        (Some(_), Some(Availability::EnvOnly)) => Err(InputError::UnknownFlag(format!(
+            "flag provided but not defined: -{name} ({phase} has no such flag; it reads {} only)",
+            def.and_then(|d| d.env).unwrap_or("the environment")
+        ))),
         (Some(def), Some(a)) if a.at(api) => Ok(def),
         (Some(_), Some(a)) => Err(InputError::UnknownFlag(format!(
             "flag provided but not defined: -{name} ({phase} accepts it {}; CNB_PLATFORM_API is {api})",
@@ -243,7 +244,10 @@ fn command(phase: Phase, api: Version) -> Command {
             phase.name(),
             phase.positional_name()
         ));
-    for (def, _) in table::inputs_of(phase, api) {
+    for (def, availability) in table::inputs_of(phase, api) {
+        if availability == Availability::EnvOnly {
+            continue;
+        }
         let arg = Arg::new(def.flag).long(def.flag).help(def.help);
         let arg = match def.kind {
             Kind::Bool => arg
@@ -333,11 +337,15 @@ fn resolve(
                 })
                 .unwrap_or_default();
             if cli {
+                // An empty value adds nothing, as upstream skips empty tags and registries:
+                // Tekton passes `-tag=$(params.TAGS)` and `-insecure-registry=...` with empty
+                // defaults.
                 v.extend(
                     matches
                         .get_many::<String>(def.flag)
                         .into_iter()
                         .flatten()
+                        .filter(|s| !s.trim().is_empty())
                         .cloned(),
                 );
             }

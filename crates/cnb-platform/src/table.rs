@@ -487,13 +487,16 @@ pub enum Availability {
     Before(Version),
     /// Defined so that it parses, but using it is an error (exit 3).
     Rejected,
+    /// Read from the environment (or its default) at every Platform API; the phase has no flag
+    /// for it.
+    EnvOnly,
 }
 
 impl Availability {
     /// Whether the input exists at `api`.
     pub fn at(self, api: Version) -> bool {
         match self {
-            Availability::Always | Availability::Rejected => true,
+            Availability::Always | Availability::Rejected | Availability::EnvOnly => true,
             Availability::Since(v) => api >= v,
             Availability::Before(v) => api < v,
         }
@@ -503,6 +506,7 @@ impl Availability {
     pub fn describe(self) -> String {
         match self {
             Availability::Always | Availability::Rejected => "at every platform api".to_string(),
+            Availability::EnvOnly => "only from the environment".to_string(),
             Availability::Since(v) => format!("from platform api {v}"),
             Availability::Before(v) => format!("below platform api {v}"),
         }
@@ -515,7 +519,7 @@ const fn since(minor: u32) -> Availability {
 const fn before(minor: u32) -> Availability {
     Availability::Before(Version::new(0, minor))
 }
-use Availability::{Always, Rejected};
+use Availability::{Always, EnvOnly, Rejected};
 
 const COMMON: &[(Key, Availability)] = &[(Key::LogLevel, Always), (Key::NoColor, Always)];
 const TARGET: &[(Key, Availability)] = &[
@@ -652,6 +656,8 @@ const REBASER: &[(Key, Availability)] = &[
     (Key::Gid, Always),
     (Key::Image, Always),
     (Key::InsecureRegistry, since(13)),
+    // As upstream: no -layers flag, but CNB_LAYERS_DIR places the default report.toml.
+    (Key::Layers, EnvOnly),
     // Ours: upstream's rebaser has no layout support; the exporter's flags, from the same API.
     (Key::Layout, since(12)),
     (Key::LayoutDir, since(12)),

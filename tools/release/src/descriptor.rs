@@ -33,6 +33,17 @@ pub fn toml() -> String {
     )
 }
 
+/// The `io.buildpacks.builder.metadata` label of the lifecycle image, in upstream's older form that
+/// kpack still reads (`pkg/cnb/remote_lifecycle_reader.go`): the version, and the lowest supported
+/// Buildpack and Platform API.
+pub fn builder_metadata_label() -> String {
+    serde_json::json!({
+        "lifecycle": {"version": VERSION},
+        "api": {"buildpack": min(&BUILDPACK), "platform": min(&PLATFORM)},
+    })
+    .to_string()
+}
+
 /// The `io.buildpacks.lifecycle.apis` label: the same lists as JSON.
 pub fn apis_label() -> String {
     let set = |a: &Apis| {
@@ -42,4 +53,30 @@ pub fn apis_label() -> String {
         })
     };
     serde_json::json!({"buildpack": set(&BUILDPACK), "platform": set(&PLATFORM)}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn semver(v: &str) -> (u64, u64, u64) {
+        let p: Vec<u64> = v.split('.').map(|n| n.parse().unwrap()).collect();
+        assert_eq!(p.len(), 3, "{v}");
+        (p[0], p[1], p[2])
+    }
+
+    #[test]
+    fn descriptor_version_passes_packs_gates() {
+        let doc: toml::Value = toml::from_str(&toml()).unwrap();
+        let version = doc["lifecycle"]["version"].as_str().unwrap();
+        assert_eq!(version, VERSION);
+        // pack reads this version from the builder: creator 0.7.4, image 0.7.5, extensions 0.19.0.
+        for gate in ["0.7.4", "0.7.5", "0.19.0"] {
+            assert!(semver(version) >= semver(gate), "{version} < {gate}");
+        }
+        let platform = doc["apis"]["platform"]["supported"].as_array().unwrap();
+        assert_eq!(platform.last().unwrap().as_str(), Some("0.15"));
+        assert_eq!(doc["api"]["platform"].as_str(), Some("0.7"));
+    }
 }

@@ -13,7 +13,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage:
   cnb-release descriptor
   cnb-release package <bin dir> <out.tgz>
-  cnb-release image <bin dir> <os/arch> <layout root> <name>
+  cnb-release image <bin dir> <os/arch> <layout root> <name>   (CA_BUNDLE: the CA bundle to carry)
   cnb-release index <layout root> <name> <child name>...
   cnb-release publish <layout root> <insecure registry or -> <source name>=<destination>...";
 
@@ -27,7 +27,11 @@ fn main() -> ExitCode {
         }
         ["package", bin, out] => package::package(bin.as_ref(), out.as_ref()),
         ["image", bin, platform, root, name] => {
-            image::build(bin.as_ref(), platform, root.as_ref(), name)
+            // The image's CA bundle is the build host's, as distroless carries Debian's.
+            let ca = std::env::var_os("CA_BUNDLE")
+                .filter(|v| !v.is_empty())
+                .map_or_else(|| image::CA_BUNDLE.into(), std::path::PathBuf::from);
+            image::build(bin.as_ref(), &ca, platform, root.as_ref(), name)
         }
         ["index", root, name, children @ ..] if !children.is_empty() => {
             image::index(root.as_ref(), name, children)

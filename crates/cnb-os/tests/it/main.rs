@@ -45,6 +45,97 @@ fn ensure_owner_chowns_only_what_differs_and_never_follows_links() {
     );
 }
 
+/// A volume as kpack mounts it: owned by root, group `gid` (the pod's fsGroup), mode 2775, with
+/// a root-owned entry inside.
+fn group_volume(dir: &std::path::Path, gid: u32) -> std::path::PathBuf {
+    let root = dir.join("layers");
+    std::fs::create_dir_all(root.join("inner")).unwrap();
+    std::fs::write(root.join("inner/file"), "x").unwrap();
+    std::os::unix::fs::chown(&root, Some(0), Some(gid)).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o2775)).unwrap();
+    root
+}
+
+fn owner(p: &std::path::Path) -> (u32, u32) {
+    let md = std::fs::symlink_metadata(p).unwrap();
+    (md.uid(), md.gid())
+}
+
+#[test]
+fn ensure_owner_leaves_a_root_the_user_can_write_alone() {
+    if !cnb_os::is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // Group-writable for gid 2345: nothing below is touched, as upstream.
+    let group = group_volume(dir.path(), 2345);
+    cnb_os::ensure_owner(1234, 2345, &[&group]).unwrap();
+    assert_eq!(owner(&group), (0, 2345));
+    assert_eq!(owner(&group.join("inner/file")), (0, 0));
+
+    // World-writable (a sticky /tmp-like dir).
+    let world = dir.path().join("world");
+    std::fs::create_dir_all(world.join("inner")).unwrap();
+    std::fs::set_permissions(&world, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    cnb_os::ensure_owner(1234, 2345, &[&world]).unwrap();
+    assert_eq!(owner(&world.join("inner")), (0, 0));
+
+    // Owned by the user already, whatever the group.
+    let own = dir.path().join("own");
+    std::fs::create_dir_all(own.join("inner")).unwrap();
+    std::os::unix::fs::chown(&own, Some(1234), Some(0)).unwrap();
+    cnb_os::ensure_owner(1234, 2345, &[&own]).unwrap();
+    assert_eq!(owner(&own), (1234, 0));
+    assert_eq!(owner(&own.join("inner")), (0, 0));
+
+    // The group without its write bit is not enough: the whole tree is chowned.
+    let read_only = dir.path().join("read-only");
+    std::fs::create_dir_all(read_only.join("inner")).unwrap();
+    std::os::unix::fs::chown(&read_only, Some(0), Some(2345)).unwrap();
+    std::fs::set_permissions(&read_only, std::fs::Permissions::from_mode(0o755)).unwrap();
+    cnb_os::ensure_owner(1234, 2345, &[&read_only]).unwrap();
+    assert_eq!(owner(&read_only), (1234, 2345));
+    assert_eq!(owner(&read_only.join("inner")), (1234, 2345));
+}
+
+#[test]
+fn ensure_owner_as_the_build_user_on_a_group_writable_volume() {
+    match std::env::var(CHILD).as_deref() {
+        Ok("kpack") => {
+            let volume = std::path::PathBuf::from(std::env::var("VOLUME").unwrap());
+            cnb_os::drop_privileges(1234, 2345).unwrap();
+            // Not root: any chown would fail with EPERM.
+            cnb_os::ensure_owner(1234, 2345, &[&volume]).unwrap();
+            cnb_os::drop_privileges(1234, 2345).unwrap();
+            std::fs::write(volume.join("analyzed.toml"), "").unwrap();
+            println!("CHILD-OK");
+        }
+        Ok(_) => {}
+        Err(_) => {
+            if !cnb_os::is_root() {
+                eprintln!("skipped: needs root");
+                return;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+            let volume = group_volume(dir.path(), 2345);
+            let out = run_child(
+                "ensure_owner_as_the_build_user_on_a_group_writable_volume",
+                "kpack",
+                &[("VOLUME", volume.to_str().unwrap())],
+            );
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success() && stdout.contains("CHILD-OK"),
+                "{stdout}\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_eq!(owner(&volume.join("analyzed.toml")), (1234, 2345));
+        }
+    }
+}
+
 #[test]
 fn drop_privileges_switches_user_for_good() {
     match std::env::var(CHILD).as_deref() {

@@ -121,6 +121,52 @@ fn repeatable_flags_append_to_the_environment() {
 }
 
 #[test]
+fn empty_values_of_repeatable_inputs_are_skipped() {
+    // Tekton's buildpacks-phases analyze step with its empty defaults.
+    for (env, args) in [
+        (
+            vec![("CNB_INSECURE_REGISTRIES", "")],
+            vec!["-insecure-registry=", "-tag=", "r/x"],
+        ),
+        (
+            vec![("CNB_INSECURE_REGISTRIES", ",")],
+            vec!["-insecure-registry", "", "-tag", "", "-tag= ", "r/x"],
+        ),
+        (vec![], vec!["--tag=", "--insecure-registry=", "r/x"]),
+    ] {
+        let i = run(Phase::Analyzer, "0.13", &args, &env).unwrap();
+        assert_eq!(i.list(Key::Tag), [] as [&str; 0], "{args:?}");
+        assert_eq!(i.list(Key::InsecureRegistry), [] as [&str; 0], "{args:?}");
+        assert_eq!(i.output_names(), ["r/x"], "{args:?}");
+    }
+    // Empty ones between real ones.
+    let i = run(
+        Phase::Creator,
+        "0.13",
+        &[
+            "-tag=",
+            "-tag=r/x:1",
+            "-insecure-registry=",
+            "-insecure-registry=a.io",
+            "r/x",
+        ],
+        &[("CNB_INSECURE_REGISTRIES", "b.io,")],
+    )
+    .unwrap();
+    assert_eq!(i.list(Key::Tag), ["r/x:1"]);
+    assert_eq!(i.list(Key::InsecureRegistry), ["b.io", "a.io"]);
+    // The variable at a Platform API without the flag.
+    let i = run(
+        Phase::Exporter,
+        "0.12",
+        &["r/x"],
+        &[("CNB_INSECURE_REGISTRIES", "")],
+    )
+    .unwrap();
+    assert!(i.list(Key::InsecureRegistry).is_empty());
+}
+
+#[test]
 fn a_repeated_single_value_flag_keeps_the_last_value() {
     let i = run(
         Phase::Builder,

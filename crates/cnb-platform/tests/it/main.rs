@@ -6,6 +6,7 @@ mod docs;
 mod forms;
 mod others;
 mod phases;
+mod platforms;
 mod resolve;
 
 use std::path::Path;

@@ -50,6 +50,48 @@ fn layers_placeholders_follow_the_layers_dir() {
 }
 
 #[test]
+fn the_rebasers_report_follows_cnb_layers_dir() {
+    let report = |env: &[(&str, &str)], args: &[&str]| {
+        let mut a = args.to_vec();
+        a.push("r/app");
+        run(Phase::Rebaser, "0.12", &a, env)
+            .unwrap()
+            .path(Key::Report)
+            .map(Path::to_path_buf)
+    };
+    assert_eq!(
+        report(&[("CNB_LAYERS_DIR", "/env/layers")], &[]),
+        Some(PathBuf::from("/env/layers/report.toml"))
+    );
+    assert_eq!(
+        report(&[("CNB_LAYERS_DIR", "rel")], &[]),
+        Some(PathBuf::from("/cwd/rel/report.toml"))
+    );
+    assert_eq!(report(&[], &[]), Some(PathBuf::from("/layers/report.toml")));
+    assert_eq!(
+        report(&[("CNB_LAYERS_DIR", "/env/layers")], &["-report=/r.toml"]),
+        Some(PathBuf::from("/r.toml"))
+    );
+    assert_eq!(
+        report(
+            &[
+                ("CNB_LAYERS_DIR", "/env/layers"),
+                ("CNB_REPORT_PATH", "/e.toml")
+            ],
+            &[]
+        ),
+        Some(PathBuf::from("/e.toml"))
+    );
+    // As upstream, the rebaser has no -layers flag.
+    let (code, msg) = crate::fails(Phase::Rebaser, "0.12", &["-layers=/l", "r/app"], &[]);
+    assert_eq!(code, 2);
+    assert!(
+        msg.contains("-layers") && msg.contains("CNB_LAYERS_DIR"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn relative_paths_become_absolute() {
     let i = run(
         Phase::Builder,
