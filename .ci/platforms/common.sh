@@ -43,7 +43,9 @@ for img in "$builder" "$lifecycle"; do
   mkdir -p "$img/cnb/lifecycle" "$img/etc" "$img/home/cnb"
   for p in analyzer detector restorer builder exporter creator rebaser; do ln "$bin/$p" "$img/cnb/lifecycle/$p"; done
   cp "$launcher" "$img/cnb/lifecycle/launcher"
-  cp /etc/passwd /etc/group "$img/etc/"
+  # The host's users, but uid and gid 1000 are the image's `cnb`.
+  awk -F: '$3 != 1000' /etc/passwd > "$img/etc/passwd"
+  awk -F: '$3 != 1000' /etc/group > "$img/etc/group"
   echo "cnb:x:1000:1000:cnb:/home/cnb:/bin/bash" >> "$img/etc/passwd"
   echo "cnb:x:1000:" >> "$img/etc/group"
   chown 1000:1000 "$img/home/cnb"

@@ -225,16 +225,27 @@ fn the_cache_image_is_written_and_reused() {
     )
     .unwrap();
     assert!(md.buildpack("bp").unwrap().layers["deps"].cache);
+    // pack passes -cache-dir next to -cache-image: the image wins, the dir is not written.
+    let cache_dir = dir.path().join("cache");
     let out = exporter(
         &layers,
         &app,
         &launcher,
         &reg,
-        &["-cache-image", &cache, &reg.image("cnb/app")],
+        &[
+            "-cache-dir",
+            cache_dir.to_str().unwrap(),
+            "-cache-image",
+            &cache,
+            &reg.image("cnb/app"),
+        ],
     );
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("Reusing cache layer 'bp:deps'"),
-        "{}",
+        "{}{stderr}",
         String::from_utf8_lossy(&out.stdout)
     );
+    assert!(!stderr.contains("failed to export the cache"), "{stderr}");
+    assert!(!cache_dir.exists(), "the cache dir was written");
 }
