@@ -17,7 +17,7 @@ use cnb_formats::launch::LaunchToml;
 use cnb_formats::layer::LayerMetadataFile;
 use cnb_formats::metadata::LaunchMetadata;
 use cnb_formats::plan::{BuildpackPlan, Plan};
-use cnb_formats::{FormatError, read_toml_if_exists};
+use cnb_formats::{FormatError, read_toml, read_toml_if_exists};
 use cnb_launch::{Action, Env, Purpose};
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 
@@ -69,6 +69,15 @@ pub enum BuildError {
     /// An SBOM file that cannot be accepted.
     #[error(transparent)]
     Sbom(#[from] SbomError),
+    /// group.toml or plan.toml missing or unreadable: exit 1, as upstream, not a build error.
+    #[error("failed to read {what} file: {source}")]
+    Input {
+        /// `group` or `plan`.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: FormatError,
+    },
     /// A file could not be read or written.
     #[error(transparent)]
     File(#[from] FormatError),
@@ -88,7 +97,7 @@ pub enum BuildError {
 impl ExitClass for BuildError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            BuildError::Root(_) => ExitCode::Failed,
+            BuildError::Root(_) | BuildError::Input { .. } => ExitCode::Failed,
             BuildError::Api { .. } => ExitCode::IncompatibleBuildpackApi,
             BuildError::BuildpackFailed { .. } => ExitCode::FailedBuildWithErrors,
             _ => ExitCode::BuildError,
@@ -122,10 +131,18 @@ pub fn build(
     log: &Logger,
 ) -> Result<(), BuildError> {
     let layers = inputs.layers_dir().to_path_buf();
-    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml")))?;
-    let mut plan: Plan =
-        read_toml_if_exists(&path_or(inputs.plan_path(), layers.join("plan.toml")))?
-            .unwrap_or_default();
+    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml"))).map_err(
+        |source| BuildError::Input {
+            what: "group",
+            source,
+        },
+    )?;
+    // Required, as upstream: a build without the detector's plan is a platform mistake.
+    let mut plan: Plan = read_toml(&path_or(inputs.plan_path(), layers.join("plan.toml")))
+        .map_err(|source| BuildError::Input {
+            what: "plan",
+            source,
+        })?;
     let analyzed: Option<Analyzed> =
         match path_or(inputs.analyzed_path(), layers.join("analyzed.toml")) {
             p if p.is_file() => Some(Analyzed::read(&p)?),

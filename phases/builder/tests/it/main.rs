@@ -2,4 +2,5 @@
 //! user as a platform runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod inputs;
 mod samples;
