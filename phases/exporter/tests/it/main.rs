@@ -1,5 +1,6 @@
 //! Black-box tests of the exporter binary, as a platform runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bom;
 mod layout;
 mod registry;
