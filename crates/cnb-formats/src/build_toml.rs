@@ -17,5 +17,5 @@ pub struct BuildToml {
     pub unmet: Vec<Unmet>,
     /// Legacy bill of materials.
     #[serde(default)]
-    pub bom: Vec<toml::Table>,
+    pub bom: Vec<crate::bom::BomEntry>,
 }

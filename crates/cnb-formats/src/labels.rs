@@ -343,9 +343,10 @@ impl From<&Process> for ProcessLabel {
 /// `io.buildpacks.build.metadata`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct BuildMetadata {
-    /// Legacy bill of materials (Platform API below 0.9 only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bom: Vec<Value>,
+    /// Legacy bill of materials: below Platform API 0.9 always present (`null` when there is
+    /// none, as upstream's Go nil slice), from 0.9 left out (`None`). See [`crate::bom`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bom: Option<crate::bom::LegacyBom>,
     /// The group.
     #[serde(default)]
     pub buildpacks: Vec<BuildpackRef>,
@@ -380,7 +381,7 @@ impl BuildMetadata {
                 .collect()
         };
         Self {
-            bom: Vec::new(),
+            bom: None,
             buildpacks: refs(&md.buildpacks),
             extensions: refs(&md.extensions),
             launcher,

@@ -45,5 +45,5 @@ pub struct LaunchToml {
     pub slices: Vec<Slice>,
     /// Legacy bill of materials.
     #[serde(default)]
-    pub bom: Vec<toml::Table>,
+    pub bom: Vec<crate::bom::BomEntry>,
 }

@@ -13,6 +13,7 @@ mod io;
 mod serde_helpers;
 
 pub mod analyzed;
+pub mod bom;
 pub mod build_toml;
 pub mod descriptor;
 pub mod detect_plan;

@@ -73,7 +73,7 @@ pub struct LaunchMetadata {
     pub slices: Vec<Slice>,
     /// Legacy bill of materials (Platform API below 0.9).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub bom: Vec<toml::Table>,
+    pub bom: Vec<crate::bom::BomEntry>,
 }
 
 #[derive(Serialize)]
@@ -112,8 +112,8 @@ struct LaunchMetadataOut<'a> {
     processes: Vec<ProcessOut<'a>>,
     #[serde(skip_serializing_if = "<[Slice]>::is_empty")]
     slices: &'a [Slice],
-    #[serde(skip_serializing_if = "<[toml::Table]>::is_empty")]
-    bom: &'a [toml::Table],
+    #[serde(skip_serializing_if = "<[crate::bom::BomEntry]>::is_empty")]
+    bom: &'a [crate::bom::BomEntry],
 }
 
 impl LaunchMetadata {

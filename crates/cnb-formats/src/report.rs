@@ -29,7 +29,7 @@ fn is_zero(n: &u64) -> bool {
 pub struct BuildReport {
     /// Legacy bill of materials.
     #[serde(default)]
-    pub bom: Vec<toml::Table>,
+    pub bom: Vec<crate::bom::BomEntry>,
 }
 
 /// The whole report.toml.

@@ -37,16 +37,19 @@ fn var<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Prepares and execs the process; returns only on error.
-pub fn launch(req: Request) -> LaunchError {
-    match prepare(&req) {
+/// Prepares and execs the process; returns only on error. `warn` gets each warning line.
+pub fn launch(req: Request, warn: &mut dyn FnMut(&str)) -> LaunchError {
+    match prepare(&req, warn) {
         Ok(cmd) => LaunchError::Exec(cnb_os::exec(cmd)),
         Err(e) => e,
     }
 }
 
 /// Everything up to the exec: the command to run, with its environment and working dir.
-pub fn prepare(req: &Request) -> Result<Command, LaunchError> {
+///
+/// It changes the process's working dir to the app dir before the environment is built, as
+/// upstream does, so exec.d executables and profile scripts run in the app dir.
+pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, LaunchError> {
     let raw = var(&req.env, "CNB_PLATFORM_API").ok_or_else(|| {
         LaunchError::PlatformApi(format!(
             "please set 'CNB_PLATFORM_API' (supported platform apis: {})",
@@ -81,6 +84,15 @@ pub fn prepare(req: &Request) -> Result<Command, LaunchError> {
             });
         }
     }
+    if let Some(t) = var(&req.env, "CNB_PROCESS_TYPE") {
+        // The variable selected the process before Platform API 0.4; tell users what replaces it.
+        warn(&format!(
+            "CNB_PROCESS_TYPE is not supported in Platform API {papi}"
+        ));
+        warn(&format!(
+            "Run with ENTRYPOINT '{t}' to invoke the '{t}' process type"
+        ));
+    }
     let name = Path::new(&req.argv0)
         .file_name()
         .and_then(|n| n.to_str())
@@ -88,6 +100,8 @@ pub fn prepare(req: &Request) -> Result<Command, LaunchError> {
     let name = name.strip_suffix(".exe").unwrap_or(name);
     let process_type = (name != "launcher").then_some(name);
     let sel = select(&md, process_type, &req.args, papi, &exec_env)?;
+    std::env::set_current_dir(&app)
+        .map_err(|e| LaunchError::io("change to app directory", &app, e))?;
 
     let mut env = Env::new(
         req.env
@@ -127,11 +141,14 @@ pub fn prepare(req: &Request) -> Result<Command, LaunchError> {
         .map(PathBuf::from)
         .unwrap_or_else(|| app.clone());
     let mut cmd = if sel.direct {
-        direct(&sel, &env)?
+        let mut cmd = direct(&sel, &env)?;
+        cmd.current_dir(&wd);
+        cmd
     } else {
+        // Bash starts in the app dir, sources the profiles there, then changes to `wd` itself.
         shell(&sel, &layer_dirs, &app, &wd)
     };
-    cmd.env_clear().envs(env.iter()).current_dir(&wd);
+    cmd.env_clear().envs(env.iter());
     Ok(cmd)
 }
 

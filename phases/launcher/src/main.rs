@@ -7,20 +7,13 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let mut argv = std::env::args();
     let argv0 = argv.next().unwrap_or_else(|| "launcher".into());
-    let env: Vec<(String, String)> = std::env::vars().collect();
-    if env
-        .iter()
-        .any(|(k, v)| k == "CNB_PROCESS_TYPE" && !v.is_empty())
-    {
-        let _ = writeln!(
-            std::io::stderr(),
-            "Warning: CNB_PROCESS_TYPE is not supported; use /cnb/process/<type> or a command"
-        );
-    }
-    let err = cnb_launch::launch(cnb_launch::Request {
+    let req = cnb_launch::Request {
         argv0,
         args: argv.collect(),
-        env,
+        env: std::env::vars().collect(),
+    };
+    let err = cnb_launch::launch(req, &mut |line| {
+        let _ = writeln!(std::io::stderr(), "Warning: {line}");
     });
     let _ = writeln!(std::io::stderr(), "ERROR: {err}");
     ExitCode::from(err.exit_code())

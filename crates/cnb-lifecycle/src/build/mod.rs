@@ -2,6 +2,7 @@
 //! its Buildpack API expects, layers the build environment as buildpacks add layers, and writes
 //! `<layers>/config/metadata.toml` (platform.md "builder", buildpack.md "Phase #3: Build").
 
+mod bom;
 mod process;
 mod sbom;
 
@@ -10,6 +11,7 @@ use std::process::Command;
 
 use cnb_api::{BUILDPACK, Support, Version};
 use cnb_formats::analyzed::Analyzed;
+use cnb_formats::bom::BomBuildpack;
 use cnb_formats::build_toml::BuildToml;
 use cnb_formats::descriptor::BuildpackDescriptor;
 use cnb_formats::group::{Group, GroupElement};
@@ -17,10 +19,11 @@ use cnb_formats::launch::LaunchToml;
 use cnb_formats::layer::LayerMetadataFile;
 use cnb_formats::metadata::LaunchMetadata;
 use cnb_formats::plan::{BuildpackPlan, Plan};
-use cnb_formats::{FormatError, read_toml_if_exists};
+use cnb_formats::{FormatError, read_toml, read_toml_if_exists};
 use cnb_launch::{Action, Env, Purpose};
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 
+pub use bom::BomError;
 pub use process::{Collected, LaunchTomlError};
 pub use sbom::SbomError;
 
@@ -69,6 +72,18 @@ pub enum BuildError {
     /// An SBOM file that cannot be accepted.
     #[error(transparent)]
     Sbom(#[from] SbomError),
+    /// A legacy `[[bom]]` entry that cannot be accepted.
+    #[error(transparent)]
+    Bom(#[from] BomError),
+    /// group.toml or plan.toml missing or unreadable: exit 1, as upstream, not a build error.
+    #[error("failed to read {what} file: {source}")]
+    Input {
+        /// `group` or `plan`.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: FormatError,
+    },
     /// A file could not be read or written.
     #[error(transparent)]
     File(#[from] FormatError),
@@ -88,7 +103,7 @@ pub enum BuildError {
 impl ExitClass for BuildError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            BuildError::Root(_) => ExitCode::Failed,
+            BuildError::Root(_) | BuildError::Input { .. } => ExitCode::Failed,
             BuildError::Api { .. } => ExitCode::IncompatibleBuildpackApi,
             BuildError::BuildpackFailed { .. } => ExitCode::FailedBuildWithErrors,
             _ => ExitCode::BuildError,
@@ -122,10 +137,18 @@ pub fn build(
     log: &Logger,
 ) -> Result<(), BuildError> {
     let layers = inputs.layers_dir().to_path_buf();
-    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml")))?;
-    let mut plan: Plan =
-        read_toml_if_exists(&path_or(inputs.plan_path(), layers.join("plan.toml")))?
-            .unwrap_or_default();
+    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml"))).map_err(
+        |source| BuildError::Input {
+            what: "group",
+            source,
+        },
+    )?;
+    // Required, as upstream: a build without the detector's plan is a platform mistake.
+    let mut plan: Plan = read_toml(&path_or(inputs.plan_path(), layers.join("plan.toml")))
+        .map_err(|source| BuildError::Input {
+            what: "plan",
+            source,
+        })?;
     let analyzed: Option<Analyzed> =
         match path_or(inputs.analyzed_path(), layers.join("analyzed.toml")) {
             p if p.is_file() => Some(Analyzed::read(&p)?),
@@ -158,6 +181,7 @@ pub fn build(
 
     let mut build_env = Env::for_build(env);
     let mut collected = Collected::default();
+    let (mut launch_bom, mut build_bom) = (Vec::new(), Vec::new());
     let mut group_out: Vec<GroupElement> = Vec::new();
     for (i, bp) in group.group.iter().enumerate() {
         let bp_dir = buildpacks.join(bp.id.replace('/', "_")).join(&bp.version);
@@ -234,6 +258,12 @@ pub fn build(
         apply_layers(&bp_layers, &mut build_env)?;
         let build_toml: BuildToml =
             read_toml_if_exists(&bp_layers.join("build.toml"))?.unwrap_or_default();
+        // Tagged with buildpack.toml's id and version, as upstream.
+        let bom_bp = BomBuildpack {
+            id: desc.buildpack.id.clone(),
+            version: desc.buildpack.version.clone(),
+        };
+        build_bom.extend(bom::accept(build_toml.bom, &bom_bp, &bp_layers, log)?);
         let unmet: Vec<String> = build_toml.unmet.iter().map(|u| u.name.clone()).collect();
         for name in &unmet {
             if !bp_plan.entries.iter().any(|e| &e.name == name) {
@@ -244,7 +274,10 @@ pub fn build(
             }
         }
         met(&mut plan, &bp.id, &bp_plan, &unmet);
-        if let Some(launch) = read_toml_if_exists::<LaunchToml>(&bp_layers.join("launch.toml"))? {
+        if let Some(mut launch) = read_toml_if_exists::<LaunchToml>(&bp_layers.join("launch.toml"))?
+        {
+            let entries = std::mem::take(&mut launch.bom);
+            launch_bom.extend(bom::accept(entries, &bom_bp, &bp_layers, log)?);
             for w in collected.add(&bp.id, api, launch)? {
                 log.warn(w);
             }
@@ -263,7 +296,7 @@ pub fn build(
         labels: collected.labels,
         processes: collected.processes,
         slices: collected.slices,
-        bom: Vec::new(),
+        bom: bom::finish(&layers, inputs.platform_api, launch_bom, &build_bom)?,
     };
     metadata.write_for(
         &layers.join("config").join("metadata.toml"),

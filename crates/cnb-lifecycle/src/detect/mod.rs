@@ -122,8 +122,8 @@ pub fn detect(
             path: order_path,
         });
     }
-    let system = system::load(inputs.system_path(), papi).map_err(DetectError::System)?;
-    let groups = system::merge(&order.order, &system);
+    let system = system::load(inputs.system_path(), papi, log).map_err(DetectError::System)?;
+    let groups = system::merge(&order.order, &system, log);
     let analyzed_path = path_or(inputs.analyzed_path(), layers.join("analyzed.toml"));
     let analyzed = match analyzed_path.is_file() {
         true => Some(Analyzed::read(&analyzed_path).map_err(DetectError::Analyzed)?),

@@ -121,7 +121,8 @@ pub(super) fn apply(
         version: cnb_platform::VERSION.to_string(),
         ..Default::default()
     };
-    let build_md = BuildMetadata::from_launch_metadata(&build.metadata, launcher);
+    let mut build_md = BuildMetadata::from_launch_metadata(&build.metadata, launcher);
+    build_md.bom = super::bom::label(papi, &build.metadata);
     image.set_label(
         labels::BUILD_METADATA,
         &build_md.to_label().map_err(encode)?,

@@ -3,6 +3,7 @@
 //! launcher, the launcher config and the process-type links; labels, env and entrypoint as the
 //! Platform API says; saved under every name, then report.toml (platform.md "exporter").
 
+mod bom;
 mod config;
 mod layers;
 
@@ -276,6 +277,7 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
         stack: None,
     };
     config::apply(inputs, &build, &run, &mut md, &mut image, log)?;
+    let build_report = bom::build_report(inputs.platform_api, inputs.layers_dir(), &build.group)?;
 
     let first = names.first().cloned().unwrap_or_default();
     log.info(format!("Saving {first}..."));
@@ -294,7 +296,9 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     for n in &names {
         log.info(format!("      {n}"));
     }
-    Ok(image_report(inputs, names, &saved, log))
+    let mut report = image_report(inputs, names, &saved, log);
+    report.build = build_report;
+    Ok(report)
 }
 
 /// report.toml's `[image]`: a daemon image is known by its image ID, a registry or layout image

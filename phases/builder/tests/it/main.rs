@@ -2,4 +2,6 @@
 //! user as a platform runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bom;
+mod inputs;
 mod samples;

@@ -7,13 +7,13 @@ use std::process::{Command, Output};
 use cnb_formats::metadata::LaunchMetadata;
 use cnb_test_support::testdata_dir;
 
-const UID: u32 = 1000;
+pub(crate) const UID: u32 = 1000;
 
-struct World {
-    _dir: tempfile::TempDir,
-    layers: PathBuf,
-    app: PathBuf,
-    platform: PathBuf,
+pub(crate) struct World {
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) layers: PathBuf,
+    pub(crate) app: PathBuf,
+    pub(crate) platform: PathBuf,
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
@@ -29,7 +29,7 @@ fn copy_dir(src: &Path, dst: &Path) {
     }
 }
 
-fn world(group: &str, plan: &str) -> World {
+pub(crate) fn world(group: &str, plan: &str) -> World {
     let dir = tempfile::tempdir().unwrap();
     let layers = dir.path().join("layers");
     let app = dir.path().join("workspace");
@@ -55,10 +55,10 @@ fn world(group: &str, plan: &str) -> World {
     }
 }
 
-const SAMPLES_GROUP: &str = "[[group]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\napi = \"0.10\"\n\n[[group]]\nid = \"samples/hello-processes\"\nversion = \"0.0.1\"\napi = \"0.10\"\n";
-const SAMPLES_PLAN: &str = "[[entries]]\n[[entries.providers]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\n[[entries.requires]]\nname = \"hello\"\n[entries.requires.metadata]\ngreeting = \"hello from the build plan\"\n";
+pub(crate) const SAMPLES_GROUP: &str = "[[group]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\napi = \"0.10\"\n\n[[group]]\nid = \"samples/hello-processes\"\nversion = \"0.0.1\"\napi = \"0.10\"\n";
+pub(crate) const SAMPLES_PLAN: &str = "[[entries]]\n[[entries.providers]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\n[[entries.requires]]\nname = \"hello\"\n[entries.requires.metadata]\ngreeting = \"hello from the build plan\"\n";
 
-fn builder(w: &World, papi: &str, buildpacks: &Path, as_root: bool) -> Output {
+pub(crate) fn builder(w: &World, papi: &str, buildpacks: &Path, as_root: bool) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
     cmd.args([
         "-layers",
@@ -79,7 +79,7 @@ fn builder(w: &World, papi: &str, buildpacks: &Path, as_root: bool) -> Output {
     cmd.output().unwrap()
 }
 
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 

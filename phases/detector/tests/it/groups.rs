@@ -245,3 +245,65 @@ fn an_optional_system_buildpack_may_fail() {
         ["det/system-pre@1", "det/provides-x@1", "det/requires-x@1"]
     );
 }
+
+#[test]
+fn merging_system_buildpacks_is_logged_at_debug_level_as_upstream() {
+    if !can_switch_user() {
+        return;
+    }
+    let w = world(false);
+    // Two groups: the second already names the pre buildpack, so only the first gets it.
+    let order = w.dir.path().join("order.toml");
+    std::fs::write(
+        &order,
+        "[[order]]\n[[order.group]]\nid = \"det/fail\"\nversion = \"1\"\n\n[[order]]\n[[order.group]]\nid = \"det/system-pre\"\nversion = \"1\"\n[[order.group]]\nid = \"det/pass\"\nversion = \"1\"\n",
+    )
+    .unwrap();
+    chown(&order);
+    let system = fixtures().join("system.toml");
+    let o = command(&w, "0.15", &fixtures(), &order)
+        .args(["-system", system.to_str().unwrap(), "-log-level", "debug"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    let count = |line: &str| out.lines().filter(|l| *l == line).count();
+    assert_eq!(
+        count("Prepending 1 system buildpack(s) to group"),
+        1,
+        "{out}"
+    );
+    assert_eq!(
+        count("Appending 1 system buildpack(s) to group"),
+        2,
+        "{out}"
+    );
+    assert_eq!(
+        group(&w),
+        ["det/system-pre@1", "det/pass@1", "det/system-post@1"]
+    );
+
+    // A missing system.toml is no error, only said at debug level.
+    let missing = w.dir.path().join("no-system.toml");
+    let o = command(&w, "0.15", &fixtures(), &order)
+        .args(["-system", missing.to_str().unwrap(), "-log-level", "debug"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        out.lines().any(|l| l
+            == format!(
+                "No system buildpacks found at path \"{}\"",
+                missing.display()
+            )),
+        "{out}"
+    );
+    assert!(!out.contains("system buildpack(s) to group"), "{out}");
+    // Not at info level.
+    let o = command(&w, "0.15", &fixtures(), &order)
+        .args(["-system", system.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!text(&o).contains("system buildpack(s)"), "{}", text(&o));
+}

@@ -1,4 +1,5 @@
 //! Black-box tests of the launcher: real processes started through it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod app_dir;
 mod processes;

@@ -4,20 +4,20 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-struct App {
-    dir: tempfile::TempDir,
-    layers: PathBuf,
-    app: PathBuf,
+pub(crate) struct App {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) layers: PathBuf,
+    pub(crate) app: PathBuf,
 }
 
-fn write(path: &Path, content: &str, mode: u32) {
+pub(crate) fn write(path: &Path, content: &str, mode: u32) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
 /// An app image's /layers and /workspace, unpacked.
-fn app() -> App {
+pub(crate) fn app() -> App {
     let dir = tempfile::tempdir().unwrap();
     let layers = dir.path().join("layers");
     let app = dir.path().join("workspace");
@@ -81,6 +81,14 @@ direct = false
 buildpack-id = "samples/hello"
 
 [[processes]]
+type = "shell-in-sub"
+command = ["echo profile-cwd=$PROFILE_CWD cwd=$(pwd)"]
+args = []
+direct = false
+buildpack-id = "samples/hello"
+working-dir = "SUBDIR"
+
+[[processes]]
 type = "shell-args"
 command = ["echo"]
 args = ["$GREETING", "two words"]
@@ -96,6 +104,18 @@ buildpack-id = "samples/hello"
 
 /// Runs the launcher as `/cnb/process/<ty>` (a symlink named like the type), or as `launcher`.
 fn run(a: &App, ty: Option<&str>, args: &[&str], papi: &str) -> Output {
+    run_in(a, ty, args, papi, &[], a.dir.path())
+}
+
+/// As `run`, with extra variables and the working dir the launcher starts in.
+pub(crate) fn run_in(
+    a: &App,
+    ty: Option<&str>,
+    args: &[&str],
+    papi: &str,
+    extra: &[(&str, &str)],
+    cwd: &Path,
+) -> Output {
     let bin = match ty {
         Some(t) => {
             let link = a.dir.path().join("process").join(t);
@@ -114,11 +134,13 @@ fn run(a: &App, ty: Option<&str>, args: &[&str], papi: &str) -> Output {
         .env("CNB_LAYERS_DIR", &a.layers)
         .env("CNB_APP_DIR", &a.app)
         .env("PATH", "/cnb/process:/cnb/lifecycle:/usr/bin:/bin")
+        .envs(extra.iter().copied())
+        .current_dir(cwd)
         .output()
         .unwrap()
 }
 
-fn out(o: &Output) -> String {
+pub(crate) fn out(o: &Output) -> String {
     assert!(
         o.status.success(),
         "exit {:?}\n{}\n{}",
