@@ -235,9 +235,10 @@ fn older_platform_apis_use_stack_toml_and_record_no_target() {
 #[test]
 fn docker_config_credentials_are_read_before_dropping_to_the_build_user() {
     use std::os::unix::fs::PermissionsExt;
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let reg = Registry::builder().basic_auth("cnb", "s3cret").start();
     let run = reg.image("cnb/run:multi");
     save_run_index(&store(&reg), &run, &four_platforms(), "r");

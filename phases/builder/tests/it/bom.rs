@@ -52,9 +52,10 @@ const DEPRECATED: &str = "Warning: BOM table is deprecated in this buildpack api
 
 #[test]
 fn from_platform_api_0_9_the_legacy_bom_goes_to_sbom_legacy_json() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     buildpack(dir.path(), WITH_BOM);
     let w = world(GROUP, "");
@@ -77,9 +78,10 @@ fn from_platform_api_0_9_the_legacy_bom_goes_to_sbom_legacy_json() {
 
 #[test]
 fn the_legacy_files_are_written_even_when_no_buildpack_has_a_bom() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     buildpack(dir.path(), "echo no bom");
     let w = world(GROUP, "");
@@ -98,9 +100,10 @@ fn the_legacy_files_are_written_even_when_no_buildpack_has_a_bom() {
 
 #[test]
 fn below_platform_api_0_9_the_launch_bom_goes_to_metadata_toml() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     buildpack(dir.path(), WITH_BOM);
     let w = world(GROUP, "");
@@ -123,9 +126,10 @@ fn below_platform_api_0_9_the_launch_bom_goes_to_metadata_toml() {
 
 #[test]
 fn sbom_files_silence_the_warning_and_a_top_level_version_fails() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     buildpack(
         dir.path(),

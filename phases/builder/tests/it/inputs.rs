@@ -6,9 +6,10 @@ use crate::samples::{SAMPLES_GROUP, SAMPLES_PLAN, builder, text, world};
 
 #[test]
 fn a_missing_plan_fails_before_any_buildpack_runs() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
     let plan = w.layers.join("plan.toml");
     std::fs::remove_file(&plan).unwrap();
@@ -27,9 +28,10 @@ fn a_missing_plan_fails_before_any_buildpack_runs() {
 
 #[test]
 fn a_missing_group_fails_with_exit_1() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
     std::fs::remove_file(w.layers.join("group.toml")).unwrap();
     let out = builder(&w, "0.15", &testdata_dir().join("buildpacks"), false);

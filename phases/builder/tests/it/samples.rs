@@ -85,9 +85,10 @@ pub(crate) fn text(b: &[u8]) -> String {
 
 #[test]
 fn builds_the_samples_and_writes_metadata() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
     let out = builder(&w, "0.15", &testdata_dir().join("buildpacks"), false);
     let stdout = text(&out.stdout);
@@ -137,9 +138,10 @@ fn builds_the_samples_and_writes_metadata() {
 
 #[test]
 fn the_buildpack_environment_is_as_the_spec_says() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bps = dir.path().join("buildpacks");
     // First buildpack: a build layer with bin/ and env files; second: prints what it sees.
@@ -203,9 +205,10 @@ fn the_buildpack_environment_is_as_the_spec_says() {
 
 #[test]
 fn failures_and_refusals() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
     let out = builder(&w, "0.15", &testdata_dir().join("buildpacks"), true);
     assert_eq!(out.status.code(), Some(1));
@@ -263,9 +266,10 @@ fn failures_and_refusals() {
 
 #[test]
 fn sbom_files_are_collected_and_undeclared_formats_refused() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     let bp = dir.path().join("sbom_bp/1");
     std::fs::create_dir_all(bp.join("bin")).unwrap();
@@ -310,9 +314,10 @@ fn sbom_files_are_collected_and_undeclared_formats_refused() {
 
 #[test]
 fn clear_env_and_unmet_entries() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mk = |id: &str, extra: &str, script: &str| {
         let bp = dir.path().join(id.replace('/', "_")).join("1");

@@ -66,9 +66,10 @@ fn text(o: &Output) -> String {
 
 #[test]
 fn buildpacks_get_the_build_users_home() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     // nobody (65534) is in every Debian-based user database; its home is /nonexistent.
     let (home, _) = cnb_os::user_home(65534).expect("nobody in /etc/passwd");
     let (out, _dir) = create_as(65534, 65534, "/root");
@@ -87,9 +88,10 @@ fn buildpacks_get_the_build_users_home() {
 
 #[test]
 fn a_uid_without_a_user_database_entry_keeps_the_environment_with_a_warning() {
-    if !cnb_os::is_root() {
-        return;
-    }
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
     // Pick a uid the user database does not know (upstream fails here; we warn).
     let uid = (4242..5000)
         .find(|u| cnb_os::user_home(*u).is_none())

@@ -15,9 +15,10 @@ fn lines(w: &World, file: &str) -> Vec<String> {
 
 #[test]
 fn detect_gets_the_filtered_env_platform_env_build_config_and_cnb_variables() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     analyzed(&w, ARM64_JAMMY);
     let build_config = w.dir.path().join("build-config");
@@ -62,9 +63,10 @@ fn detect_gets_the_filtered_env_platform_env_build_config_and_cnb_variables() {
 
 #[test]
 fn older_buildpack_apis_get_fewer_variables_and_clear_env_skips_the_platform_env() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     analyzed(&w, AMD64);
     let o = det(&w, "0.15", "env-old", &[]);
@@ -104,9 +106,10 @@ fn older_buildpack_apis_get_fewer_variables_and_clear_env_skips_the_platform_env
 
 #[test]
 fn a_run_image_without_distro_gets_the_build_containers() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     analyzed(&w, AMD64);
     let o = det(&w, "0.15", "env", &[]);
@@ -137,9 +140,10 @@ fn a_run_image_without_distro_gets_the_build_containers() {
 
 #[test]
 fn without_analyzed_toml_the_target_is_the_hosts() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "env", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -153,9 +157,10 @@ fn without_analyzed_toml_the_target_is_the_hosts() {
 
 #[test]
 fn targets_must_admit_the_run_image() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     analyzed(&w, ARM64_JAMMY);
     let o = det(&w, "0.15", "arm64", &[]);
@@ -181,9 +186,10 @@ fn targets_must_admit_the_run_image() {
 
 #[test]
 fn buildpacks_for_another_exec_env_are_skipped() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "exec-env", &[]);
     assert!(o.status.success(), "{}", text(&o));

@@ -4,9 +4,10 @@ use crate::harness::*;
 
 #[test]
 fn no_group_passing_exits_20_and_shows_why() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "all-fail", &[]);
     assert_eq!(o.status.code(), Some(20), "{}", text(&o));
@@ -24,9 +25,10 @@ fn no_group_passing_exits_20_and_shows_why() {
 
 #[test]
 fn a_buildpack_error_makes_it_21() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "with-error", &[]);
     assert_eq!(o.status.code(), Some(21), "{}", text(&o));
@@ -38,9 +40,10 @@ fn a_buildpack_error_makes_it_21() {
 
 #[test]
 fn an_unsupported_buildpack_api_exits_12_before_anything_runs() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "bad-api", &[]);
     assert_eq!(o.status.code(), Some(12), "{}", text(&o));
@@ -53,9 +56,10 @@ fn an_unsupported_buildpack_api_exits_12_before_anything_runs() {
 
 #[test]
 fn running_as_root_is_refused_with_exit_1() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let bps = fixtures();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_detector"));
@@ -77,9 +81,10 @@ fn running_as_root_is_refused_with_exit_1() {
 
 #[test]
 fn input_errors_exit_1_2_or_3() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let bps = fixtures();
     let missing = w.dir.path().join("no-order.toml");
@@ -106,9 +111,10 @@ fn input_errors_exit_1_2_or_3() {
 
 #[test]
 fn a_missing_buildpack_exits_1_before_and_22_during_detection() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let order = w.dir.path().join("order.toml");
     std::fs::write(
@@ -144,9 +150,10 @@ fn a_missing_buildpack_exits_1_before_and_22_during_detection() {
 
 #[test]
 fn image_extensions_are_refused_clearly() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let order = w.dir.path().join("order-with-ext.toml");
     std::fs::write(&order, "[[order]]\n[[order.group]]\nid = \"det/pass\"\nversion = \"1\"\n\n[[order-extensions]]\n[[order-extensions.group]]\nid = \"ext/curl\"\nversion = \"1\"\n").unwrap();

@@ -10,9 +10,10 @@ use crate::harness::*;
 
 #[test]
 fn the_samples_detect_through_the_composite() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let bps = testdata_dir().join("buildpacks");
     let w = world(true);
     let o = command(&w, "0.15", &bps, &bps.join("order.toml"))
@@ -41,9 +42,10 @@ fn the_samples_detect_through_the_composite() {
 
 #[test]
 fn group_toml_names_the_buildpacks_with_api_and_homepage_and_the_log_lists_them() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "optional-fail", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -71,9 +73,10 @@ fn group_toml_names_the_buildpacks_with_api_and_homepage_and_the_log_lists_them(
 
 #[test]
 fn output_paths_come_from_flags_or_variables() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let bps = fixtures();
     let group_path = w.dir.path().join("out/my-group.toml");
@@ -95,9 +98,10 @@ fn output_paths_come_from_flags_or_variables() {
 
 #[test]
 fn the_plan_connects_providers_and_requirers() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "plan", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -143,9 +147,10 @@ fn the_plan_connects_providers_and_requirers() {
 
 #[test]
 fn optional_buildpacks_that_fail_are_left_out() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "optional-fail", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -154,9 +159,10 @@ fn optional_buildpacks_that_fail_are_left_out() {
 
 #[test]
 fn composites_try_each_of_their_groups_and_optional_ones_may_be_left_out() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     // det/meta's first group fails; its second passes without its optional member.
     let o = det(&w, "0.15", "composite", &[]);
@@ -172,9 +178,10 @@ fn composites_try_each_of_their_groups_and_optional_ones_may_be_left_out() {
 
 #[test]
 fn detects_of_a_group_run_in_parallel() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let start = Instant::now();
     let o = det(&w, "0.15", "parallel", &[]);
@@ -189,9 +196,10 @@ fn detects_of_a_group_run_in_parallel() {
 
 #[test]
 fn results_are_reused_across_groups() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let o = det(&w, "0.15", "cached", &[]);
     assert!(o.status.success(), "{}", text(&o));
@@ -205,9 +213,10 @@ fn results_are_reused_across_groups() {
 
 #[test]
 fn system_buildpacks_join_every_group_from_0_15() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let system = fixtures().join("system.toml");
     let o = det(
@@ -233,9 +242,10 @@ fn system_buildpacks_join_every_group_from_0_15() {
 
 #[test]
 fn an_optional_system_buildpack_may_fail() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     let system = fixtures().join("system-optional.toml");
     let o = det(&w, "0.15", "plan", &["-system", system.to_str().unwrap()]);
@@ -248,9 +258,10 @@ fn an_optional_system_buildpack_may_fail() {
 
 #[test]
 fn merging_system_buildpacks_is_logged_at_debug_level_as_upstream() {
-    if !can_switch_user() {
-        return;
-    }
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
     let w = world(false);
     // Two groups: the second already names the pre buildpack, so only the first gets it.
     let order = w.dir.path().join("order.toml");

@@ -41,9 +41,16 @@ pub fn world(with_run_sh: bool) -> World {
     }
 }
 
-/// Hands a path (and what is below it) to the build user.
+/// Hands a path and everything below it to the build user (`ensure_owner` would leave a tree
+/// alone whose root the user already owns).
 pub fn chown(path: &Path) {
-    cnb_os::ensure_owner(UID, UID, &[path]).unwrap();
+    let status = std::process::Command::new("chown")
+        .arg("-R")
+        .arg(format!("{UID}:{UID}"))
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "chown -R {}", path.display());
 }
 
 /// The detector's buildpacks dir of fixtures.
