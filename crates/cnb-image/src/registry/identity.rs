@@ -14,6 +14,20 @@ struct TokenAnswer {
     access_token: Option<String>,
     #[serde(default)]
     token: Option<String>,
+    #[serde(default)]
+    expires_in: Option<u64>,
+}
+
+/// How long a token lives when the endpoint does not say (the distribution token spec's default).
+const DEFAULT_EXPIRES_IN: u64 = 60;
+
+/// An access token and how long it may be used.
+#[derive(Debug)]
+pub(super) struct AccessToken {
+    /// The token.
+    pub(super) token: String,
+    /// Its lifetime from when it was issued.
+    pub(super) lifetime: std::time::Duration,
 }
 
 /// An access token for `repository` at the registry at `base` (`scheme://host`), or `None` when
@@ -24,7 +38,7 @@ pub(super) async fn exchange(
     base: &str,
     repository: &str,
     identity_token: &str,
-) -> Result<Option<String>, String> {
+) -> Result<Option<AccessToken>, String> {
     let (realm, service) = match ping::challenge(http, base).await? {
         Challenge::None => return Ok(None),
         Challenge::Basic => {
@@ -61,11 +75,17 @@ pub(super) async fn exchange(
             .json()
             .await
             .map_err(|e| format!("token endpoint {realm}: {}", super::chain(&e)))?;
+        let lifetime = std::time::Duration::from_secs(
+            answer
+                .expires_in
+                .filter(|s| *s > 0)
+                .unwrap_or(DEFAULT_EXPIRES_IN),
+        );
         return answer
             .access_token
             .or(answer.token)
             .filter(|t| !t.is_empty())
-            .map(Some)
+            .map(|token| Some(AccessToken { token, lifetime }))
             .ok_or_else(|| format!("token endpoint {realm} answered without a token"));
     }
     Err(last)

@@ -227,6 +227,9 @@ fn bump(counter: &AtomicU64, n: u64) {
 /// A client for one registry (and one protocol), with its credentials already stored.
 struct Conn {
     client: Client,
+    /// When its access token (from an identity token) should be replaced by a fresh one: the
+    /// client sends that token as is and cannot renew it.
+    renew_at: Option<std::time::Instant>,
 }
 
 /// What a [`Conn`] is shared by: the registry and whether it is insecure, and the repository
@@ -523,6 +526,7 @@ impl RegistryStore {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
+            .filter(|c| c.renew_at.is_none_or(|t| std::time::Instant::now() < t))
         {
             return Ok(c.clone());
         }
@@ -536,6 +540,7 @@ impl RegistryStore {
         )
         .map_err(RegistryError::Tls)?;
         let https = !target.insecure || self.insecure_answers_https(&http, registry).await;
+        let mut renew_at = None;
         let auth = match credential {
             None => RegistryAuth::Anonymous,
             Some(Credential::Basic(u, p)) => RegistryAuth::Basic(u, p),
@@ -551,7 +556,15 @@ impl RegistryStore {
                             one_line(&reason)
                         ))
                     })?;
-                token.map_or(RegistryAuth::Anonymous, RegistryAuth::Bearer)
+                match token {
+                    None => RegistryAuth::Anonymous,
+                    Some(t) => {
+                        // renew with a margin, so a request started near the end still gets in
+                        let margin = (t.lifetime / 4).min(Duration::from_secs(30));
+                        renew_at = Some(std::time::Instant::now() + t.lifetime - margin);
+                        RegistryAuth::Bearer(t.token)
+                    }
+                }
             }
         };
         let config = ClientConfig {
@@ -570,7 +583,7 @@ impl RegistryStore {
         };
         let client = Client::try_from(config).map_err(|e| RegistryError::Tls(chain(&e)))?;
         client.store_auth_if_needed(registry, &auth).await;
-        let conn = Arc::new(Conn { client });
+        let conn = Arc::new(Conn { client, renew_at });
         self.conns
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

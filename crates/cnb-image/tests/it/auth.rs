@@ -108,7 +108,7 @@ fn cred_helpers_and_creds_store_run_when_the_source_is_built() {
 }
 
 /// A fake registry with a token endpoint: `/v2/` asks for a bearer token from `/token`, which
-/// trades the refresh token `refresh-me` (and nothing else) for `access-1`; the manifest of
+/// trades the refresh token `refresh-me` (and nothing else) for `access-1`, valid 2 s; the manifest of
 /// `team/app:latest` is served only with `access-1`. Every request line, auth header and token
 /// form is recorded.
 struct TokenRegistry {
@@ -182,7 +182,7 @@ fn serve(conn: TcpStream, host: &str, seen: &Mutex<Vec<String>>) {
                 (
                     "200 OK",
                     String::new(),
-                    r#"{"access_token":"access-1"}"#.to_string(),
+                    r#"{"access_token":"access-1","expires_in":2}"#.to_string(),
                 )
             } else {
                 ("401 Unauthorized", String::new(), "{}".to_string())
@@ -229,6 +229,20 @@ fn identity_tokens_are_exchanged_at_the_token_endpoint() {
             .all(|s| !s.contains("refresh-me")),
         "{seen:#?}"
     );
+
+    // the access token is renewed when it is about to expire, not before
+    let exchanges = || {
+        reg.seen()
+            .iter()
+            .filter(|s| s.starts_with("POST /token"))
+            .count()
+    };
+    let before = exchanges();
+    assert!(store.manifest(&name).unwrap().is_some());
+    assert_eq!(exchanges(), before, "a fresh token is reused");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(store.manifest(&name).unwrap().is_some());
+    assert_eq!(exchanges(), before + 1, "an expiring token is renewed");
 
     // a helper's `<token>` user: its secret is an identity token too
     let bin = tempfile::tempdir().unwrap();
