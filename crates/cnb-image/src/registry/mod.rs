@@ -532,22 +532,38 @@ impl RegistryStore {
         }
         let registry = &target.image.registry;
         let credential = self.options.auth.resolve(registry)?;
-        let http = ping::http_client(
-            target.insecure,
-            &self.certificates,
-            self.options.connect_timeout,
-            self.options.request_timeout,
-        )
-        .map_err(RegistryError::Tls)?;
-        let https = !target.insecure || self.insecure_answers_https(&http, registry).await;
+        let identity = matches!(credential, Some(Credential::IdentityToken(_)));
+        // a plain client only for the ping of an insecure registry and the token exchange
+        let http = if target.insecure || identity {
+            Some(
+                ping::http_client(
+                    target.insecure,
+                    &self.certificates,
+                    self.options.connect_timeout,
+                    self.options.request_timeout,
+                )
+                .map_err(RegistryError::Tls)?,
+            )
+        } else {
+            None
+        };
+        let https = match (&http, target.insecure) {
+            (Some(http), true) => self.insecure_answers_https(http, registry).await,
+            _ => true,
+        };
         let mut renew_at = None;
         let auth = match credential {
             None => RegistryAuth::Anonymous,
             Some(Credential::Basic(u, p)) => RegistryAuth::Basic(u, p),
             Some(Credential::Bearer(t)) => RegistryAuth::Bearer(t),
             Some(Credential::IdentityToken(t)) => {
+                let Some(http) = &http else {
+                    return Err(RegistryError::Tls(
+                        "no http client for the token exchange".into(),
+                    ));
+                };
                 let base = format!("{}://{registry}", if https { "https" } else { "http" });
-                let token = identity::exchange(&http, &base, &target.image.repository, &t)
+                let token = identity::exchange(http, &base, &target.image.repository, &t)
                     .await
                     .map_err(|reason| {
                         RegistryError::AuthConfig(format!(
