@@ -96,6 +96,46 @@ impl LayoutStore {
         }
     }
 
+    /// The digest of index.json's bytes, when there is one.
+    fn index_json_digest(dir: &Path) -> Result<Option<Digest>> {
+        let path = dir.join("index.json");
+        match std::fs::read(&path) {
+            Ok(bytes) => Ok(Some(Digest::of(&bytes))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io("read", path)(e)),
+        }
+    }
+
+    /// index.json's platform entries as an OCI index. When they are all of index.json, its exact
+    /// bytes are the index (so its digest is stable and opens again); otherwise (some entries
+    /// named by another tag) an index over just these entries.
+    fn index_json_as_index(dir: &Path, entries: Vec<Descriptor>) -> Result<Option<RawManifest>> {
+        let path = dir.join("index.json");
+        let bytes = std::fs::read(&path).map_err(io("read", &path))?;
+        let whole = Self::read_index(dir)?.is_some_and(|i| i.manifests == entries);
+        let bytes = if whole {
+            bytes
+        } else {
+            let index = Index {
+                schema_version: 2,
+                media_type: Some(oci::OCI_INDEX.into()),
+                manifests: entries,
+                annotations: BTreeMap::new(),
+                extra: BTreeMap::new(),
+            };
+            serde_json::to_vec(&index).map_err(|e| ImageError::Invalid {
+                what: "index.json",
+                reference: dir.display().to_string(),
+                reason: e.to_string(),
+            })?
+        };
+        Ok(Some(RawManifest {
+            digest: Digest::of(&bytes),
+            media_type: oci::OCI_INDEX.into(),
+            bytes,
+        }))
+    }
+
     fn read_blob(dir: &Path, digest: &Digest, reference: &str) -> Result<Vec<u8>> {
         let path = Self::blob_path(dir, digest);
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
@@ -190,26 +230,40 @@ impl BlobStore for LayoutStore {
             return Ok(None);
         };
         let entry = match (&loc.digest, &loc.tag) {
-            (Some(d), _) => index
-                .manifests
-                .iter()
-                .find(|m| &m.digest == d)
-                .cloned()
-                .or_else(|| {
-                    // A child of a nested index is addressed by digest but not listed in index.json.
-                    Self::blob_path(&loc.dir, d)
-                        .exists()
-                        .then(|| Descriptor::new("", d.clone(), 0))
-                }),
-            (None, Some(tag)) => {
-                let named = index
+            (Some(d), _) => match index.manifests.iter().find(|m| &m.digest == d) {
+                Some(m) => Some(m.clone()),
+                // index.json itself, recorded as the index a platform manifest was picked from
+                None if Self::index_json_digest(&loc.dir)?.as_ref() == Some(d) => {
+                    return Self::index_json_as_index(&loc.dir, index.manifests);
+                }
+                // A child of a nested index is addressed by digest but not listed in index.json.
+                None => Self::blob_path(&loc.dir, d)
+                    .exists()
+                    .then(|| Descriptor::new("", d.clone(), 0)),
+            },
+            (None, tag) => {
+                let named: Vec<Descriptor> = index
                     .manifests
                     .iter()
-                    .find(|m| m.annotations.get(REF_NAME) == Some(tag))
-                    .cloned();
-                named.or_else(|| (index.manifests.len() == 1).then(|| index.manifests[0].clone()))
+                    .filter(|m| tag.is_some() && m.annotations.get(REF_NAME) == tag.as_ref())
+                    .cloned()
+                    .collect();
+                // Without an entry named by the tag, the layout's whole index.json is the image.
+                let candidates = if named.is_empty() {
+                    index.manifests
+                } else {
+                    named
+                };
+                match candidates.len() {
+                    1 => candidates.into_iter().next(),
+                    // imgutil writes a multi-platform layout as index.json listing each platform's
+                    // manifest directly: that list is an image index.
+                    n if n > 1 && candidates.iter().all(|m| m.platform.is_some()) => {
+                        return Self::index_json_as_index(&loc.dir, candidates);
+                    }
+                    _ => None,
+                }
             }
-            (None, None) => (index.manifests.len() == 1).then(|| index.manifests[0].clone()),
         };
         let Some(entry) = entry else { return Ok(None) };
         let bytes = Self::read_blob(&loc.dir, &entry.digest, name)?;

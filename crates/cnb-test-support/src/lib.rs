@@ -6,6 +6,7 @@
 
 pub mod dockerd;
 pub mod fixtures;
+pub mod idle_proxy;
 pub mod registry;
 
 use std::path::PathBuf;

@@ -99,6 +99,24 @@ pub async fn connect(endpoint: Endpoint, timeout_secs: u64) -> Result<Docker, Da
     })
 }
 
+/// Pings the daemon every `every` for as long as the runtime runs (the store's lifetime).
+///
+/// After a phase drops privileges the root-owned socket cannot be connected to again, so the one
+/// connection must not be closed for being idle while buildpacks run for minutes: a proxy in
+/// front of the daemon (a socket proxy, `docker context` over ssh) may close idle connections,
+/// and the next request would find nothing to reconnect to. A ping that finds the connection
+/// closed reconnects while that is still possible. Failed pings are left for the next real
+/// request to report.
+pub async fn keep_alive(docker: Docker, every: std::time::Duration) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await; // the first tick is immediate; connect has just pinged
+    loop {
+        ticks.tick().await;
+        let _ = docker.ping().await;
+    }
+}
+
 async fn send(
     shared: &Shared,
     req: BollardRequest,

@@ -23,6 +23,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use bollard::Docker;
 use bytes::Bytes;
@@ -143,10 +144,27 @@ impl std::fmt::Debug for DaemonStore {
 /// Seconds any one API call may take (a load of a large image included).
 const API_TIMEOUT_SECS: u64 = 1800;
 
+/// How often an otherwise idle connection to the daemon is pinged: well under the idle timeouts
+/// of common proxies (a minute and more).
+pub const KEEPALIVE: Duration = Duration::from_secs(30);
+
 impl DaemonStore {
-    /// Connects to the daemon now (before a phase drops privileges) and keeps the connection.
+    /// Connects to the daemon now (before a phase drops privileges) and keeps the connection,
+    /// pinging it every [`KEEPALIVE`] so it is never idle for long.
     pub fn connect(endpoint: Endpoint) -> std::result::Result<Self, DaemonError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        Self::connect_with_keepalive(endpoint, Some(KEEPALIVE))
+    }
+
+    /// [`Self::connect`] with another keep-alive interval (`None`: no pings between requests).
+    pub fn connect_with_keepalive(
+        endpoint: Endpoint,
+        keepalive: Option<Duration>,
+    ) -> std::result::Result<Self, DaemonError> {
+        // One worker, so the keep-alive pings (and the connection's reads) go on while the
+        // phase is busy elsewhere; a current-thread runtime only runs inside `block_on`.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("cnb-daemon")
             .enable_all()
             .build()
             .map_err(|e| DaemonError::Connect {
@@ -162,6 +180,9 @@ impl DaemonStore {
             })?;
             Ok::<_, DaemonError>(docker)
         })?;
+        if let Some(every) = keepalive.filter(|d| !d.is_zero()) {
+            runtime.spawn(connection::keep_alive(docker.clone(), every));
+        }
         Ok(Self {
             runtime,
             docker,

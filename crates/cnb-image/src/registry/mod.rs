@@ -13,6 +13,9 @@
 //! `push_manifest_raw`), so the digests we report are the digests the registry stores.
 
 mod auth;
+mod docker_config;
+mod identity;
+mod ping;
 mod retry;
 
 use std::collections::HashMap;
@@ -34,7 +37,7 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
 
-pub use auth::AuthSource;
+pub use auth::{AuthSource, Credential};
 pub use retry::RetryPolicy;
 use retry::{Class, Failure, with_retry};
 
@@ -131,8 +134,9 @@ pub(crate) fn one_line(s: &str) -> String {
 /// How to reach registries.
 #[derive(Debug, Clone)]
 pub struct RegistryOptions {
-    /// Prefixes of image references (`host[:port]` or `host[:port]/repo`) to reach over plain
-    /// HTTP; TLS certificates of those registries are not verified either.
+    /// Prefixes of image references (`host[:port]` or `host[:port]/repo`) of insecure
+    /// registries: tried over HTTPS without verifying the certificate, then over plain HTTP when
+    /// HTTPS gets no answer.
     pub insecure_registries: Vec<String>,
     /// PEM files of extra CA certificates to trust.
     pub ca_certificates: Vec<PathBuf>,
@@ -223,14 +227,23 @@ fn bump(counter: &AtomicU64, n: u64) {
 /// A client for one registry (and one protocol), with its credentials already stored.
 struct Conn {
     client: Client,
+    /// When its access token (from an identity token) should be replaced by a fresh one: the
+    /// client sends that token as is and cannot renew it.
+    renew_at: Option<std::time::Instant>,
 }
+
+/// What a [`Conn`] is shared by: the registry and whether it is insecure, and the repository
+/// too when the credential is an identity token (its access token is scoped to one repository).
+type ConnKey = (String, bool, Option<String>);
 
 /// A [`BlobStore`] over OCI registries.
 pub struct RegistryStore {
     runtime: Arc<tokio::runtime::Runtime>,
     options: RegistryOptions,
     certificates: Vec<Certificate>,
-    conns: Mutex<HashMap<(String, bool), Arc<Conn>>>,
+    conns: Mutex<HashMap<ConnKey, Arc<Conn>>>,
+    /// Insecure registry -> whether it answered HTTPS (asked once per registry).
+    https: Mutex<HashMap<String, bool>>,
     counters: Arc<Counters>,
 }
 
@@ -313,6 +326,7 @@ impl RegistryStore {
             options,
             certificates,
             conns: Mutex::new(HashMap::new()),
+            https: Mutex::new(HashMap::new()),
             counters: Arc::new(Counters::default()),
         })
     }
@@ -467,9 +481,7 @@ impl RegistryStore {
                         Err(f) => return Err(RegistryError::from_failure("mount blob", what(), f)),
                     }
                 }
-                let source_conn = if source.image.registry == target.image.registry
-                    && source.insecure == target.insecure
-                {
+                let source_conn = if self.conn_key(&source)? == self.conn_key(target)? {
                     None
                 } else {
                     Some(self.conn_async(&source).await?)
@@ -494,23 +506,88 @@ impl RegistryStore {
         Ok(())
     }
 
+    fn conn_key(&self, target: &Target) -> Result<ConnKey, RegistryError> {
+        let identity = matches!(
+            self.options.auth.resolve(&target.image.registry)?,
+            Some(Credential::IdentityToken(_))
+        );
+        Ok((
+            target.image.registry.clone(),
+            target.insecure,
+            identity.then(|| target.image.repository.clone()),
+        ))
+    }
+
     /// [`Self::conn`] from inside the runtime (creating a client there must not `block_on`).
     async fn conn_async(&self, target: &Target) -> Result<Arc<Conn>, RegistryError> {
-        let key = (target.image.registry.clone(), target.insecure);
+        let key = self.conn_key(target)?;
         if let Some(c) = self
             .conns
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&key)
+            .filter(|c| c.renew_at.is_none_or(|t| std::time::Instant::now() < t))
         {
             return Ok(c.clone());
         }
-        let auth = self.options.auth.resolve(&target.image.registry)?;
+        let registry = &target.image.registry;
+        let credential = self.options.auth.resolve(registry)?;
+        let identity = matches!(credential, Some(Credential::IdentityToken(_)));
+        // a plain client only for the ping of an insecure registry and the token exchange
+        let http = if target.insecure || identity {
+            Some(
+                ping::http_client(
+                    target.insecure,
+                    &self.certificates,
+                    self.options.connect_timeout,
+                    self.options.request_timeout,
+                )
+                .map_err(RegistryError::Tls)?,
+            )
+        } else {
+            None
+        };
+        let https = match (&http, target.insecure) {
+            (Some(http), true) => self.insecure_answers_https(http, registry).await,
+            _ => true,
+        };
+        let mut renew_at = None;
+        let auth = match credential {
+            None => RegistryAuth::Anonymous,
+            Some(Credential::Basic(u, p)) => RegistryAuth::Basic(u, p),
+            Some(Credential::Bearer(t)) => RegistryAuth::Bearer(t),
+            Some(Credential::IdentityToken(t)) => {
+                let Some(http) = &http else {
+                    return Err(RegistryError::Tls(
+                        "no http client for the token exchange".into(),
+                    ));
+                };
+                let base = format!("{}://{registry}", if https { "https" } else { "http" });
+                let token = identity::exchange(http, &base, &target.image.repository, &t)
+                    .await
+                    .map_err(|reason| {
+                        RegistryError::AuthConfig(format!(
+                            "identity token for '{}': {}",
+                            target.display,
+                            one_line(&reason)
+                        ))
+                    })?;
+                match token {
+                    None => RegistryAuth::Anonymous,
+                    Some(t) => {
+                        // renew with a margin, so a request started near the end still gets in
+                        let margin = (t.lifetime / 4).min(Duration::from_secs(30));
+                        renew_at = Some(std::time::Instant::now() + t.lifetime - margin);
+                        RegistryAuth::Bearer(t.token)
+                    }
+                }
+            }
+        };
         let config = ClientConfig {
-            protocol: if target.insecure {
-                ClientProtocol::Http
-            } else {
+            protocol: if https {
                 ClientProtocol::Https
+            } else {
+                ClientProtocol::Http
             },
             accept_invalid_certificates: target.insecure,
             use_monolithic_push: true,
@@ -521,15 +598,33 @@ impl RegistryStore {
             ..ClientConfig::default()
         };
         let client = Client::try_from(config).map_err(|e| RegistryError::Tls(chain(&e)))?;
-        client
-            .store_auth_if_needed(&target.image.registry, &auth)
-            .await;
-        let conn = Arc::new(Conn { client });
+        client.store_auth_if_needed(registry, &auth).await;
+        let conn = Arc::new(Conn { client, renew_at });
         self.conns
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(key, conn.clone());
         Ok(conn)
+    }
+
+    /// Whether an insecure registry speaks HTTPS (unverified), asked once per registry: HTTPS
+    /// first, plain HTTP when HTTPS gets no answer at all.
+    async fn insecure_answers_https(&self, http: &reqwest::Client, registry: &str) -> bool {
+        let known = self
+            .https
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(registry)
+            .copied();
+        if let Some(https) = known {
+            return https;
+        }
+        let https = ping::answers_https(http, registry, self.options.connect_timeout).await;
+        self.https
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(registry.to_string(), https);
+        https
     }
 }
 

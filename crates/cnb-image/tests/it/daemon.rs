@@ -169,3 +169,45 @@ fn open_layer_of(b: &ImageBuilder) -> (cnb_image::Digest, cnb_image::Blob) {
         },
     )
 }
+
+/// The one connection outlives an idle timeout that closes quiet connections (a socket proxy),
+/// because the store pings it; without the pings the connection is closed and cannot be opened
+/// again (the proxy, like the root-owned socket after a privilege drop, takes no new
+/// connection), and the next request fails.
+#[test]
+fn keep_alive_pings_outlast_an_idle_timeout() {
+    use cnb_test_support::idle_proxy::IdleProxy;
+    use std::time::Duration;
+    let d = Dockerd::start();
+    let idle = Duration::from_millis(1500);
+    let kept_proxy = IdleProxy::start(&d.socket(), idle);
+    let kept = DaemonStore::connect_with_keepalive(
+        Endpoint::Unix(kept_proxy.socket()),
+        Some(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let bare_proxy = IdleProxy::start(&d.socket(), idle);
+    let bare =
+        DaemonStore::connect_with_keepalive(Endpoint::Unix(bare_proxy.socket()), None).unwrap();
+
+    std::thread::sleep(idle * 3);
+    assert!(
+        bare_proxy.closed_idle(),
+        "the proxy closes a quiet connection"
+    );
+    assert!(
+        !kept_proxy.closed_idle(),
+        "the pings keep the connection busy"
+    );
+    assert!(kept.manifest("test/absent:latest").unwrap().is_none());
+    let err = bare.manifest("test/absent:latest").unwrap_err().to_string();
+    eprintln!("idle-closed: {err}");
+    assert!(
+        err.contains("test/absent:latest") && !err.contains('\n'),
+        "{err}"
+    );
+    assert!(
+        d.count_calls("GET", "/_ping") >= 5,
+        "pings went to the daemon"
+    );
+}

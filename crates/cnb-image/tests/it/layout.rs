@@ -318,3 +318,63 @@ fn umoci_and_skopeo_read_what_we_write() {
         assert_eq!(config["variant"], variant);
     }
 }
+
+/// imgutil's multi-platform layout: index.json lists each platform's manifest directly (with a
+/// `platform`), no nested index. It must resolve like any index, by the build's target.
+#[test]
+fn index_json_listing_platform_manifests_is_an_index() {
+    use cnb_test_support::fixtures::run_image;
+    let dir = tempfile::tempdir().unwrap();
+    let store = LayoutStore::new(dir.path());
+    let name = "flat.test/run:multi";
+    let targets = [
+        Target::new("linux", "amd64", None),
+        Target::new("linux", "arm64", None),
+    ];
+    let mut entries = Vec::new();
+    let mut digests = Vec::new();
+    for t in &targets {
+        let s = run_image(t, "flat").save_untagged(&store, name).unwrap();
+        let (arch, variant) = (t.arch.clone(), t.variant.clone());
+        let mut entry = serde_json::json!({
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": s.digest.to_string(),
+            "size": s.manifest_size,
+            "platform": {"os": "linux", "architecture": arch},
+        });
+        if let Some(v) = variant {
+            entry["platform"]["variant"] = v.into();
+        }
+        entries.push(entry);
+        digests.push(s.digest);
+    }
+    let layout = dir.path().join("flat.test/run/multi");
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": entries});
+    std::fs::write(
+        layout.join("index.json"),
+        serde_json::to_vec(&index).unwrap(),
+    )
+    .unwrap();
+
+    for (t, digest) in targets.iter().zip(&digests) {
+        let req = TargetRequest::new(t.clone(), TargetSource::Flags);
+        let img = open(&store, name, &req).unwrap().required("x").unwrap();
+        assert_eq!(img.digest(), digest, "{t}");
+        assert_eq!(img.target(), *t);
+        // the index it came from opens again by digest: the layout dir at index.json's digest
+        let index_digest = img.index_digest.clone().unwrap();
+        let again = format!("{}@{index_digest}", layout.display());
+        let img = open(&store, &again, &req).unwrap().required("x").unwrap();
+        assert_eq!(img.digest(), digest, "{t} via {again}");
+    }
+
+    let req = TargetRequest::new(Target::new("linux", "arm", Some("v7")), TargetSource::Flags);
+    let err = open(&store, name, &req).unwrap_err().to_string();
+    assert!(
+        err.contains("linux/arm/v7")
+            && err.contains("linux/amd64")
+            && err.contains("linux/arm64/v8")
+            && err.contains(name),
+        "{err}"
+    );
+}

@@ -1,6 +1,7 @@
 //! Tests of the image model, the backends and target resolution.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod auth;
 mod daemon;
 mod fixtures;
 mod layout;

@@ -14,7 +14,7 @@ use serde_json::json;
 const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
 
-fn options_for(insecure: &[&str]) -> RegistryOptions {
+pub(crate) fn options_for(insecure: &[&str]) -> RegistryOptions {
     RegistryOptions {
         insecure_registries: insecure.iter().map(|s| s.to_string()).collect(),
         retry: RetryPolicy {
@@ -40,15 +40,15 @@ fn bytes_blob(data: &[u8]) -> Blob {
 
 /// A tiny image: config blob, one layer written to a file, and a pretty-printed manifest (so a
 /// re-serialising client would change its digest).
-struct TinyImage {
+pub(crate) struct TinyImage {
     config: Vec<u8>,
     layer: Vec<u8>,
     layer_file: tempfile::NamedTempFile,
-    manifest: RawManifest,
+    pub(crate) manifest: RawManifest,
 }
 
 impl TinyImage {
-    fn new(arch: &str, seed: &str) -> Self {
+    pub(crate) fn new(arch: &str, seed: &str) -> Self {
         let layer = format!("layer content for {arch} {seed}")
             .repeat(100)
             .into_bytes();
@@ -91,7 +91,7 @@ impl TinyImage {
         ]
     }
 
-    fn push(&self, store: &RegistryStore, name: &str) {
+    pub(crate) fn push(&self, store: &RegistryStore, name: &str) {
         store.put_blobs(name, &self.blobs()).unwrap();
         store.put_manifest(name, &self.manifest).unwrap();
     }
@@ -421,6 +421,28 @@ fn tls_with_private_ca() {
         started.elapsed() < std::time::Duration::from_secs(3),
         "a trust failure is not retried"
     );
+}
+
+/// An insecure registry is tried over HTTPS without verifying its certificate first, then
+/// over plain HTTP: both kinds work when marked insecure.
+#[test]
+fn insecure_registries_try_unverified_https_then_http() {
+    let tls = Registry::builder().tls().start();
+    let plain = Registry::start();
+    let img = TinyImage::new("amd64", "insecure-both");
+    // no CA given: the TLS registry's certificate cannot be verified
+    let store = RegistryStore::new(options_for(&[tls.host(), plain.host()])).unwrap();
+    for reg in [&tls, &plain] {
+        let name = reg.image("either/app:latest");
+        img.push(&store, &name);
+        assert_eq!(
+            store.manifest(&name).unwrap().unwrap().digest,
+            img.manifest.digest,
+            "{name}"
+        );
+        assert_eq!(skopeo_raw(&name), img.manifest.bytes, "{name}");
+    }
+    // (the TLS registry serves only HTTPS, so its push above went over unverified HTTPS)
 }
 
 #[test]
