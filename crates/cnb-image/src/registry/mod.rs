@@ -533,8 +533,11 @@ impl RegistryStore {
         let registry = &target.image.registry;
         let credential = self.options.auth.resolve(registry)?;
         let identity = matches!(credential, Some(Credential::IdentityToken(_)));
-        // a plain client only for the ping of an insecure registry and the token exchange
-        let http = if target.insecure || identity {
+        // A registry on this machine or a private network that nobody called insecure is tried
+        // over verified HTTPS, then plain HTTP, as docker and upstream's transport do.
+        let probe = target.insecure || target.image.is_local_registry();
+        // a plain client only for the ping of such a registry and the token exchange
+        let http = if probe || identity {
             Some(
                 ping::http_client(
                     target.insecure,
@@ -547,8 +550,8 @@ impl RegistryStore {
         } else {
             None
         };
-        let https = match (&http, target.insecure) {
-            (Some(http), true) => self.insecure_answers_https(http, registry).await,
+        let https = match (&http, probe) {
+            (Some(http), true) => self.answers_https_once(http, registry).await,
             _ => true,
         };
         let mut renew_at = None;
@@ -607,9 +610,9 @@ impl RegistryStore {
         Ok(conn)
     }
 
-    /// Whether an insecure registry speaks HTTPS (unverified), asked once per registry: HTTPS
-    /// first, plain HTTP when HTTPS gets no answer at all.
-    async fn insecure_answers_https(&self, http: &reqwest::Client, registry: &str) -> bool {
+    /// Whether an insecure (unverified) or local registry speaks HTTPS, asked once per registry:
+    /// HTTPS first, plain HTTP when HTTPS gets no answer at all.
+    async fn answers_https_once(&self, http: &reqwest::Client, registry: &str) -> bool {
         let known = self
             .https
             .lock()

@@ -2,7 +2,8 @@
 //!
 //! An insecure registry (`-insecure-registry`) is tried over HTTPS without certificate
 //! verification first and over plain HTTP only when HTTPS gets no answer, as upstream's
-//! transport does; a registry that is not insecure is always HTTPS, verified.
+//! transport does; so is a local one (localhost, loopback, RFC 1918: what go-containerregistry
+//! reaches over HTTP by default), with verification; any other registry is always HTTPS, verified.
 
 use std::time::Duration;
 
@@ -32,17 +33,23 @@ pub(super) fn http_client(
         .map_err(|e| super::chain(&e))
 }
 
-/// Whether `registry` answers HTTPS at all (any HTTP status counts: 401 is the usual answer).
+/// Whether `registry` answers HTTPS at all (any HTTP status counts: 401 is the usual answer). A
+/// server whose certificate the client refuses does speak HTTPS: it counts, so that the request
+/// fails on the certificate, naming it, rather than on plain HTTP sent to a TLS port.
 pub(super) async fn answers_https(
     http: &reqwest::Client,
     registry: &str,
     timeout: Duration,
 ) -> bool {
-    http.get(format!("https://{registry}/v2/"))
+    match http
+        .get(format!("https://{registry}/v2/"))
         .timeout(timeout)
         .send()
         .await
-        .is_ok()
+    {
+        Ok(_) => true,
+        Err(e) => super::chain(&e).to_ascii_lowercase().contains("certificate"),
+    }
 }
 
 /// What a registry's `/v2/` says about auth.
