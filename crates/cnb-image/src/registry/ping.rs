@@ -48,7 +48,9 @@ pub(super) async fn answers_https(
         .await
     {
         Ok(_) => true,
-        Err(e) => super::chain(&e).to_ascii_lowercase().contains("certificate"),
+        Err(e) => super::chain(&e)
+            .to_ascii_lowercase()
+            .contains("certificate"),
     }
 }
 

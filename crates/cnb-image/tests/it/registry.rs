@@ -486,10 +486,7 @@ fn a_local_registry_with_an_untrusted_certificate_is_refused_unless_insecure() {
     })
     .unwrap();
     let err = strict.manifest(&name).unwrap_err().to_string();
-    assert!(
-        err.contains(&name) && err.contains("certificate"),
-        "{err}"
-    );
+    assert!(err.contains(&name) && err.contains("certificate"), "{err}");
 }
 
 #[test]
