@@ -118,6 +118,25 @@ pub fn open(store: &dyn BlobStore, name: &str, request: &TargetRequest) -> Resul
     Ok(Opened::Found(Box::new(image)))
 }
 
+/// Reads the child `digest` of the index `index_digest` stored under `name`, whatever its
+/// platform: for callers that walk every child of an index rather than pick one.
+pub fn open_child(
+    store: &dyn BlobStore,
+    name: &str,
+    digest: &Digest,
+    index_digest: &Digest,
+) -> Result<Image> {
+    let raw = store.manifest_by_digest(name, digest)?;
+    if oci::is_index(&raw.media_type) {
+        return Err(invalid(
+            "index",
+            name,
+            format!("child {digest} is itself an index"),
+        ));
+    }
+    read_image(store, name, raw, Some(index_digest.clone()))
+}
+
 fn read_image(
     store: &dyn BlobStore,
     name: &str,

@@ -149,7 +149,9 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
         }
     };
     // A cache image wins over a cache dir, as upstream (pack passes -cache-dir with both).
-    if let Some(dir) = inputs.cache_dir().filter(|_| inputs.cache_image().is_none())
+    if let Some(dir) = inputs
+        .cache_dir()
+        .filter(|_| inputs.cache_image().is_none())
         && let Err(e) = crate::cache::VolumeCache::new(dir).export(layers, &group, owner, log)
     {
         log.warn(format!("failed to export the cache: {e}"));
@@ -316,6 +318,7 @@ pub(crate) fn image_report(
             image_id: saved.identifier.clone(),
             digest: String::new(),
             manifest_size: 0,
+            children: Vec::new(),
         }
     } else {
         log.info(format!("*** Digest: {}", saved.digest));
@@ -324,6 +327,7 @@ pub(crate) fn image_report(
             image_id: String::new(),
             digest: saved.digest.to_string(),
             manifest_size: saved.manifest_size,
+            children: Vec::new(),
         }
     };
     Report { image, build: None }
