@@ -4,7 +4,7 @@
 //! stored (manifest last), so a refusal or a failure part way leaves the tags as they were.
 
 use cnb_formats::report::{ChildReport, ImageReport, Report};
-use cnb_image::oci::{Index, Platform};
+use cnb_image::oci::{Index, Manifest, Platform};
 use cnb_image::{
     Blob, BlobData, BlobStore, Image, ImageBuilder, ImageError, RawManifest, Target, open_child,
     save_index,
@@ -76,49 +76,58 @@ pub(super) fn rebase_index(
         return Err(RebaseError::Refused(refused.join("; ")));
     }
 
-    let first = names.first().cloned().unwrap_or_default();
+    let Some(first) = names.first().cloned() else {
+        return Err(RebaseError::Save {
+            name: String::new(),
+            source: ImageError::Unsupported("no image name to save to".into()),
+        });
+    };
     let save_err = |source| RebaseError::Save {
         name: first.clone(),
         source,
     };
-    // Children under every name first: each tag of a layout is its own directory and each
-    // registry repository needs its own copy; the indexes last.
+    // The children under the first name, then copies under every other name (each tag of a
+    // layout is its own directory, each registry repository needs its own copy) whose blobs are
+    // linked or mounted from the first, and only then the indexes.
+    let mut stored: Vec<(RawManifest, Manifest, String)> = Vec::new();
     let mut listed: Vec<(RawManifest, Target)> = Vec::new();
     let mut reports = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        for (target, child) in &children {
-            let (manifest, rebased) = match child {
-                Child::Rebased(image) => (
-                    image
-                        .save_untagged(ctx.store, name)
-                        .map_err(save_err)?
-                        .manifest,
-                    true,
-                ),
-                Child::Kept(image) => {
-                    (copy_child(ctx.store, image, name).map_err(save_err)?, false)
-                }
-            };
-            if i == 0 {
-                reports.push(ChildReport {
-                    platform: target.to_string(),
-                    digest: manifest.digest.to_string(),
-                    manifest_size: manifest.bytes.len() as u64,
-                    rebased,
-                });
-                listed.push((manifest, target.clone()));
+    for (target, child) in &children {
+        let (raw, manifest, from, rebased) = match child {
+            Child::Rebased(image) => {
+                let saved = image.save_untagged(ctx.store, &first).map_err(save_err)?;
+                let manifest = parse_manifest(&saved.manifest, &first).map_err(save_err)?;
+                (saved.manifest, manifest, first.clone(), true)
             }
+            Child::Kept(image) => {
+                copy_child(ctx.store, &image.raw, &image.manifest, &image.name, &first)
+                    .map_err(save_err)?;
+                (
+                    image.raw.clone(),
+                    image.manifest.clone(),
+                    image.name.clone(),
+                    false,
+                )
+            }
+        };
+        reports.push(ChildReport {
+            platform: target.to_string(),
+            digest: raw.digest.to_string(),
+            manifest_size: raw.bytes.len() as u64,
+            rebased,
+        });
+        listed.push((raw.clone(), target.clone()));
+        stored.push((raw, manifest, from));
+    }
+    for name in &names[1..] {
+        for (raw, manifest, from) in &stored {
+            copy_child(ctx.store, raw, manifest, from, name).map_err(save_err)?;
         }
     }
-    let mut saved = None;
-    for name in &names {
-        saved = Some(save_index(ctx.store, name, &listed).map_err(save_err)?);
+    let saved = save_index(ctx.store, &first, &listed).map_err(save_err)?;
+    for name in &names[1..] {
+        save_index(ctx.store, name, &listed).map_err(save_err)?;
     }
-    let Some(saved) = saved else {
-        return Err(save_err(ImageError::Unsupported(
-            "no image name to save to".into(),
-        )));
-    };
 
     ctx.log.info("*** Images:");
     for n in &names {
@@ -147,23 +156,36 @@ pub(super) fn rebase_index(
     })
 }
 
-/// Stores `image` unchanged by digest under `name`'s repository (or layout): its blobs are
-/// linked or mounted from where it was read, never re-sent.
-fn copy_child(store: &dyn BlobStore, image: &Image, name: &str) -> cnb_image::Result<RawManifest> {
+fn parse_manifest(raw: &RawManifest, name: &str) -> cnb_image::Result<Manifest> {
+    serde_json::from_slice(&raw.bytes).map_err(|e| ImageError::Invalid {
+        what: "manifest",
+        reference: name.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+/// Stores the manifest `raw` unchanged by digest under `name`'s repository (or layout): its
+/// blobs are linked or mounted from `from`, where it is already stored, never re-sent.
+fn copy_child(
+    store: &dyn BlobStore,
+    raw: &RawManifest,
+    manifest: &Manifest,
+    from: &str,
+    name: &str,
+) -> cnb_image::Result<()> {
     let base = name.split_once('@').map(|(n, _)| n).unwrap_or(name);
-    let by_digest = format!("{base}@{}", image.digest());
-    let from = BlobData::Remote {
-        from: image.name.clone(),
+    let by_digest = format!("{base}@{}", raw.digest);
+    let data = BlobData::Remote {
+        from: from.to_string(),
     };
-    let blobs: Vec<Blob> = std::iter::once(&image.manifest.config)
-        .chain(&image.manifest.layers)
+    let blobs: Vec<Blob> = std::iter::once(&manifest.config)
+        .chain(&manifest.layers)
         .map(|d| Blob {
             digest: d.digest.clone(),
             size: d.size,
-            data: from.clone(),
+            data: data.clone(),
         })
         .collect();
     store.put_blobs(&by_digest, &blobs)?;
-    store.put_manifest(&by_digest, &image.raw)?;
-    Ok(image.raw.clone())
+    store.put_manifest(&by_digest, raw)
 }
