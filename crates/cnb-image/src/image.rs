@@ -86,6 +86,17 @@ pub fn open(store: &dyn BlobStore, name: &str, request: &TargetRequest) -> Resul
     let Some(raw) = store.manifest(name)? else {
         return Ok(Opened::NotFound);
     };
+    open_manifest(store, name, raw, request)
+}
+
+/// As [`open`], for a caller that already holds what `name` points at (`store.manifest(name)`),
+/// so the manifest is not fetched twice.
+pub fn open_manifest(
+    store: &dyn BlobStore,
+    name: &str,
+    raw: RawManifest,
+    request: &TargetRequest,
+) -> Result<Opened> {
     let (raw, index_digest) = if oci::is_index(&raw.media_type) {
         let index: Index =
             serde_json::from_slice(&raw.bytes).map_err(|e| invalid("index", name, e))?;

@@ -11,7 +11,7 @@ use cnb_formats::labels::{self, LayersMetadata, RunImageRef, StackMetadata};
 use cnb_formats::report::Report;
 use cnb_image::{
     BlobStore, Image, ImageBuilder, ImageError, ImageRef, Opened, Target, TargetRequest,
-    TargetSource, oci, open,
+    TargetSource, oci, open, open_manifest,
 };
 use cnb_platform::{ExitClass, ExitCode, Inputs, Key, Logger};
 
@@ -167,12 +167,11 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     };
     let app_name = ctx.app_name.clone();
 
-    // An app index is rebased child by child (our addition). A daemon cannot hold an index, and
-    // asking it would cost an extra inspect.
-    if !inputs.daemon()
-        && let Some(raw) = store.manifest(&app_name).map_err(RebaseError::AppImage)?
-        && oci::is_index(&raw.media_type)
-    {
+    // An app index is rebased child by child (our addition).
+    let Some(raw) = store.manifest(&app_name).map_err(RebaseError::AppImage)? else {
+        return Err(RebaseError::AppImage(ImageError::NotFound(app_name)));
+    };
+    if oci::is_index(&raw.media_type) {
         return index::rebase_index(&ctx, names, raw);
     }
 
@@ -182,7 +181,8 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     let request = flags
         .clone()
         .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host));
-    let app = match open(store, &app_name, &request).map_err(RebaseError::AppImage)? {
+    let opened = open_manifest(store, &app_name, raw, &request).map_err(RebaseError::AppImage)?;
+    let app = match opened {
         Opened::Found(i) => *i,
         Opened::NotFound => return Err(RebaseError::AppImage(ImageError::NotFound(app_name))),
         Opened::PlatformMismatch { image, .. } if flags.is_none() => *image,
