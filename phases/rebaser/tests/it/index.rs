@@ -447,3 +447,73 @@ fn a_check_failing_on_one_child_refuses_the_whole_index() {
         get(&store, "r.test/run:v2", "arm64").layers()[0].digest
     );
 }
+
+#[test]
+fn a_one_child_index_takes_a_single_run_image_and_a_previous_index_is_kept_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    let store = LayoutStore::new(&root);
+    save_run_index(&store, "r.test/run:v1", &[t("amd64"), t("arm64")], "v1");
+    let layout = |args: &[&str]| {
+        let mut a = vec!["-layout", "-layout-dir", root.to_str().unwrap()];
+        a.extend_from_slice(args);
+        rebaser(&a, &[], &dir.path().join("report.toml"))
+    };
+
+    // One child (arm64), a single-image run image of that platform.
+    let arm = app_image(
+        &store,
+        "r.test/run:v1",
+        "arm64",
+        "r.test/app:one-layer",
+        &[],
+    )
+    .save_untagged(&store, "r.test/app:one")
+    .unwrap();
+    save_index(&store, "r.test/app:one", &[(arm.manifest, t("arm64"))]).unwrap();
+    cnb_test_support::fixtures::save_run_image(&store, "r.test/run:arm64", &t("arm64"), "v2");
+    let out = layout(&["-run-image", "r.test/run:arm64", "r.test/app:one"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let raw = index_raw(&store, "r.test/app:one");
+    assert_eq!(platforms(&raw), ["linux/arm64/v8"]);
+    assert_eq!(
+        get(&store, "r.test/app:one", "arm64").layers()[0].digest,
+        get(&store, "r.test/run:arm64", "arm64").layers()[0].digest
+    );
+    // A single image of another platform is no run image for that child.
+    cnb_test_support::fixtures::save_run_image(&store, "r.test/run:amd64", &t("amd64"), "v2");
+    let out = layout(&["-run-image", "r.test/run:amd64", "r.test/app:one"]);
+    assert_eq!(out.status.code(), Some(72), "{}", text(&out));
+    assert!(
+        text(&out).contains("no image for linux/arm64/v8 in new run image 'r.test/run:amd64' (available: linux/amd64)"),
+        "{}",
+        text(&out)
+    );
+
+    // -previous-image: the index is read from one tag and written under another, which is a
+    // layout of its own; a kept child is linked across.
+    let before = save_app_index(&store, "r.test/run:v1", "r.test/app:old");
+    let old_digest = index_raw(&store, "r.test/app:old").digest;
+    let out = layout(&[
+        "-run-image",
+        "r.test/run:amd64",
+        "-force",
+        "-previous-image",
+        "r.test/app:old",
+        "r.test/app:new",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(index_raw(&store, "r.test/app:old").digest, old_digest);
+    let new = index_raw(&store, "r.test/app:new");
+    assert_eq!(platforms(&new), ["linux/amd64", "linux/arm64/v8"]);
+    assert_eq!(
+        get(&store, "r.test/app:new", "arm64").digest(),
+        before[1].digest()
+    );
+    let amd = get(&store, "r.test/app:new", "amd64");
+    assert_eq!(
+        amd.layers()[0].digest,
+        get(&store, "r.test/run:amd64", "amd64").layers()[0].digest
+    );
+    assert_eq!(amd.layers()[1].digest, before[0].layers()[1].digest);
+}
