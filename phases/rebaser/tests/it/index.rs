@@ -517,3 +517,55 @@ fn a_one_child_index_takes_a_single_run_image_and_a_previous_index_is_kept_apart
     );
     assert_eq!(amd.layers()[1].digest, before[0].layers()[1].digest);
 }
+
+#[test]
+fn a_docker_manifest_list_is_rebased_into_an_oci_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    let store = LayoutStore::new(&root);
+    save_run_index(&store, "r.test/run:v1", &[t("amd64"), t("arm64")], "v1");
+    save_run_index(&store, "r.test/run:v2", &[t("amd64"), t("arm64")], "v2");
+    let before = save_app_index(&store, "r.test/run:v1", "r.test/app:list");
+    // The same children behind a Docker manifest list, as `docker manifest push` would list them.
+    let mut list: serde_json::Value =
+        serde_json::from_slice(&index_raw(&store, "r.test/app:list").bytes).unwrap();
+    list["mediaType"] = cnb_image::oci::DOCKER_MANIFEST_LIST.into();
+    let bytes = serde_json::to_vec(&list).unwrap();
+    store
+        .put_manifest(
+            "r.test/app:list",
+            &RawManifest {
+                digest: Digest::of(&bytes),
+                bytes,
+                media_type: cnb_image::oci::DOCKER_MANIFEST_LIST.into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        index_raw(&store, "r.test/app:list").media_type,
+        cnb_image::oci::DOCKER_MANIFEST_LIST
+    );
+    let report_path = dir.path().join("report.toml");
+    let out = rebaser(
+        &[
+            "-layout",
+            "-layout-dir",
+            root.to_str().unwrap(),
+            "-run-image",
+            "r.test/run:v2",
+            "r.test/app:list",
+        ],
+        &[],
+        &report_path,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let raw = index_raw(&store, "r.test/app:list");
+    assert_eq!(raw.media_type, cnb_image::oci::OCI_INDEX);
+    assert_rebased(
+        &store,
+        "r.test/app:list",
+        "r.test/run:v2",
+        &before,
+        &read_report(&report_path),
+    );
+}
