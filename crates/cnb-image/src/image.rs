@@ -86,6 +86,17 @@ pub fn open(store: &dyn BlobStore, name: &str, request: &TargetRequest) -> Resul
     let Some(raw) = store.manifest(name)? else {
         return Ok(Opened::NotFound);
     };
+    open_manifest(store, name, raw, request)
+}
+
+/// As [`open`], for a caller that already holds what `name` points at (`store.manifest(name)`),
+/// so the manifest is not fetched twice.
+pub fn open_manifest(
+    store: &dyn BlobStore,
+    name: &str,
+    raw: RawManifest,
+    request: &TargetRequest,
+) -> Result<Opened> {
     let (raw, index_digest) = if oci::is_index(&raw.media_type) {
         let index: Index =
             serde_json::from_slice(&raw.bytes).map_err(|e| invalid("index", name, e))?;
@@ -116,6 +127,25 @@ pub fn open(store: &dyn BlobStore, name: &str, request: &TargetRequest) -> Resul
         });
     }
     Ok(Opened::Found(Box::new(image)))
+}
+
+/// Reads the child `digest` of the index `index_digest` stored under `name`, whatever its
+/// platform: for callers that walk every child of an index rather than pick one.
+pub fn open_child(
+    store: &dyn BlobStore,
+    name: &str,
+    digest: &Digest,
+    index_digest: &Digest,
+) -> Result<Image> {
+    let raw = store.manifest_by_digest(name, digest)?;
+    if oci::is_index(&raw.media_type) {
+        return Err(invalid(
+            "index",
+            name,
+            format!("child {digest} is itself an index"),
+        ));
+    }
+    read_image(store, name, raw, Some(index_digest.clone()))
 }
 
 fn read_image(

@@ -23,7 +23,7 @@ pub use backend::{Blob, BlobData, BlobStore, RawManifest};
 pub use digest::Digest;
 pub use edit::{ImageBuilder, NORMALIZED_CREATED, Saved, save_index};
 pub use error::{ImageError, Result};
-pub use image::{Image, Layer, Opened, open};
+pub use image::{Image, Layer, Opened, open, open_child, open_manifest};
 pub use layout::LayoutStore;
 pub use reference::ImageRef;
 pub use target::{Target, TargetRequest, TargetSource};

@@ -318,6 +318,7 @@ pub(crate) fn image_report(
             image_id: saved.identifier.clone(),
             digest: String::new(),
             manifest_size: 0,
+            children: Vec::new(),
         }
     } else {
         log.info(format!("*** Digest: {}", saved.digest));
@@ -326,6 +327,7 @@ pub(crate) fn image_report(
             image_id: String::new(),
             digest: saved.digest.to_string(),
             manifest_size: saved.manifest_size,
+            children: Vec::new(),
         }
     };
     Report { image, build: None }

@@ -9,11 +9,11 @@ use cnb_image::{
 };
 use cnb_test_support::fixtures::{image, run_image, save_run_index};
 
-fn t(arch: &str) -> Target {
+pub(crate) fn t(arch: &str) -> Target {
     Target::new("linux", arch, None)
 }
 
-fn get(store: &dyn BlobStore, name: &str, arch: &str) -> Image {
+pub(crate) fn get(store: &dyn BlobStore, name: &str, arch: &str) -> Image {
     open(
         store,
         name,
@@ -32,16 +32,28 @@ fn save_app(
     app: &str,
     labels: &[(&str, &str)],
 ) -> Image {
+    app_image(store, run, arch, &format!("{app}-layer"), labels)
+        .save(store, &[app.to_string()])
+        .unwrap();
+    get(store, app, arch)
+}
+
+/// The app image `save_app` saves, not yet saved; its app layer is stored under `layer_name`.
+pub(crate) fn app_image(
+    store: &dyn BlobStore,
+    run: &str,
+    arch: &str,
+    layer_name: &str,
+    labels: &[(&str, &str)],
+) -> ImageBuilder {
     let base = get(store, run, arch);
     let app_layer = image(
         &t(arch),
         &[("/workspace/app.txt", &format!("app for {arch}"))],
         &[],
     );
-    let (m, _) = app_layer.manifest().unwrap();
-    let tmp = format!("{app}-layer");
-    app_layer.save(store, std::slice::from_ref(&tmp)).unwrap();
-    let layer_img = get(store, &tmp, arch);
+    app_layer.save(store, &[layer_name.to_string()]).unwrap();
+    let layer_img = get(store, layer_name, arch);
     let diff = layer_img.layers()[0].diff_id.clone();
     let mut b = ImageBuilder::from_base(&base);
     b.reuse_layer(&layer_img, &diff, None).unwrap();
@@ -57,12 +69,10 @@ fn save_app(
         b.set_label(k, v);
     }
     b.set_env("CNB_PLATFORM_API", "0.15");
-    let _ = m;
-    b.save(store, &[app.to_string()]).unwrap();
-    get(store, app, arch)
+    b
 }
 
-fn rebaser(args: &[&str], env: &[(&str, &str)], report: &std::path::Path) -> Output {
+pub(crate) fn rebaser(args: &[&str], env: &[(&str, &str)], report: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rebaser"))
         .args(["-report", report.to_str().unwrap()])
         .args(args)
@@ -74,7 +84,7 @@ fn rebaser(args: &[&str], env: &[(&str, &str)], report: &std::path::Path) -> Out
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),

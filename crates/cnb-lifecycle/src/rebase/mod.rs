@@ -1,7 +1,7 @@
 //! The rebaser: puts an app image on a new run image, keeping every app layer by digest
 //! (platform.md "rebaser"). Multi-arch: a new run image that is an index resolves to the child for
 //! the app image's platform; a single-platform run image of another platform is refused unless
-//! `-force`.
+//! `-force`. An app image that is an index is rebased child by child (`index`, our addition).
 
 use std::path::Path;
 
@@ -10,12 +10,15 @@ use cnb_formats::FormatError;
 use cnb_formats::labels::{self, LayersMetadata, RunImageRef, StackMetadata};
 use cnb_formats::report::Report;
 use cnb_image::{
-    BlobStore, Image, ImageBuilder, ImageError, ImageRef, Opened, TargetRequest, TargetSource, open,
+    BlobStore, Image, ImageBuilder, ImageError, ImageRef, Opened, Target, TargetRequest,
+    TargetSource, oci, open, open_manifest,
 };
 use cnb_platform::{ExitClass, ExitCode, Inputs, Key, Logger};
 
 use crate::stores::{StoreError, open_store};
 use crate::target;
+
+mod index;
 
 /// Why a rebase failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +47,16 @@ pub enum RebaseError {
     /// A check that `-force` overrides.
     #[error("{0}; please provide -force to override")]
     Refused(String),
+    /// An index child whose platform the new run image does not have (index rebase only).
+    #[error("no image for {wanted} in new run image '{run_image}' (available: {})", cnb_image::target::list(.available))]
+    NoRunImageFor {
+        /// The new run image.
+        run_image: String,
+        /// The child's platform.
+        wanted: Box<Target>,
+        /// What the run image offers.
+        available: Vec<Target>,
+    },
     /// Replacing the layers failed (the recorded top layer is not in the app image).
     #[error("rebase: {0}")]
     Rebase(ImageError),
@@ -128,6 +141,16 @@ fn run_image_name(
     Ok(same.cloned().unwrap_or(image))
 }
 
+/// What the rebase of one app image (or of every child of an app index) shares.
+struct Ctx<'a> {
+    inputs: &'a Inputs,
+    store: &'a dyn BlobStore,
+    log: &'a Logger,
+    /// The name the app image is read from (`-previous-image` or the first `<image>`).
+    app_name: String,
+    force: bool,
+}
+
 /// Rebases and saves; returns the report.
 pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Report, RebaseError> {
     let names = inputs.positionals.clone();
@@ -135,8 +158,22 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
         ImageRef::parse(n).map_err(RebaseError::BadReference)?;
     }
     let first = names.first().cloned().unwrap_or_default();
-    let app_name = inputs.previous_image().unwrap_or(&first).to_string();
-    let force = inputs.flag(Key::Force);
+    let ctx = Ctx {
+        inputs,
+        store,
+        log,
+        app_name: inputs.previous_image().unwrap_or(&first).to_string(),
+        force: inputs.flag(Key::Force),
+    };
+    let app_name = ctx.app_name.clone();
+
+    // An app index is rebased child by child (our addition).
+    let Some(raw) = store.manifest(&app_name).map_err(RebaseError::AppImage)? else {
+        return Err(RebaseError::AppImage(ImageError::NotFound(app_name)));
+    };
+    if oci::is_index(&raw.media_type) {
+        return index::rebase_index(&ctx, names, raw);
+    }
 
     // The app image: the flags pick a child of an index (else the host's); a single image is
     // taken as it is unless the flags ask for another platform.
@@ -144,7 +181,8 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     let request = flags
         .clone()
         .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host));
-    let app = match open(store, &app_name, &request).map_err(RebaseError::AppImage)? {
+    let opened = open_manifest(store, &app_name, raw, &request).map_err(RebaseError::AppImage)?;
+    let app = match opened {
         Opened::Found(i) => *i,
         Opened::NotFound => return Err(RebaseError::AppImage(ImageError::NotFound(app_name))),
         Opened::PlatformMismatch { image, .. } if flags.is_none() => *image,
@@ -156,6 +194,33 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
             }));
         }
     };
+    let app_target = flags.map(|f| f.target).unwrap_or_else(|| app.target());
+    let image = rebase_image(&ctx, &app, app_target, false)?;
+    let saved = image
+        .save(store, &names)
+        .map_err(|source| RebaseError::Save {
+            name: first,
+            source,
+        })?;
+    log.info(format!("*** Images ({}):", &saved.image_id.hex()[..12]));
+    for n in &names {
+        log.info(format!("      {n}"));
+    }
+    Ok(crate::export::image_report(inputs, names, &saved, log))
+}
+
+/// Rebases one app image — a single image, or one child of an app index — onto the new run
+/// image for `app_target`, running every check; returns the image to save. In an index
+/// (`in_index`) a run image with nothing for that platform is [`RebaseError::NoRunImageFor`],
+/// which the index rebase turns into a refusal, or with `-force` into a child kept as it was.
+fn rebase_image(
+    ctx: &Ctx<'_>,
+    app: &Image,
+    app_target: Target,
+    in_index: bool,
+) -> Result<ImageBuilder, RebaseError> {
+    let (store, log, force) = (ctx.store, ctx.log, ctx.force);
+    let app_name = &ctx.app_name;
     let md_label = app
         .label(labels::LIFECYCLE_METADATA)
         .ok_or_else(|| RebaseError::NoMetadata(app_name.clone()))?;
@@ -164,18 +229,29 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
         .env("CNB_PLATFORM_API")
         .and_then(|v| v.parse().ok())
         .unwrap_or(Version::new(0, 7));
-    let app_registry = ImageRef::parse(&app_name)
+    let app_registry = ImageRef::parse(app_name)
         .map(|r| r.registry)
         .unwrap_or_default();
-    let run_name = run_image_name(inputs, &md, app_api, &app_registry)?;
+    let run_name = run_image_name(ctx.inputs, &md, app_api, &app_registry)?;
     ImageRef::parse(&run_name).map_err(RebaseError::BadReference)?;
 
     // The new run image for the app's platform (or the flags').
-    let app_target = flags.map(|f| f.target).unwrap_or_else(|| app.target());
     let run_request = TargetRequest::new(app_target.clone(), TargetSource::Image);
-    let run = match open(store, &run_name, &run_request).map_err(RebaseError::RunImage)? {
+    let missing = |available: Vec<Target>| RebaseError::NoRunImageFor {
+        run_image: run_name.clone(),
+        wanted: Box::new(app_target.clone()),
+        available,
+    };
+    let opened = match open(store, &run_name, &run_request) {
+        Err(ImageError::NoMatchingPlatform { available, .. }) if in_index => {
+            return Err(missing(available));
+        }
+        other => other.map_err(RebaseError::RunImage)?,
+    };
+    let run = match opened {
         Opened::Found(i) => *i,
         Opened::NotFound => return Err(RebaseError::RunImage(ImageError::NotFound(run_name))),
+        Opened::PlatformMismatch { found, .. } if in_index => return Err(missing(vec![found])),
         Opened::PlatformMismatch {
             image,
             found,
@@ -198,7 +274,7 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     ));
 
     if app_api >= Version::new(0, 12) {
-        check(&app, &run, &mut md, &run_name, force, log)?;
+        check(app, &run, &mut md, &run_name, force, log)?;
     } else if app.label(labels::STACK_ID) != run.label(labels::STACK_ID) {
         let msg = format!(
             "incompatible stack: app image stack '{}' does not match run image stack '{}'",
@@ -216,7 +292,7 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
         .top_layer
         .parse()
         .map_err(RebaseError::Rebase)?;
-    let mut image = ImageBuilder::from_base(&app);
+    let mut image = ImageBuilder::from_base(app);
     image.rebase(&old_top, &run).map_err(RebaseError::Rebase)?;
     let prefixes: &[&str] = if app_api >= Version::new(0, 12) {
         &[labels::STACK_PREFIX, labels::BASE_PREFIX]
@@ -243,18 +319,7 @@ pub fn rebase(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     // As upstream: a rebased image has the normalised creation time and no history.
     image.config_mut().history.clear();
     image.set_created(cnb_image::NORMALIZED_CREATED);
-
-    let saved = image
-        .save(store, &names)
-        .map_err(|source| RebaseError::Save {
-            name: first,
-            source,
-        })?;
-    log.info(format!("*** Images ({}):", &saved.image_id.hex()[..12]));
-    for n in &names {
-        log.info(format!("      {n}"));
-    }
-    Ok(crate::export::image_report(inputs, names, &saved, log))
+    Ok(image)
 }
 
 /// Platform API 0.12+ checks: rebasable, distro, and the run image being the recorded one.
