@@ -5,7 +5,7 @@ WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 .PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
 	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
 	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
-	build-image-linux-arm64 publish release-check bench demo e2e e2e-platforms test lint fmt fmt-check clippy \
+	build-image-linux-arm64 publish release-check bench demo demo-multiarch e2e e2e-platforms test lint fmt fmt-check clippy \
 	check-windows check-deps launcher-size setup clean
 
 all: build-dev
@@ -125,6 +125,11 @@ e2e:
 	bash .ci/e2e-daemon
 	$(MAKE) e2e-platforms
 
+## demo-multiarch: one app image index for amd64 and arm64 built at once, each in a chroot of its
+##                 architecture's build image (arm64 through qemu-user), run, rebased, run again
+demo-multiarch:
+	bash .ci/demo-multiarch
+
 ## e2e-platforms: pack, kpack and Tekton calling the phases exactly as their source does
 ##                (PLATFORMS="pack kpack tekton" picks some; see docs/platforms.md)
 e2e-platforms:
@@ -140,7 +145,7 @@ launcher-size:
 ##       the launcher's size budget and the end-to-end demo on both architectures
 test: fmt-check clippy check-windows check-deps
 	$(CARGO) nextest run --workspace --no-fail-fast
-	$(MAKE) launcher-size e2e release-check
+	$(MAKE) launcher-size e2e release-check demo-multiarch
 
 ## lint: formatting and clippy only
 lint: fmt-check clippy
