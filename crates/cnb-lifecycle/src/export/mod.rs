@@ -4,6 +4,7 @@
 //! Platform API says; saved under every name, then report.toml (platform.md "exporter").
 
 mod config;
+pub(crate) mod index;
 mod layers;
 
 use std::path::Path;
@@ -71,6 +72,31 @@ pub enum ExportError {
         #[source]
         source: ImageError,
     },
+    /// `-index` with `-daemon`.
+    #[error("-index cannot be used with -daemon: the docker daemon cannot hold an image index")]
+    IndexWithDaemon,
+    /// `-index` outside experimental mode.
+    #[error(
+        "experimental feature 'image index' is disabled: set CNB_EXPERIMENTAL_MODE=warn to use -index"
+    )]
+    ExperimentalIndex,
+    /// An `-index` value that cannot name an index.
+    #[error("invalid -index '{index}': {reason}")]
+    BadIndex {
+        /// The value.
+        index: String,
+        /// Why.
+        reason: String,
+    },
+    /// The image was saved but could not be added to its index.
+    #[error("add to index '{index}': {source}")]
+    Index {
+        /// The index.
+        index: String,
+        /// Why.
+        #[source]
+        source: ImageError,
+    },
     /// A file could not be read or written.
     #[error(transparent)]
     File(#[from] FormatError),
@@ -82,7 +108,11 @@ pub enum ExportError {
 impl ExitClass for ExportError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            ExportError::NoRunImage(_) | ExportError::BadReference(_) => ExitCode::InvalidArgs,
+            ExportError::NoRunImage(_)
+            | ExportError::BadReference(_)
+            | ExportError::IndexWithDaemon
+            | ExportError::BadIndex { .. } => ExitCode::InvalidArgs,
+            ExportError::ExperimentalIndex => ExitCode::Failed,
             ExportError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
                 ExitCode::InvalidArgs
             }
@@ -94,6 +124,7 @@ impl ExitClass for ExportError {
 
 /// Runs the exporter.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
+    let index = index::check(inputs, log)?;
     let store = open_store(inputs, log)?;
     let cache_store = crate::stores::open_cache_store(inputs)?;
     // Volumes the exporter writes as the build user: the caches and, with -layout, the layout root.
@@ -112,7 +143,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    let report = export(inputs, store.as_ref(), log)?;
+    let report = export(inputs, store.as_ref(), index.as_deref(), log)?;
     export_cache(
         inputs,
         cache_store.as_deref().unwrap_or(store.as_ref()),
@@ -148,7 +179,9 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
         }
     };
     // A cache image wins over a cache dir, as upstream (pack passes -cache-dir with both).
-    if let Some(dir) = inputs.cache_dir().filter(|_| inputs.cache_image().is_none())
+    if let Some(dir) = inputs
+        .cache_dir()
+        .filter(|_| inputs.cache_image().is_none())
         && let Err(e) = crate::cache::VolumeCache::new(dir).export(layers, &group, owner, log)
     {
         log.warn(format!("failed to export the cache: {e}"));
@@ -200,8 +233,14 @@ fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
     })
 }
 
-/// Builds and saves the app image; returns the report.
-pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Report, ExportError> {
+/// Builds and saves the app image, adds it to `index` if given (checked by [`index::check`]);
+/// returns the report.
+pub fn export(
+    inputs: &Inputs,
+    store: &dyn BlobStore,
+    index: Option<&str>,
+    log: &Logger,
+) -> Result<Report, ExportError> {
     let build = read_build(inputs)?;
     // The exporter's extra arguments, or the creator's -tag values: every name the image gets.
     let names = inputs.output_names();
@@ -294,7 +333,12 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     for n in &names {
         log.info(format!("      {n}"));
     }
-    Ok(image_report(inputs, names, &saved, log))
+    let mut report = image_report(inputs, names, &saved, log);
+    if let Some(index) = index {
+        let digest = index::add(store, index, &first, &saved, &run.target(), log)?;
+        report.image.index_digest = digest.to_string();
+    }
+    Ok(report)
 }
 
 /// report.toml's `[image]`: a daemon image is known by its image ID, a registry or layout image
@@ -312,6 +356,7 @@ pub(crate) fn image_report(
             image_id: saved.identifier.clone(),
             digest: String::new(),
             manifest_size: 0,
+            index_digest: String::new(),
         }
     } else {
         log.info(format!("*** Digest: {}", saved.digest));
@@ -320,6 +365,7 @@ pub(crate) fn image_report(
             image_id: String::new(),
             digest: saved.digest.to_string(),
             manifest_size: saved.manifest_size,
+            index_digest: String::new(),
         }
     };
     Report { image, build: None }
