@@ -1,6 +1,7 @@
 //! Black-box tests of the exporter binary, as a platform runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod index;
 mod layout;
 mod registry;
 mod run_image_metadata;
