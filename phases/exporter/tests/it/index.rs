@@ -191,10 +191,12 @@ fn two_platforms_join_one_registry_index_and_a_rebuild_replaces_its_own_entry() 
     let backend = Backend::Registry(&reg);
     let amd = Build::new(&run_ref(0), &platforms[0], "v1");
     let arm = Build::new(&run_ref(1), &platforms[1], "v1");
-    for (b, tag) in [(&amd, "amd64"), (&arm, "arm64")] {
+    // The images live in repositories of their own: the index's repository gets the children
+    // by reference (blob mounts and the manifest by digest).
+    for (b, arch) in [(&amd, "amd64"), (&arm, "arm64")] {
         let out = b.run(
             &backend,
-            &["-index", &index, &reg.image(&format!("cnb/app:{tag}"))],
+            &["-index", &index, &reg.image(&format!("cnb/app-{arch}:v1"))],
         );
         ok(&out);
         assert!(
@@ -218,7 +220,7 @@ fn two_platforms_join_one_registry_index_and_a_rebuild_replaces_its_own_entry() 
         ]
     );
     assert_eq!(arm.report().image.index_digest, digest.to_string());
-    assert_eq!(arm.report().image.tags, [reg.image("cnb/app:arm64")]);
+    assert_eq!(arm.report().image.tags, [reg.image("cnb/app-arm64:v1")]);
 
     // skopeo reads the index and, through it, each child (stored in the index's repository).
     let sk = |args: &[&str]| {
@@ -242,7 +244,10 @@ fn two_platforms_join_one_registry_index_and_a_rebuild_replaces_its_own_entry() 
 
     // A changed amd64 build replaces the amd64 entry in place and keeps arm64.
     let amd2 = Build::new(&run_ref(0), &platforms[0], "v2");
-    ok(&amd2.run(&backend, &["-index", &index, &reg.image("cnb/app:amd64")]));
+    ok(&amd2.run(
+        &backend,
+        &["-index", &index, &reg.image("cnb/app-amd64:v1")],
+    ));
     let new_amd: Digest = amd2.report().image.digest.parse().unwrap();
     assert_ne!(new_amd.to_string(), amd.report().image.digest);
     let (idx, _) = read_index(&store, &index);
