@@ -351,6 +351,147 @@ mod tests {
         ));
     }
 
+    /// A registry-like store (no lock) where every index write is followed at once by another
+    /// writer's: `then` replaces whatever we wrote. Blobs and child manifests are accepted.
+    struct Racing {
+        current: std::sync::Mutex<Option<RawManifest>>,
+        then: Option<Index>,
+    }
+
+    fn raw_index(index: &Index) -> RawManifest {
+        let bytes = serde_json::to_vec(index).unwrap();
+        RawManifest {
+            digest: Digest::of(&bytes),
+            media_type: oci::OCI_INDEX.into(),
+            bytes,
+        }
+    }
+
+    impl BlobStore for Racing {
+        fn manifest(&self, _: &str) -> Result<Option<RawManifest>> {
+            Ok(self.current.lock().unwrap().clone())
+        }
+        fn manifest_by_digest(&self, name: &str, _: &Digest) -> Result<RawManifest> {
+            Err(ImageError::NotFound(name.into()))
+        }
+        fn blob(&self, name: &str, _: &Digest) -> Result<Box<dyn std::io::Read + Send>> {
+            Err(ImageError::NotFound(name.into()))
+        }
+        fn has_blob(&self, _: &str, _: &Digest) -> Result<bool> {
+            Ok(true)
+        }
+        fn put_blobs(&self, _: &str, _: &[Blob]) -> Result<()> {
+            Ok(())
+        }
+        fn put_blob_stream(&self, _: &str, _: &mut dyn std::io::Read) -> Result<(Digest, u64)> {
+            Ok((Digest::of(b""), 0))
+        }
+        fn put_manifest(&self, name: &str, m: &RawManifest) -> Result<()> {
+            if name.contains('@') {
+                return Ok(());
+            }
+            *self.current.lock().unwrap() = Some(match &self.then {
+                Some(i) => raw_index(i),
+                None => m.clone(),
+            });
+            Ok(())
+        }
+        fn identifier(&self, name: &str, digest: &Digest) -> Result<String> {
+            Ok(format!("{name}@{digest}"))
+        }
+    }
+
+    fn app_manifest(seed: &str) -> RawManifest {
+        let bytes = format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","config":{{"mediaType":"{}","digest":"{}","size":1}},"layers":[]}}"#,
+            oci::OCI_MANIFEST,
+            oci::OCI_CONFIG,
+            Digest::of(seed.as_bytes())
+        )
+        .into_bytes();
+        RawManifest {
+            digest: Digest::of(&bytes),
+            media_type: oci::OCI_MANIFEST.into(),
+            bytes,
+        }
+    }
+
+    fn quick() -> IndexOptions {
+        IndexOptions {
+            attempts: 3,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+            min_settle: Duration::from_millis(1),
+        }
+    }
+
+    #[test]
+    fn gives_up_naming_the_index_when_writers_keep_dropping_the_entry() {
+        let amd = Target::new("linux", "amd64", None);
+        let arm = Target::new("linux", "arm64", None);
+        // The other writer's index holds only arm64, whatever we write.
+        let theirs = with_entry(None, &entry("arm", &arm), &arm);
+        let store = Racing {
+            current: std::sync::Mutex::new(None),
+            then: Some(theirs),
+        };
+        let err = add_to_index(
+            &store,
+            "r.test/app:1",
+            "r.test/app:amd",
+            &app_manifest("a"),
+            &amd,
+            &quick(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "gave up adding linux/amd64 to index 'r.test/app:1' after 3 attempts: concurrent writers kept replacing the index"
+        );
+    }
+
+    #[test]
+    fn a_build_of_the_same_platform_written_after_ours_wins() {
+        let amd = Target::new("linux", "amd64", None);
+        let newer = entry("newer amd64 build", &amd);
+        let store = Racing {
+            current: std::sync::Mutex::new(None),
+            then: Some(with_entry(None, &newer, &amd)),
+        };
+        let out = add_to_index(
+            &store,
+            "r.test/app:1",
+            "r.test/app:amd",
+            &app_manifest("a"),
+            &amd,
+            &quick(),
+        )
+        .unwrap();
+        assert!(
+            matches!(&out, IndexOutcome::Superseded { by, .. } if *by == newer.digest),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn a_single_image_under_the_tag_is_not_an_index() {
+        let amd = Target::new("linux", "amd64", None);
+        let store = Racing {
+            current: std::sync::Mutex::new(Some(app_manifest("single"))),
+            then: None,
+        };
+        let err = add_to_index(
+            &store,
+            "r.test/app:1",
+            "r.test/app:amd",
+            &app_manifest("a"),
+            &amd,
+            &quick(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, ImageError::NotAnIndex(_)), "{err}");
+    }
+
     #[test]
     fn jitter_stays_below_its_bound() {
         for _ in 0..100 {
