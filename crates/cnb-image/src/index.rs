@@ -217,16 +217,22 @@ fn with_entry(current: Option<Index>, entry: &Descriptor, target: &Target) -> In
         annotations: BTreeMap::new(),
         extra: BTreeMap::new(),
     });
-    match index.manifests.iter().position(|m| is_platform(m, target)) {
-        Some(i) => {
-            index.manifests[i] = entry.clone();
-            let mut n = 0;
-            index.manifests.retain(|m| {
-                n += 1;
-                n - 1 == i || !is_platform(m, target)
-            });
-        }
-        None => index.manifests.push(entry.clone()),
+    // Ours takes the place of the first entry of its platform; any further ones (an index
+    // written by a tool that allowed duplicates) go, so the platform resolves to ours.
+    let mut placed = false;
+    index.manifests = std::mem::take(&mut index.manifests)
+        .into_iter()
+        .filter_map(|m| match is_platform(&m, target) {
+            false => Some(m),
+            true if placed => None,
+            true => {
+                placed = true;
+                Some(entry.clone())
+            }
+        })
+        .collect();
+    if !placed {
+        index.manifests.push(entry.clone());
     }
     index
 }
@@ -319,6 +325,12 @@ mod tests {
             digests,
             vec![Digest::of(b"a2"), Digest::of(b"r1"), Digest::of(b"v6")]
         );
+        // Duplicates of the platform (another tool's doing) go, so it resolves to ours.
+        let mut dup = index.clone();
+        dup.manifests.push(entry("a3", &amd));
+        let dup = with_entry(Some(dup), &entry("a4", &amd), &amd);
+        assert_eq!(dup.manifests.len(), 3);
+        assert_eq!(dup.manifests[0].digest, Digest::of(b"a4"));
         // arm64 is written with its normalised variant.
         assert_eq!(
             index.manifests[1]
