@@ -18,6 +18,10 @@ pub struct ImageReport {
     /// The manifest size in bytes (registry exports).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub manifest_size: u64,
+    /// Ours (`-index`): the digest of the image index the image was added to, as last read with
+    /// the image in it. An extra key, so readers of upstream's report.toml ignore it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub index_digest: String,
     /// `[[image.children]]`: one entry per child when the image is an index (the rebaser's
     /// index rebase, our addition). Upstream readers ignore the unknown key; `digest` and
     /// `manifest-size` above are then the index's.
@@ -97,5 +101,32 @@ mod tests {
         let up: Upstream = toml::from_str(&text).unwrap();
         assert_eq!(up.image.tags, ["r/app:1"]);
         assert_eq!(up.image.digest, "sha256:aa");
+    }
+
+    #[test]
+    fn the_index_digest_is_an_extra_key_under_image() {
+        let report = Report {
+            image: ImageReport {
+                tags: vec!["r/app:amd64".into()],
+                digest: "sha256:aa".into(),
+                manifest_size: 10,
+                index_digest: "sha256:bb".into(),
+                ..Default::default()
+            },
+            build: None,
+        };
+        let text = crate::to_toml_string(&report).unwrap();
+        assert!(text.contains("index-digest = \"sha256:bb\""), "{text}");
+        // Without -index the report is upstream's, key for key.
+        let plain = Report {
+            image: ImageReport {
+                index_digest: String::new(),
+                ..report.image.clone()
+            },
+            build: None,
+        };
+        assert!(!crate::to_toml_string(&plain).unwrap().contains("index"));
+        let back: Report = toml::from_str(&text).unwrap();
+        assert_eq!(back, report);
     }
 }

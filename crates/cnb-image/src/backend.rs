@@ -82,7 +82,35 @@ pub trait BlobStore: Send + Sync {
         Ok(())
     }
 
+    /// Exclusive access to the index under `name` until the returned lock is dropped, for
+    /// backends that can give it (a layout: a file lock). `None` means the backend has no lock
+    /// (a registry has no compare-and-swap on tags), so callers verify their writes instead.
+    fn lock(&self, name: &str) -> Result<Option<NameLock>> {
+        let _ = name;
+        Ok(None)
+    }
+
     /// The identifier a platform records for an image of this store (`repo@sha256:...` for a
     /// registry, `<path>@sha256:...` for a layout).
     fn identifier(&self, name: &str, digest: &Digest) -> Result<String>;
+}
+
+/// Held exclusive access to one name of a store; released on drop.
+pub struct NameLock {
+    _held: Box<dyn Send>,
+}
+
+impl NameLock {
+    /// A lock that lasts as long as `held` lives (a locked file, ...).
+    pub fn new(held: impl Send + 'static) -> Self {
+        Self {
+            _held: Box::new(held),
+        }
+    }
+}
+
+impl std::fmt::Debug for NameLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NameLock")
+    }
 }

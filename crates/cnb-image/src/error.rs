@@ -78,6 +78,21 @@ pub enum ImageError {
         /// The diffID.
         diff_id: String,
     },
+    /// An index was asked for but the name holds a single image.
+    #[error("'{0}' is a single image, not an index: refusing to replace it with an index")]
+    NotAnIndex(String),
+    /// Concurrent writers kept dropping our entry from an index.
+    #[error(
+        "gave up adding {platform} to index '{index}' after {attempts} attempts: concurrent writers kept replacing the index"
+    )]
+    IndexContention {
+        /// The index.
+        index: String,
+        /// The platform of the entry.
+        platform: String,
+        /// How often it was tried.
+        attempts: u32,
+    },
     /// An operation a backend cannot do.
     #[error("{0}")]
     Unsupported(String),

@@ -10,12 +10,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::backend::{Blob, BlobData, BlobStore, RawManifest};
+use crate::backend::{Blob, BlobData, BlobStore, NameLock, RawManifest};
 use crate::error::io;
 use crate::oci::{self, Descriptor, Index};
 use crate::reference::ImageRef;
 use crate::verify::VerifyingReader;
 use crate::{Digest, ImageError, Result};
+
+/// The file whose lock serialises edits of a layout's index.json (hidden, outside the OCI
+/// layout's own names).
+pub const LOCK_FILE: &str = ".index.json.lock";
 
 /// Annotation naming a manifest in index.json.
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
@@ -385,6 +389,23 @@ impl BlobStore for LayoutStore {
             reason: e.to_string(),
         })?;
         write_atomic(&loc.dir.join("index.json"), &bytes)
+    }
+
+    /// An exclusive file lock (flock on unix) on a lock file inside the layout the name maps to.
+    /// index.json itself cannot be locked: it is replaced by a rename, so a lock on it would
+    /// guard an inode that is no longer the index.
+    fn lock(&self, name: &str) -> Result<Option<NameLock>> {
+        let dir = self.locate(name)?.dir;
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let path = dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(io("open", &path))?;
+        file.lock().map_err(io("lock", &path))?;
+        Ok(Some(NameLock::new(file)))
     }
 
     fn identifier(&self, name: &str, digest: &Digest) -> Result<String> {

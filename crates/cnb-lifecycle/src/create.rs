@@ -82,6 +82,7 @@ fn set_user_env(env: &mut Vec<(String, String)>, uid: u32, log: &Logger) {
 
 /// Runs the creator with the process's environment.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
+    let index = crate::export::index::check(inputs, log)?;
     let store = open_store(inputs, log)?;
     let cache_store = crate::stores::open_cache_store(inputs)?;
     let cache_store = cache_store.as_deref().unwrap_or(store.as_ref());
@@ -114,7 +115,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     log.info("===> BUILDING");
     crate::build::build(inputs, env, log)?;
     log.info("===> EXPORTING");
-    let report = crate::export::export(inputs, store.as_ref(), log)?;
+    let report = crate::export::export(inputs, store.as_ref(), index.as_deref(), log)?;
     let path = inputs
         .report_path()
         .map(Path::to_path_buf)

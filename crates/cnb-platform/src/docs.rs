@@ -17,7 +17,7 @@ pub fn inputs_markdown() -> String {
          Flags take one dash or two, `-flag value` or `-flag=value`; booleans are `-flag`, `-flag=true` or `-flag=false`.\n\
          Precedence: flag, then environment variable, then default. `<layers>` in a default is the resolved layers directory.\n\
          `CNB_PLATFORM_API` is required ({}); a flag outside its Platform API range is rejected with exit 2.\n\
-         `-arch`, `-arch-variant` and `-os` are this implementation's additions (see images.md).\n",
+         `-arch`, `-arch-variant`, `-os` and `-index` are this implementation's additions (see images.md).\n",
         PLATFORM.supported_list()
     );
     for phase in Phase::ALL {

@@ -208,6 +208,7 @@ accessors! {
     string build_image BuildImage "`-build-image` / `CNB_BUILD_IMAGE`.";
     string cache_image CacheImage "`-cache-image` / `CNB_CACHE_IMAGE`.";
     string extend_kind ExtendKind "`-kind` / `CNB_EXTEND_KIND` (`build` or `run`).";
+    string index Index "`-index` / `CNB_INDEX`: the image index the app image joins (ours, experimental).";
     string kaniko_cache_ttl KanikoCacheTtl "`-kaniko-cache-ttl` / `CNB_KANIKO_CACHE_TTL`, a Go duration.";
     string previous_image PreviousImage "`-previous-image` / `CNB_PREVIOUS_IMAGE` (defaults to the first argument).";
     string process_type ProcessType "`-process-type` / `CNB_PROCESS_TYPE`.";

@@ -89,6 +89,16 @@ pub fn four_platforms() -> Vec<Target> {
     ]
 }
 
+/// Eight platforms a multi-arch build may cover: linux/amd64, arm64, arm/v7, arm/v6, ppc64le,
+/// s390x, 386 and riscv64.
+pub fn eight_platforms() -> Vec<Target> {
+    let mut all = four_platforms();
+    for arch in ["ppc64le", "s390x", "386", "riscv64"] {
+        all.push(Target::new("linux", arch, None));
+    }
+    all
+}
+
 /// A digest for tests that need one.
 pub fn some_digest(seed: &str) -> Digest {
     Digest::of(seed.as_bytes())

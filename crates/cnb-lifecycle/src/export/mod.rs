@@ -5,6 +5,7 @@
 
 mod bom;
 mod config;
+pub(crate) mod index;
 mod layers;
 
 use std::path::Path;
@@ -72,6 +73,31 @@ pub enum ExportError {
         #[source]
         source: ImageError,
     },
+    /// `-index` with `-daemon`.
+    #[error("-index cannot be used with -daemon: the docker daemon cannot hold an image index")]
+    IndexWithDaemon,
+    /// `-index` outside experimental mode.
+    #[error(
+        "experimental feature 'image index' is disabled: set CNB_EXPERIMENTAL_MODE=warn to use -index"
+    )]
+    ExperimentalIndex,
+    /// An `-index` value that cannot name an index.
+    #[error("invalid -index '{index}': {reason}")]
+    BadIndex {
+        /// The value.
+        index: String,
+        /// Why.
+        reason: String,
+    },
+    /// The image was saved but could not be added to its index.
+    #[error("add to index '{index}': {source}")]
+    Index {
+        /// The index.
+        index: String,
+        /// Why.
+        #[source]
+        source: ImageError,
+    },
     /// A file could not be read or written.
     #[error(transparent)]
     File(#[from] FormatError),
@@ -83,7 +109,11 @@ pub enum ExportError {
 impl ExitClass for ExportError {
     fn exit_code(&self) -> ExitCode {
         match self {
-            ExportError::NoRunImage(_) | ExportError::BadReference(_) => ExitCode::InvalidArgs,
+            ExportError::NoRunImage(_)
+            | ExportError::BadReference(_)
+            | ExportError::IndexWithDaemon
+            | ExportError::BadIndex { .. } => ExitCode::InvalidArgs,
+            ExportError::ExperimentalIndex => ExitCode::Failed,
             ExportError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
                 ExitCode::InvalidArgs
             }
@@ -95,6 +125,7 @@ impl ExitClass for ExportError {
 
 /// Runs the exporter.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
+    let index = index::check(inputs, log)?;
     let store = open_store(inputs, log)?;
     let cache_store = crate::stores::open_cache_store(inputs)?;
     // Volumes the exporter writes as the build user: the caches and, with -layout, the layout root.
@@ -113,7 +144,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    let report = export(inputs, store.as_ref(), log)?;
+    let report = export(inputs, store.as_ref(), index.as_deref(), log)?;
     export_cache(
         inputs,
         cache_store.as_deref().unwrap_or(store.as_ref()),
@@ -203,8 +234,14 @@ fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
     })
 }
 
-/// Builds and saves the app image; returns the report.
-pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Report, ExportError> {
+/// Builds and saves the app image, adds it to `index` if given (checked by [`index::check`]);
+/// returns the report.
+pub fn export(
+    inputs: &Inputs,
+    store: &dyn BlobStore,
+    index: Option<&str>,
+    log: &Logger,
+) -> Result<Report, ExportError> {
     let build = read_build(inputs)?;
     // The exporter's extra arguments, or the creator's -tag values: every name the image gets.
     let names = inputs.output_names();
@@ -300,6 +337,10 @@ pub fn export(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) -> Result<Re
     }
     let mut report = image_report(inputs, names, &saved, log);
     report.build = build_report;
+    if let Some(index) = index {
+        let digest = index::add(store, index, &first, &saved, &run.target(), log)?;
+        report.image.index_digest = digest.to_string();
+    }
     Ok(report)
 }
 
@@ -318,6 +359,7 @@ pub(crate) fn image_report(
             image_id: saved.identifier.clone(),
             digest: String::new(),
             manifest_size: 0,
+            index_digest: String::new(),
             children: Vec::new(),
         }
     } else {
@@ -327,6 +369,7 @@ pub(crate) fn image_report(
             image_id: String::new(),
             digest: saved.digest.to_string(),
             manifest_size: saved.manifest_size,
+            index_digest: String::new(),
             children: Vec::new(),
         }
     };

@@ -151,6 +151,7 @@ pub(super) fn rebase_index(
             digest: saved.digest.to_string(),
             manifest_size: saved.bytes.len() as u64,
             children: reports,
+            ..Default::default()
         },
         build: None,
     })

@@ -4,8 +4,8 @@ use std::process::{Command, Output};
 
 use cnb_formats::analyzed::Analyzed;
 use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
-use cnb_image::{Target, TargetRequest, TargetSource};
-use cnb_test_support::fixtures::{four_platforms, save_run_index};
+use cnb_image::{Digest, IndexOptions, Target, TargetRequest, TargetSource, add_to_index};
+use cnb_test_support::fixtures::{eight_platforms, four_platforms, image, save_run_index};
 use cnb_test_support::registry::Registry;
 
 fn store(reg: &Registry) -> RegistryStore {
@@ -272,4 +272,67 @@ fn docker_config_credentials_are_read_before_dropping_to_the_build_user() {
         ],
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_previous_image_that_is_an_index_written_by_index_resolves_to_the_builds_child() {
+    let reg = Registry::start();
+    let store = store(&reg);
+    let run = reg.image("cnb/run:multi");
+    let platforms = eight_platforms();
+    save_run_index(&store, &run, &platforms, "r");
+    let index = reg.image("cnb/app:latest");
+    let mut digests = Vec::new();
+    for t in &platforms[..3] {
+        // Each platform's app image records its own app layer, so the metadata tells them apart.
+        let label = format!(
+            r#"{{"app":[{{"sha":"{}"}}]}}"#,
+            Digest::of(t.to_string().as_bytes())
+        );
+        let name = reg.image(&format!("cnb/app:{}", t.arch));
+        let saved = image(
+            t,
+            &[("/app", "x")],
+            &[("io.buildpacks.lifecycle.metadata", &label)],
+        )
+        .save(&store, std::slice::from_ref(&name))
+        .unwrap();
+        add_to_index(
+            &store,
+            &index,
+            &name,
+            &saved.manifest,
+            t,
+            &IndexOptions::default(),
+        )
+        .unwrap();
+        digests.push(saved.digest);
+    }
+    let layers = tempfile::tempdir().unwrap();
+    let out = analyzer(
+        layers.path(),
+        &[],
+        &[
+            "-insecure-registry",
+            reg.host(),
+            "-arch",
+            "arm64",
+            "-run-image",
+            &run,
+            "-previous-image",
+            &index,
+            &reg.image("cnb/app:arm64"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let an = Analyzed::read(&layers.path().join("analyzed.toml")).unwrap();
+    assert_eq!(
+        an.image.unwrap().reference,
+        format!("{}/cnb/app@{}", reg.host(), digests[1]),
+        "the arm64 child, in the index's repository"
+    );
+    assert_eq!(
+        an.metadata.app[0].sha,
+        Digest::of(platforms[1].to_string().as_bytes()).to_string()
+    );
 }

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bom;
+mod index;
 mod layout;
 mod registry;
 mod run_image_metadata;
