@@ -142,7 +142,8 @@ launcher-size:
 	  echo "launcher: $$size bytes (budget 2097152)"; test $$size -le 2097152
 
 ## test: formatting, lints, the windows compile check, dependency rules, every test (nextest),
-##       the launcher's size budget and the end-to-end demo on both architectures
+##       the launcher's size budget, make e2e (demos, registry, daemon, platform flows), the
+##       release check and the multi-arch demo
 test: fmt-check clippy check-windows check-deps
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(MAKE) launcher-size e2e release-check demo-multiarch
