@@ -87,7 +87,12 @@ pub(crate) fn open_extended(
     }
     let layout = match entries.as_slice() {
         [one] => one.clone(),
-        [] => return Err(fail(&dir, "missing: run image extension needs it")),
+        [] => {
+            return Err(fail(
+                &dir,
+                "missing, but analyzed.toml says the run image is extended",
+            ));
+        }
         many => {
             return Err(fail(
                 &dir,
