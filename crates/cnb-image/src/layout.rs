@@ -53,6 +53,13 @@ impl LayoutStore {
         Ok(self.locate(name)?.dir)
     }
 
+    /// The file holding blob `digest` in the layout `name` maps to, when the layout has it: a
+    /// layer another store can take as `BlobData::Path` without copying it first.
+    pub fn blob_file(&self, name: &str, digest: &Digest) -> Result<Option<PathBuf>> {
+        let path = Self::blob_path(&self.locate(name)?.dir, digest);
+        Ok(path.is_file().then_some(path))
+    }
+
     fn locate(&self, name: &str) -> Result<Located> {
         // An identifier we recorded earlier: `<layout dir>@sha256:...`, or a layout dir itself.
         if name.starts_with('/') {

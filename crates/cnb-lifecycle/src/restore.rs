@@ -12,7 +12,11 @@
 //!
 //! `-build-image` (0.10+) is resolved in its registry and recorded in analyzed.toml (`build_image`).
 //!
-//! Not yet: extension paths.
+//! With run image extension (`extend = true`) the run image is always read, as upstream reads it
+//! for the extender, and its digest reference and target are recorded; with `-daemon` it is read
+//! from its registry (by the name analyzed.toml recorded), since the extender needs a registry
+//! digest, not a daemon image ID. Upstream also copies its manifest and config into the kaniko
+//! dir; we do not (there is no extender yet to read them).
 
 use std::path::Path;
 
@@ -121,6 +125,11 @@ impl RunImageRead {
 
 /// Whether (and why) the recorded run image must be read again.
 fn run_image_read(inputs: &Inputs, analyzed: &Analyzed, group: &Group) -> Option<RunImageRead> {
+    // Run image targets and extension are Platform API 0.12+ (analyzed.toml may still be read
+    // below it, for -build-image).
+    if inputs.platform_api < Version::new(0, 12) {
+        return None;
+    }
     let run = analyzed
         .run_image
         .as_ref()
@@ -212,8 +221,14 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     } else {
         None
     };
-    // With -daemon the run image is read there, the cache image from its registry.
+    // With -daemon the run image is read there, the cache image from its registry; an extended
+    // run image from its registry too, as upstream (the extender needs a registry digest).
     let cache_store = crate::stores::open_cache_store(inputs)?;
+    let extension_store = if read == Some(RunImageRead::Extensions) && inputs.daemon() {
+        Some(crate::stores::registry_store(inputs)?)
+    } else {
+        None
+    };
     let build_image_store = crate::stores::open_build_image_store(inputs)?;
     // The store (with its credentials) is built before dropping to the build user, as upstream
     // builds its keychain first: ~/.docker may not be readable afterwards.
@@ -228,7 +243,11 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
             check_selected_run_image(inputs, store.as_ref(), a)?;
         }
         if let Some(read) = read {
-            match update_run_image(inputs, store.as_ref(), a) {
+            let (run_store, by_name) = match &extension_store {
+                Some(s) => (s.as_ref(), true),
+                None => (store.as_ref(), false),
+            };
+            match update_run_image(inputs, run_store, a, by_name) {
                 Ok(()) => a.write(&analyzed_path)?,
                 // Ours only: the build can go on with what the analyzer recorded.
                 Err(RestoreError::RunImage(e))
@@ -289,29 +308,34 @@ fn check_selected_run_image(
     }
 }
 
-/// Re-resolves the recorded run image for the recorded (or flagged) target.
+/// Re-resolves the recorded run image for the recorded (or flagged) target: its reference, or
+/// `by_name` the name analyzed.toml recorded (a daemon's image ID means nothing to a registry).
 fn update_run_image(
     inputs: &Inputs,
     store: &dyn cnb_image::BlobStore,
     analyzed: &mut Analyzed,
+    by_name: bool,
 ) -> Result<(), RestoreError> {
     use cnb_image::{ImageError, Opened, TargetSource, open};
     let Some(run) = analyzed.run_image.as_mut() else {
         return Ok(());
     };
     let request = run_image_request(inputs, run);
-    let image = match open(store, &run.reference, &request).map_err(RestoreError::RunImage)? {
+    let name = if by_name && !run.image.is_empty() {
+        run.image.clone()
+    } else {
+        run.reference.clone()
+    };
+    let image = match open(store, &name, &request).map_err(RestoreError::RunImage)? {
         Opened::Found(i) => *i,
         Opened::NotFound => {
-            return Err(RestoreError::RunImage(ImageError::NotFound(
-                run.reference.clone(),
-            )));
+            return Err(RestoreError::RunImage(ImageError::NotFound(name)));
         }
         // Nothing recorded and nothing asked: the run image defines the target.
         Opened::PlatformMismatch { image, .. } if request.source == TargetSource::Host => *image,
         Opened::PlatformMismatch { found, wanted, .. } => {
             return Err(RestoreError::RunImage(ImageError::PlatformMismatch {
-                reference: run.reference.clone(),
+                reference: name,
                 found: Box::new(found),
                 wanted: Box::new(wanted),
             }));

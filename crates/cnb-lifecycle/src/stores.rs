@@ -75,7 +75,7 @@ pub fn open_build_image_store(inputs: &Inputs) -> Result<Option<Box<dyn BlobStor
 }
 
 /// A registry store with the process's credentials and the inputs' insecure registries.
-fn registry_store(inputs: &Inputs) -> Result<Box<dyn BlobStore>, StoreError> {
+pub(crate) fn registry_store(inputs: &Inputs) -> Result<Box<dyn BlobStore>, StoreError> {
     let mut options = RegistryOptions::from_process_env()?;
     options.insecure_registries = inputs.insecure_registries().to_vec();
     Ok(Box::new(RegistryStore::new(options)?))

@@ -103,3 +103,87 @@ pub fn eight_platforms() -> Vec<Target> {
 pub fn some_digest(seed: &str) -> Digest {
     Digest::of(seed.as_bytes())
 }
+
+/// The layer [`save_extended_run_image`] adds: this file, with this content.
+pub const EXTENSION_FILE: (&str, &str) = ("/opt/extension/hello", "added by an extension\n");
+
+/// What upstream's `extender -kind run` leaves in `<extended>/run`: a sparse OCI layout in a dir
+/// named after the extended image's manifest digest, whose `index.json` lists that one manifest
+/// (no tag, no platform) and whose blobs are the manifest, the config and only the layers the
+/// extension added. Here `run` plus one layer holding [`EXTENSION_FILE`], created by extension
+/// `extension`, with `EXTENDED=yes` in the env and the labels `io.example.extended=yes` and
+/// `io.buildpacks.rebasable=false` (the extender's mark for an extension not declared
+/// rebasable). Returns the layout dir and the extension layer's diffID.
+pub fn save_extended_run_image(
+    run: &cnb_image::Image,
+    extended_dir: &std::path::Path,
+    extension: &str,
+) -> (std::path::PathBuf, Digest) {
+    let mut layer = LayerBuilder::new(Vec::new(), Compression::Gzip(1));
+    layer
+        .add_parents(EXTENSION_FILE.0, 0o755, Owner::ROOT)
+        .unwrap();
+    layer
+        .add_bytes(
+            EXTENSION_FILE.0,
+            EXTENSION_FILE.1.as_bytes(),
+            0o644,
+            Owner::ROOT,
+        )
+        .unwrap();
+    let (bytes, digests) = layer.finish().unwrap();
+    let layer_digest: Digest = digests.digest.parse().unwrap();
+    let diff_id: Digest = digests.diff_id.parse().unwrap();
+    let mut b = ImageBuilder::from_base(run);
+    // The extender keeps one history entry per layer, its own naming the extension.
+    b.config_mut().history = run
+        .layers()
+        .iter()
+        .map(|_| oci::History::default())
+        .collect();
+    b.add_layer(
+        diff_id.clone(),
+        Blob {
+            digest: layer_digest.clone(),
+            size: bytes.len() as u64,
+            data: BlobData::Bytes(Arc::from(bytes.clone())),
+        },
+        oci::OCI_LAYER_GZIP,
+        Some(oci::History {
+            created_by: Some(format!(
+                "Layer: 'RUN install hello', Created by extension: {extension}"
+            )),
+            ..Default::default()
+        }),
+    );
+    b.set_env("EXTENDED", "yes");
+    b.set_label("io.example.extended", "yes");
+    b.set_label("io.buildpacks.rebasable", "false");
+    let (manifest, config) = b.manifest().unwrap();
+    let dir = extended_dir.join("run").join(manifest.digest.to_string());
+    let blobs = dir.join("blobs").join("sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let BlobData::Bytes(config_bytes) = &config.data else {
+        panic!("config is in memory")
+    };
+    for (digest, content) in [
+        (&manifest.digest, &manifest.bytes[..]),
+        (&config.digest, &config_bytes[..]),
+        (&layer_digest, &bytes[..]),
+    ] {
+        std::fs::write(blobs.join(digest.hex()), content).unwrap();
+    }
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        format!(
+            r#"{{"schemaVersion":2,"mediaType":"{}","manifests":[{{"mediaType":"{}","size":{},"digest":"{}"}}]}}"#,
+            oci::OCI_INDEX,
+            manifest.media_type,
+            manifest.bytes.len(),
+            manifest.digest
+        ),
+    )
+    .unwrap();
+    (dir, diff_id)
+}

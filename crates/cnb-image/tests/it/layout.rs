@@ -378,3 +378,41 @@ fn index_json_listing_platform_manifests_is_an_index() {
         "{err}"
     );
 }
+
+#[test]
+fn blob_file_names_a_layer_file_another_store_can_take() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = LayoutStore::new(dir.path().join("a"));
+    let saved = run_image(&Target::new("linux", "amd64", None), "m")
+        .save(&from, &["registry.test/run:1".into()])
+        .unwrap();
+    let run = open(&from, "registry.test/run:1", &amd64())
+        .unwrap()
+        .required("run")
+        .unwrap();
+    let layer = &run.layers()[0];
+    let file = from
+        .blob_file(&saved.identifier, &layer.digest)
+        .unwrap()
+        .expect("the layer's blob is in the layout");
+    assert!(
+        from.blob_file("registry.test/run:1", &cnb_image::Digest::of(b"none"))
+            .unwrap()
+            .is_none()
+    );
+    // Added to an image saved in another store, by path: same blob there.
+    let to = LayoutStore::new(dir.path().join("b"));
+    let mut b = ImageBuilder::scratch(&Target::new("linux", "amd64", None));
+    b.add_layer(
+        layer.diff_id.clone(),
+        cnb_image::Blob {
+            digest: layer.digest.clone(),
+            size: layer.size,
+            data: cnb_image::BlobData::Path(file),
+        },
+        &layer.media_type,
+        None,
+    );
+    b.save(&to, &["registry.test/app:1".into()]).unwrap();
+    assert!(to.has_blob("registry.test/app:1", &layer.digest).unwrap());
+}

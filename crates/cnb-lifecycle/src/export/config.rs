@@ -6,7 +6,7 @@ use cnb_formats::labels::{
 };
 use cnb_formats::project_metadata::ProjectMetadata;
 use cnb_formats::run::{RunMetadata, StackToml};
-use cnb_image::{Image, ImageBuilder, ImageRef, NORMALIZED_CREATED};
+use cnb_image::{ImageBuilder, ImageRef, NORMALIZED_CREATED};
 use cnb_platform::{Inputs, Key, Logger};
 
 use super::layers::LAUNCHER_PATH;
@@ -100,7 +100,6 @@ fn run_image_for_export(
 pub(super) fn apply(
     inputs: &Inputs,
     build: &Build,
-    run: &Image,
     md: &mut LayersMetadata,
     image: &mut ImageBuilder,
     log: &Logger,
@@ -142,8 +141,15 @@ pub(super) fn apply(
         image.set_label(labels::EXEC_ENV, &inputs.exec_env);
     }
     // The spec has the exporter say whether the image may be rebased (upstream leaves it to the
-    // run image): a run image that says "false" keeps it, otherwise it is "true".
-    if run.label(labels::REBASABLE) != Some("false") {
+    // run image): a base config that says "false" keeps it, otherwise it is "true".
+    let base_rebasable = image
+        .config()
+        .config
+        .labels
+        .as_ref()
+        .and_then(|l| l.get(labels::REBASABLE))
+        .cloned();
+    if base_rebasable.as_deref() != Some("false") {
         image.set_label(labels::REBASABLE, "true");
     }
 
@@ -152,9 +158,11 @@ pub(super) fn apply(
         .app_dir()
         .map(|p| p.to_string_lossy().into_owned())
         .unwrap_or_else(|| "/workspace".into());
-    let run_path = run
+    // The base config's PATH: the run image's, or the extended run image's.
+    let run_path = image
         .env("PATH")
-        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+        .to_string();
     image.set_env("CNB_LAYERS_DIR", &layers);
     image.set_env("CNB_APP_DIR", &app);
     image.set_env("CNB_PLATFORM_API", &papi.to_string());

@@ -106,7 +106,7 @@ impl Context<'_> {
         }
     }
 
-    fn history(&self, created_by: &str, comment: &str) -> Option<History> {
+    pub(crate) fn history(&self, created_by: &str, comment: &str) -> Option<History> {
         self.history.then(|| History {
             created_by: Some(created_by.to_string()),
             comment: (!comment.is_empty()).then(|| comment.to_string()),

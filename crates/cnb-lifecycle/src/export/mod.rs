@@ -5,6 +5,7 @@
 
 mod bom;
 mod config;
+mod extended;
 pub(crate) mod index;
 mod layers;
 
@@ -98,6 +99,19 @@ pub enum ExportError {
         #[source]
         source: ImageError,
     },
+    /// `<extended>/run` is missing or unusable while analyzed.toml says the run image is extended.
+    #[error("extended run image '{path}': {reason}")]
+    Extended {
+        /// The dir or layout.
+        path: std::path::PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// An extended run image below Platform API 0.13 outside experimental mode, as upstream.
+    #[error(
+        "experimental feature 'Dockerfiles' is disabled: set CNB_EXPERIMENTAL_MODE=warn to export an extended run image"
+    )]
+    ExperimentalDockerfiles,
     /// A file could not be read or written.
     #[error(transparent)]
     File(#[from] FormatError),
@@ -113,7 +127,9 @@ impl ExitClass for ExportError {
             | ExportError::BadReference(_)
             | ExportError::IndexWithDaemon
             | ExportError::BadIndex { .. } => ExitCode::InvalidArgs,
-            ExportError::ExperimentalIndex => ExitCode::Failed,
+            ExportError::ExperimentalIndex
+            | ExportError::ExperimentalDockerfiles
+            | ExportError::Extended { .. } => ExitCode::Failed,
             ExportError::Store(StoreError::LayoutWithoutDir | StoreError::DaemonAndLayout) => {
                 ExitCode::InvalidArgs
             }
@@ -260,9 +276,15 @@ pub fn export(
     let run = open_run_image(inputs, store, &build.analyzed, &run_reference)?;
     log.debug(format!("run image {} ({})", run.identifier, run.target()));
     let previous = open_previous(store, &build.analyzed, &run)?;
+    let extended = extended::open_extended(inputs, &build.analyzed, &run, log)?;
 
     let launch_cache = open_launch_cache(inputs, log)?;
+    // The run image's layers (by reference, so runImage.topLayer stays its top layer for a
+    // rebase); the extended image, when there is one, gives the config and the layers above.
     let mut image = ImageBuilder::from_base(&run);
+    if let Some(ext) = &extended {
+        ext.apply_config(&mut image);
+    }
     let scratch = tempfile::Builder::new()
         .prefix("cnb-export-")
         .tempdir()
@@ -289,6 +311,9 @@ pub fn export(
         })?;
     }
     // Built in upstream's layer order; each call appends its layer to the image.
+    if let Some(ext) = &extended {
+        ext.add_layers(&mut ctx)?;
+    }
     let buildpacks = layers::buildpack_layers(&mut ctx, &build.group)?;
     let sbom = layers::sbom_layer(&mut ctx)?;
     let app = layers::app_layers(&mut ctx, &build.metadata.slices)?;
@@ -315,7 +340,10 @@ pub fn export(
         },
         stack: None,
     };
-    config::apply(inputs, &build, &run, &mut md, &mut image, log)?;
+    config::apply(inputs, &build, &mut md, &mut image, log)?;
+    if let Some(ext) = &extended {
+        ext.set_rebasable(&mut image);
+    }
     let build_report = bom::build_report(inputs.platform_api, inputs.layers_dir(), &build.group)?;
 
     let first = names.first().cloned().unwrap_or_default();

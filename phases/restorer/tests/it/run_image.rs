@@ -289,3 +289,82 @@ fn flags_naming_another_target_resolve_a_pinned_index_again() {
     assert_eq!(run.target.unwrap().arch, "arm64");
     assert_ne!(run.reference, pinned);
 }
+
+#[test]
+fn an_extended_run_image_is_always_read_and_recorded_by_digest_with_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LayoutStore::new(dir.path().join("repo"));
+    let saved = save_run_image(
+        &store,
+        "r.test/run:amd64",
+        &Target::new("linux", "amd64", None),
+        "a",
+    );
+    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
+    std::fs::write(
+        dir.path().join("layers/group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    )
+    .unwrap();
+    // A digest reference and a target: without extension nothing would be read (the target
+    // keeps its missing distro); with extend = true it is read and recorded as upstream does.
+    let analyzed = |extend: bool| {
+        format!(
+            "[run-image]\nreference = \"{}\"\nimage = \"r.test/run:amd64\"\nextend = {extend}\n[run-image.target]\nos = \"linux\"\narch = \"amd64\"\n",
+            saved.identifier
+        )
+    };
+    let path = dir.path().join("layers/analyzed.toml");
+    std::fs::write(&path, analyzed(false)).unwrap();
+    let out = restorer(dir.path(), "0.13", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        Analyzed::read(&path)
+            .unwrap()
+            .target()
+            .unwrap()
+            .distro
+            .is_none()
+    );
+
+    std::fs::write(&path, analyzed(true)).unwrap();
+    let out = restorer(dir.path(), "0.13", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = Analyzed::read(&path).unwrap().run_image.unwrap();
+    assert!(run.extend);
+    assert_eq!(run.reference, saved.identifier, "the digest reference");
+    let t = run.target.unwrap();
+    assert_eq!((t.os.as_str(), t.arch.as_str()), ("linux", "amd64"));
+    assert_eq!(t.distro.unwrap().name, "ubuntu", "read from the image");
+
+    // A tag is pinned to the digest.
+    std::fs::write(
+        &path,
+        "[run-image]\nreference = \"r.test/run:amd64\"\nimage = \"r.test/run:amd64\"\nextend = true\n",
+    )
+    .unwrap();
+    let out = restorer(dir.path(), "0.12", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = Analyzed::read(&path).unwrap().run_image.unwrap();
+    assert_eq!(run.reference, saved.identifier);
+    assert_eq!(run.target.unwrap().arch, "amd64");
+}
+
+#[test]
+fn an_extended_run_image_that_cannot_be_read_is_an_error() {
+    let missing = "[run-image]\nreference = \"r.test/gone:1\"\nimage = \"r.test/gone:1\"\n";
+    // Without extension the restorer only warns and keeps analyzed.toml (ours).
+    let dir = setup(missing);
+    let out = restorer(dir.path(), "0.13", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("could not read the run image"),
+        "{}",
+        text(&out)
+    );
+    // With extend = true it fails, as upstream.
+    let dir = setup(&format!("{missing}extend = true\n"));
+    let out = restorer(dir.path(), "0.13", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("r.test/gone:1"), "{}", text(&out));
+}
