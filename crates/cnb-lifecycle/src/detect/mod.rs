@@ -50,8 +50,8 @@ pub enum DetectError {
     /// analyzed.toml could not be read (exit 1).
     #[error("failed to initialize detector: reading analyzed: {0}")]
     Analyzed(#[source] FormatError),
-    /// A buildpack of a top-level group, checked before anything runs: exit 12 for its API,
-    /// else 1.
+    /// A buildpack of a top-level group or an extension, checked before anything runs: exit 12
+    /// for its API, else 1.
     #[error("failed to initialize detector: {0}")]
     Verify(#[source] LookupError),
     /// A buildpack met while detecting (inside a composite): exit 12 for its API, else 22.

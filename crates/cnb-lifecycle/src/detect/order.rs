@@ -428,6 +428,44 @@ mod tests {
     }
 
     #[test]
+    fn extensions_are_looked_up_in_their_own_dir_from_buildpack_api_0_9() {
+        let bps = tempfile::tempdir().unwrap();
+        let exts = tempfile::tempdir().unwrap();
+        buildpack(bps.path(), "same", "0.10", &[]);
+        for (id, api) in [("same", "0.10"), ("old", "0.8")] {
+            let dir = exts.path().join(id).join("1");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("extension.toml"),
+                format!("api = \"{api}\"\n[extension]\nid = \"{id}\"\nversion = \"1\"\nhomepage = \"h\"\n"),
+            )
+            .unwrap();
+        }
+        let ext = |id: &str| GroupElement {
+            extension: true,
+            ..el(id, false)
+        };
+        let mut store = Store::new(bps.path());
+        assert!(matches!(
+            store.find(&ext("same")),
+            Err(LookupError::ExtensionNotFound { .. })
+        ));
+        let mut store = Store::new(bps.path()).with_extensions(Some(exts.path()));
+        let m = store.find(&ext("same")).unwrap();
+        assert!(m.element.extension && m.element.optional);
+        assert_eq!(m.element.homepage, "h");
+        assert_eq!(m.dir, exts.path().join("same/1"));
+        // A buildpack of the same id is a different module, cached apart.
+        let b = store.find(&el("same", false)).unwrap();
+        assert_ne!(b.key(), m.key());
+        assert_eq!(b.dir, bps.path().join("same/1"));
+        assert!(matches!(
+            store.find(&ext("old")),
+            Err(LookupError::Api { .. })
+        ));
+    }
+
+    #[test]
     fn lookups_check_the_buildpack_api_and_fill_the_element() {
         let dir = tempfile::tempdir().unwrap();
         buildpack(dir.path(), "old", "0.2", &[]);

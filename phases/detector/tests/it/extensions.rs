@@ -152,6 +152,40 @@ fn a_run_dockerfile_with_instructions_extends_the_run_image_and_meets_requires()
 }
 
 #[test]
+fn the_last_run_image_switch_wins_and_earlier_run_dockerfiles_are_ignored() {
+    assert!(can_switch_user(), "this test needs root: it switches users");
+    let w = world(false);
+    analyzed(&w, "os = \"linux\"\narch = \"amd64\"\n");
+    let o = run(
+        &w,
+        "0.13",
+        &["ext/extend", "ext/switch-run"],
+        &["det/requires-x"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let generated = w.layers.join("generated");
+    // ext/extend's run.Dockerfile comes before the switch: it has no effect.
+    assert!(generated.join("ext_extend/run.Dockerfile.ignore").is_file());
+    assert!(!generated.join("ext_extend/run.Dockerfile").exists());
+    assert!(generated.join("ext_extend/build.Dockerfile").is_file());
+    assert!(generated.join("ext_switch-run/run.Dockerfile").is_file());
+    let run = Analyzed::read(&w.layers.join("analyzed.toml"))
+        .unwrap()
+        .run_image
+        .unwrap();
+    assert_eq!(run.image, "example.com/other-run:2");
+    assert!(!run.extend, "the ignored run.Dockerfile does not extend");
+    let names: Vec<String> = Group::read(&w.layers.join("group.toml"))
+        .unwrap()
+        .group_extensions
+        .iter()
+        .map(|e| e.name())
+        .collect();
+    assert_eq!(names, ["ext/extend@1", "ext/switch-run@1"]);
+}
+
+#[test]
 fn below_platform_api_0_13_dockerfiles_go_to_the_older_layout_when_experimental_is_allowed() {
     assert!(can_switch_user(), "this test needs root: it switches users");
     let w = world(false);
