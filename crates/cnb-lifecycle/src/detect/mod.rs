@@ -68,6 +68,12 @@ pub enum DetectError {
         /// Where.
         path: PathBuf,
     },
+    /// The creator was given an order with extensions (exit 22).
+    #[error("order contains extensions, which are not supported by the creator: '{}'", .path.display())]
+    CreatorExtensions {
+        /// The order.
+        path: PathBuf,
+    },
     /// Image extensions below Platform API 0.13 with `CNB_EXPERIMENTAL_MODE=error` (exit 1).
     #[error(
         "experimental features are disabled by CNB_EXPERIMENTAL_MODE={mode}: image extensions (Dockerfiles) below platform api 0.13"
@@ -102,7 +108,7 @@ impl ExitClass for DetectError {
             | DetectError::Lookup(LookupError::Api { .. }) => ExitCode::IncompatibleBuildpackApi,
             DetectError::NoGroupPassed => ExitCode::FailedDetect,
             DetectError::NoGroupPassedWithErrors => ExitCode::FailedDetectWithErrors,
-            DetectError::Lookup(_) => ExitCode::DetectError,
+            DetectError::Lookup(_) | DetectError::CreatorExtensions { .. } => ExitCode::DetectError,
             DetectError::Generate(generate::GenerateError::Failed { .. }) => {
                 ExitCode::FailedGenerateWithErrors
             }
@@ -146,6 +152,11 @@ pub fn detect(
 
     let order_path = path_or(inputs.order_path(), "/cnb/order.toml".into());
     let order = Order::read(&order_path).map_err(DetectError::Order)?;
+    // The creator cannot apply Dockerfiles: refuse before running anything (upstream refuses
+    // once the detected group turns out to have extensions).
+    if inputs.phase == cnb_platform::Phase::Creator && !order.order_extensions.is_empty() {
+        return Err(DetectError::CreatorExtensions { path: order_path });
+    }
     let ext_groups = extensions::groups(
         &order.order_extensions,
         &order_path,
