@@ -37,6 +37,14 @@ pub enum FormatError {
         /// Why it failed.
         message: String,
     },
+    /// A Dockerfile could not be parsed, or breaks a rule of image extensions.
+    #[error("{}: {message}", .path.display())]
+    Dockerfile {
+        /// The Dockerfile.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// The file could not be written.
     #[error("write '{path}': {source}")]
     Write {

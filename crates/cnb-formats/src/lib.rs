@@ -17,6 +17,7 @@ pub mod bom;
 pub mod build_toml;
 pub mod descriptor;
 pub mod detect_plan;
+pub mod dockerfile;
 pub mod exec_d;
 pub mod extend_config;
 pub mod group;

@@ -3,8 +3,12 @@
 //! writes group.toml and plan.toml (platform.md "detector", buildpack.md "Phase #1: Detection").
 //!
 //! Files: [`order`] finds buildpacks and expands composites, [`system`] merges system.toml,
-//! [`target`] matches `[[targets]]`, [`run`] runs `/bin/detect`, [`resolve`] decides a group.
+//! [`target`] matches `[[targets]]`, [`run`] runs `/bin/detect`, [`resolve`] decides a group,
+//! [`extensions`] puts `[[order-extensions]]` before each group and [`generate`] runs the
+//! extensions of the group that passed.
 
+mod extensions;
+mod generate;
 mod journal;
 mod order;
 mod resolve;
@@ -46,21 +50,44 @@ pub enum DetectError {
     /// analyzed.toml could not be read (exit 1).
     #[error("failed to initialize detector: reading analyzed: {0}")]
     Analyzed(#[source] FormatError),
-    /// A buildpack of a top-level group, checked before anything runs: exit 12 for its API,
-    /// else 1.
+    /// A buildpack of a top-level group or an extension, checked before anything runs: exit 12
+    /// for its API, else 1.
     #[error("failed to initialize detector: {0}")]
     Verify(#[source] LookupError),
     /// A buildpack met while detecting (inside a composite): exit 12 for its API, else 22.
     #[error(transparent)]
     Lookup(LookupError),
-    /// Image extensions are not supported yet (exit 22).
-    #[error("image extensions are not supported yet by this lifecycle: {what} in '{}'", .path.display())]
+    /// Image extensions below Platform API 0.10 (exit 1, as upstream's default experimental
+    /// mode).
+    #[error("image extensions need platform api 0.10 or later (platform api is {papi}): {what} in '{}'", .path.display())]
     Extensions {
+        /// The Platform API.
+        papi: Version,
         /// What named an extension.
         what: String,
         /// Where.
         path: PathBuf,
     },
+    /// The creator was given an order with extensions (exit 22).
+    #[error("order contains extensions, which are not supported by the creator: '{}'", .path.display())]
+    CreatorExtensions {
+        /// The order.
+        path: PathBuf,
+    },
+    /// Image extensions below Platform API 0.13 with `CNB_EXPERIMENTAL_MODE=error` (exit 1).
+    #[error(
+        "experimental features are disabled by CNB_EXPERIMENTAL_MODE={mode}: image extensions (Dockerfiles) below platform api 0.13"
+    )]
+    Experimental {
+        /// The mode.
+        mode: String,
+    },
+    /// run.toml could not be read (exit 1).
+    #[error("failed to initialize generator: reading run: {0}")]
+    Run(#[source] FormatError),
+    /// An extension's `/bin/generate` failed (exit 91) or its output broke the rules (exit 92).
+    #[error(transparent)]
+    Generate(#[from] generate::GenerateError),
     /// No group passed (exit 20).
     #[error("no buildpack group passed detection (is the app directory the right one?)")]
     NoGroupPassed,
@@ -81,8 +108,17 @@ impl ExitClass for DetectError {
             | DetectError::Lookup(LookupError::Api { .. }) => ExitCode::IncompatibleBuildpackApi,
             DetectError::NoGroupPassed => ExitCode::FailedDetect,
             DetectError::NoGroupPassedWithErrors => ExitCode::FailedDetectWithErrors,
-            DetectError::Lookup(_) | DetectError::Extensions { .. } => ExitCode::DetectError,
+            DetectError::Lookup(_) | DetectError::CreatorExtensions { .. } => ExitCode::DetectError,
+            DetectError::Generate(generate::GenerateError::Failed { .. }) => {
+                ExitCode::FailedGenerateWithErrors
+            }
+            DetectError::Generate(generate::GenerateError::Output { .. }) => {
+                ExitCode::GenerateError
+            }
             DetectError::Root(_)
+            | DetectError::Extensions { .. }
+            | DetectError::Experimental { .. }
+            | DetectError::Run(_)
             | DetectError::Order(_)
             | DetectError::System(_)
             | DetectError::Analyzed(_)
@@ -116,12 +152,18 @@ pub fn detect(
 
     let order_path = path_or(inputs.order_path(), "/cnb/order.toml".into());
     let order = Order::read(&order_path).map_err(DetectError::Order)?;
-    if !order.order_extensions.is_empty() {
-        return Err(DetectError::Extensions {
-            what: "order-extensions".into(),
-            path: order_path,
-        });
+    // The creator cannot apply Dockerfiles: refuse before running anything (upstream refuses
+    // once the detected group turns out to have extensions).
+    if inputs.phase == cnb_platform::Phase::Creator && !order.order_extensions.is_empty() {
+        return Err(DetectError::CreatorExtensions { path: order_path });
     }
+    let ext_groups = extensions::groups(
+        &order.order_extensions,
+        &order_path,
+        papi,
+        &inputs.experimental_mode,
+        log,
+    )?;
     let system = system::load(inputs.system_path(), papi, log).map_err(DetectError::System)?;
     let groups = system::merge(&order.order, &system, log);
     let analyzed_path = path_or(inputs.analyzed_path(), layers.join("analyzed.toml"));
@@ -131,14 +173,12 @@ pub fn detect(
     };
     let target = crate::target::effective(analyzed.as_ref().and_then(Analyzed::target));
 
-    // Every buildpack a top-level group names is found and API-checked before anything runs.
-    let mut store = Store::new(&path_or(inputs.buildpacks_dir(), "/cnb/buildpacks".into()));
-    for e in groups.iter().flatten() {
-        if let Err(err) = store.find(e) {
-            return Err(
-                extension_instead(inputs, e, &order_path).unwrap_or(DetectError::Verify(err))
-            );
-        }
+    // Every buildpack a top-level group names, and every extension, is found and API-checked
+    // before anything runs.
+    let mut store = Store::new(&path_or(inputs.buildpacks_dir(), "/cnb/buildpacks".into()))
+        .with_extensions(inputs.extensions_dir());
+    for e in groups.iter().flatten().chain(ext_groups.iter().flatten()) {
+        store.find(e).map_err(DetectError::Verify)?;
     }
 
     let base = Env::for_build(env);
@@ -172,41 +212,67 @@ pub fn detect(
         runs: 0,
         errored: false,
     };
-    for elements in &groups {
-        let found = store.expand(elements, &mut |flat| detector.try_group(&flat))?;
-        if let Some((group, plan)) = found {
-            group
-                .write(&path_or(inputs.group_path(), layers.join("group.toml")))
-                .map_err(DetectError::Write)?;
-            cnb_formats::write_toml(
-                &path_or(inputs.plan_path(), layers.join("plan.toml")),
-                &plan,
-            )
-            .map_err(DetectError::Write)?;
-            detector.journal.flush(log, false);
-            return Ok(());
+    let mut found = None;
+    'order: for group in &groups {
+        for elements in extensions::prepend(&ext_groups, group) {
+            found = store.expand(&elements, &mut |flat| detector.try_group(&flat))?;
+            if found.is_some() {
+                break 'order;
+            }
         }
     }
-    let errored = detector.errored;
-    detector.journal.flush(log, true);
-    Err(match errored {
-        true => DetectError::NoGroupPassedWithErrors,
-        false => DetectError::NoGroupPassed,
-    })
-}
+    let Some((group, plan)) = found else {
+        let errored = detector.errored;
+        detector.journal.flush(log, true);
+        return Err(match errored {
+            true => DetectError::NoGroupPassedWithErrors,
+            false => DetectError::NoGroupPassed,
+        });
+    };
+    detector.journal.flush(log, false);
+    let plan_path = path_or(inputs.plan_path(), layers.join("plan.toml"));
+    group
+        .write(&path_or(inputs.group_path(), layers.join("group.toml")))
+        .map_err(DetectError::Write)?;
+    cnb_formats::write_toml(&plan_path, &plan).map_err(DetectError::Write)?;
+    if group.group_extensions.is_empty() {
+        return Ok(());
+    }
 
-/// An order element missing from the buildpacks dir but present in the extensions dir: say that
-/// extensions are not supported rather than "not found".
-fn extension_instead(inputs: &Inputs, e: &GroupElement, order: &Path) -> Option<DetectError> {
-    let dir = inputs.extensions_dir()?;
-    let path = dir
-        .join(e.id.replace('/', "_"))
-        .join(&e.version)
-        .join("extension.toml");
-    path.is_file().then(|| DetectError::Extensions {
-        what: format!("extension '{}'", e.name()),
-        path: order.to_path_buf(),
-    })
+    // As upstream, the detector generates in-process once a group with extensions passed, and
+    // rewrites plan.toml and analyzed.toml with the result.
+    let modules = group
+        .group_extensions
+        .iter()
+        .map(|e| {
+            store.find(&GroupElement {
+                extension: true,
+                ..e.clone()
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let run_path = path_or(inputs.run_path(), "/cnb/run.toml".into());
+    let run_metadata = match papi >= Version::new(0, 12) {
+        true => cnb_formats::read_toml_if_exists(&run_path).map_err(DetectError::Run)?,
+        false => None,
+    };
+    let generated = path_or(inputs.generated_dir(), layers.join("generated"));
+    let gen_ctx = generate::GenerateEnv {
+        base: &base,
+        platform: &platform,
+        build_config: inputs.build_config_dir(),
+        app: &app,
+        target_env: &target_env,
+        generated: &generated,
+        scratch: scratch.path(),
+        papi,
+        run_metadata: run_metadata.as_ref(),
+    };
+    let (plan, analyzed) =
+        generate::generate(&modules, plan, analyzed.unwrap_or_default(), &gen_ctx, log)?;
+    analyzed.write(&analyzed_path).map_err(DetectError::Write)?;
+    cnb_formats::write_toml(&plan_path, &plan).map_err(DetectError::Write)?;
+    Ok(())
 }
 
 /// The state carried from one group to the next.
@@ -246,13 +312,13 @@ impl Detector<'_> {
             {
                 let reason = target::mismatch(&m.desc.targets, self.target);
                 self.results.insert(
-                    m.name(),
+                    m.key(),
                     Detected {
                         outcome: Outcome::Error(reason),
                         output: String::new(),
                     },
                 );
-            } else if !self.results.contains_key(&m.name()) {
+            } else if !self.results.contains_key(&m.key()) {
                 todo.push(m);
             }
             members.push(m);
@@ -261,7 +327,7 @@ impl Detector<'_> {
 
         let mut candidates = Vec::new();
         for m in &members {
-            let Some(d) = self.results.get(&m.name()) else {
+            let Some(d) = self.results.get(&m.key()) else {
                 continue;
             };
             let loud = matches!(d.outcome, Outcome::Error(_));
@@ -280,6 +346,7 @@ impl Detector<'_> {
             candidates.push(Candidate {
                 name: m.name(),
                 optional: m.element.optional,
+                extension: m.element.extension,
                 verdict: match &d.outcome {
                     Outcome::Pass(plan) => Verdict::Pass(plan.alternatives()),
                     Outcome::Fail => Verdict::Fail,
@@ -326,10 +393,11 @@ impl Detector<'_> {
                 requires: e.requires,
             })
             .collect();
+        let (group_extensions, group) = kept.into_iter().partition(|e| e.extension);
         Ok(Some((
             Group {
-                group: kept,
-                group_extensions: Vec::new(),
+                group,
+                group_extensions,
             },
             Plan { entries },
         )))
@@ -344,7 +412,7 @@ impl Detector<'_> {
             let handles: Vec<_> = todo
                 .iter()
                 .enumerate()
-                .map(|(i, m)| s.spawn(move || (m.name(), run::detect(m, ctx, first + i))))
+                .map(|(i, m)| s.spawn(move || (m.key(), run::detect(m, ctx, first + i))))
                 .collect();
             handles
                 .into_iter()
@@ -352,7 +420,7 @@ impl Detector<'_> {
                 .map(|(h, m)| {
                     h.join().unwrap_or_else(|_| {
                         (
-                            m.name(),
+                            m.key(),
                             Detected {
                                 outcome: Outcome::Error("bin/detect runner panicked".into()),
                                 output: String::new(),

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use cnb_api::{BUILDPACK, Support, Version};
 use cnb_formats::FormatError;
-use cnb_formats::descriptor::BuildpackDescriptor;
+use cnb_formats::descriptor::{BuildpackDescriptor, ExtensionDescriptor};
 use cnb_formats::group::GroupElement;
 
 /// A buildpack could not be used.
@@ -28,6 +28,14 @@ pub enum LookupError {
         /// Why.
         #[source]
         source: FormatError,
+    },
+    /// No `<extensions>/<id>/<version>/extension.toml` (or no extensions dir at this Platform API).
+    #[error("extension '{extension}' not found: no {}", .path.display())]
+    ExtensionNotFound {
+        /// `id@version` as the order names it.
+        extension: String,
+        /// The descriptor looked for.
+        path: PathBuf,
     },
     /// Its Buildpack API is not one this lifecycle supports.
     #[error("buildpack '{buildpack}' ({}): buildpack api '{api}' is not supported by this lifecycle (supported: {})", .path.display(), BUILDPACK.supported_list())]
@@ -60,11 +68,20 @@ impl Module {
     pub fn name(&self) -> String {
         self.element.name()
     }
+
+    /// The key detect results are cached under: an extension and a buildpack may share an id.
+    pub fn key(&self) -> String {
+        match self.element.extension {
+            true => format!("extension {}", self.name()),
+            false => self.name(),
+        }
+    }
 }
 
 /// The buildpacks dir, with every descriptor read at most once.
 pub struct Store {
     root: PathBuf,
+    extensions: Option<PathBuf>,
     cache: HashMap<String, Module>,
 }
 
@@ -73,13 +90,23 @@ impl Store {
     pub fn new(root: &Path) -> Self {
         Store {
             root: root.to_path_buf(),
+            extensions: None,
             cache: HashMap::new(),
         }
+    }
+
+    /// Also looks up extensions, in `<dir>/<id with / as _>/<version>/extension.toml`.
+    pub fn with_extensions(mut self, dir: Option<&Path>) -> Self {
+        self.extensions = dir.map(Path::to_path_buf);
+        self
     }
 
     /// Finds an order element and checks its Buildpack API. An element without a version takes the
     /// only version present.
     pub fn find(&mut self, e: &GroupElement) -> Result<Module, LookupError> {
+        if e.extension {
+            return self.find_extension(e);
+        }
         let id_dir = self.root.join(e.id.replace('/', "_"));
         let version = if e.version.is_empty() {
             only_version(&id_dir).ok_or_else(|| LookupError::NotFound {
@@ -135,6 +162,71 @@ impl Store {
         Ok(m)
     }
 
+    /// Finds an extension of an `[[order-extensions]]` group; extensions are always optional and
+    /// never composite. Its descriptor is held as a buildpack descriptor without an order, so
+    /// detection treats both alike.
+    fn find_extension(&mut self, e: &GroupElement) -> Result<Module, LookupError> {
+        let not_found = |path: PathBuf| LookupError::ExtensionNotFound {
+            extension: e.name(),
+            path,
+        };
+        let Some(root) = &self.extensions else {
+            return Err(not_found(PathBuf::from("extensions directory")));
+        };
+        let id_dir = root.join(e.id.replace('/', "_"));
+        let version = match e.version.is_empty() {
+            true => only_version(&id_dir)
+                .ok_or_else(|| not_found(id_dir.join("<version>").join("extension.toml")))?,
+            false => e.version.clone(),
+        };
+        let key = format!("extension {}@{version}", e.id);
+        if let Some(m) = self.cache.get(&key) {
+            return Ok(m.clone());
+        }
+        let dir = id_dir.join(&version);
+        let path = dir.join("extension.toml");
+        if !path.is_file() {
+            return Err(not_found(path));
+        }
+        let name = format!("{}@{version}", e.id);
+        let desc = ExtensionDescriptor::read(&path).map_err(|source| LookupError::Descriptor {
+            buildpack: name.clone(),
+            source,
+        })?;
+        // Extensions came with Buildpack API 0.9.
+        let api = match desc.api.parse::<Version>() {
+            Ok(v) if v >= Version::new(0, 9) && BUILDPACK.support(v) != Support::Unsupported => v,
+            _ => {
+                return Err(LookupError::Api {
+                    buildpack: name,
+                    api: desc.api.clone(),
+                    path,
+                });
+            }
+        };
+        let element = GroupElement {
+            id: e.id.clone(),
+            version,
+            api: desc.api.clone(),
+            homepage: desc.extension.homepage.clone(),
+            optional: true,
+            extension: true,
+        };
+        let m = Module {
+            element,
+            dir,
+            desc: BuildpackDescriptor {
+                api: desc.api,
+                buildpack: desc.extension,
+                targets: desc.targets,
+                ..Default::default()
+            },
+            api,
+        };
+        self.cache.insert(key, m.clone());
+        Ok(m)
+    }
+
     /// Hands `try_group` each flat group that `elements` stands for, depth-first, until it returns
     /// `Some`. A composite is replaced by each of its groups in turn, followed by the rest of the
     /// outer group; an optional composite finally also stands for the rest without it. A buildpack
@@ -155,7 +247,10 @@ impl Store {
         try_group: &mut dyn FnMut(Vec<Module>) -> Result<Option<T>, E>,
     ) -> Result<Option<T>, E> {
         for (i, e) in rest.iter().enumerate() {
-            if flat.iter().any(|m| m.element.id == e.id) {
+            if flat
+                .iter()
+                .any(|m| m.element.id == e.id && m.element.extension == e.extension)
+            {
                 continue;
             }
             let m = self.find(e)?;
@@ -330,6 +425,44 @@ mod tests {
         assert!(
             matches!(err, LookupError::NotFound { ref buildpack, .. } if buildpack == "missing@1")
         );
+    }
+
+    #[test]
+    fn extensions_are_looked_up_in_their_own_dir_from_buildpack_api_0_9() {
+        let bps = tempfile::tempdir().unwrap();
+        let exts = tempfile::tempdir().unwrap();
+        buildpack(bps.path(), "same", "0.10", &[]);
+        for (id, api) in [("same", "0.10"), ("old", "0.8")] {
+            let dir = exts.path().join(id).join("1");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(
+                dir.join("extension.toml"),
+                format!("api = \"{api}\"\n[extension]\nid = \"{id}\"\nversion = \"1\"\nhomepage = \"h\"\n"),
+            )
+            .unwrap();
+        }
+        let ext = |id: &str| GroupElement {
+            extension: true,
+            ..el(id, false)
+        };
+        let mut store = Store::new(bps.path());
+        assert!(matches!(
+            store.find(&ext("same")),
+            Err(LookupError::ExtensionNotFound { .. })
+        ));
+        let mut store = Store::new(bps.path()).with_extensions(Some(exts.path()));
+        let m = store.find(&ext("same")).unwrap();
+        assert!(m.element.extension && m.element.optional);
+        assert_eq!(m.element.homepage, "h");
+        assert_eq!(m.dir, exts.path().join("same/1"));
+        // A buildpack of the same id is a different module, cached apart.
+        let b = store.find(&el("same", false)).unwrap();
+        assert_ne!(b.key(), m.key());
+        assert_eq!(b.dir, bps.path().join("same/1"));
+        assert!(matches!(
+            store.find(&ext("old")),
+            Err(LookupError::Api { .. })
+        ));
     }
 
     #[test]

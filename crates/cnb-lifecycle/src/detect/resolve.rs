@@ -34,6 +34,9 @@ pub struct Candidate {
     pub name: String,
     /// Whether the group passes without it.
     pub optional: bool,
+    /// Whether it is an image extension: a group needs some buildpack, not only extensions, to
+    /// pass.
+    pub extension: bool,
     /// How its detection ended.
     pub verdict: Verdict,
 }
@@ -74,10 +77,12 @@ pub fn resolve_group(group: &[Candidate], trace: &mut Vec<String>) -> Result<Res
     let mut detected = true;
     let mut errored = false;
     let mut passed = Vec::new();
+    let mut buildpack_passed = false;
     for (pos, c) in group.iter().enumerate() {
         match &c.verdict {
             Verdict::Pass(alternatives) => {
                 trace.push(format!("pass: {}", c.name));
+                buildpack_passed |= !c.extension;
                 passed.push((pos, c, alternatives));
             }
             Verdict::Fail => {
@@ -99,7 +104,7 @@ pub fn resolve_group(group: &[Candidate], trace: &mut Vec<String>) -> Result<Res
             Rejected::Failed
         });
     }
-    if passed.is_empty() {
+    if !buildpack_passed {
         trace.push("fail: no viable buildpacks in group".into());
         return Err(Rejected::Failed);
     }
@@ -271,6 +276,7 @@ mod tests {
         Candidate {
             name: name.into(),
             optional,
+            extension: false,
             verdict: Verdict::Pass(alternatives),
         }
     }
@@ -279,6 +285,7 @@ mod tests {
         Candidate {
             name: name.into(),
             optional,
+            extension: false,
             verdict,
         }
     }
@@ -302,6 +309,19 @@ mod tests {
         let (r, trace) = run(&[]);
         assert_eq!(r, Err(Rejected::Failed));
         assert_eq!(trace.last().unwrap(), "fail: no viable buildpacks in group");
+    }
+
+    #[test]
+    fn passing_extensions_alone_do_not_make_a_group_pass() {
+        let ext = Candidate {
+            extension: true,
+            ..pass("ext@1", true, vec![PlanSections::default()])
+        };
+        let (r, trace) = run(&[ext.clone(), ended("a@1", true, Verdict::Fail)]);
+        assert_eq!(r, Err(Rejected::Failed));
+        assert_eq!(trace.last().unwrap(), "fail: no viable buildpacks in group");
+        let (r, _) = run(&[ext, pass("a@1", false, vec![PlanSections::default()])]);
+        assert_eq!(r.unwrap().kept, [0, 1]);
     }
 
     #[test]

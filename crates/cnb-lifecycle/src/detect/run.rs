@@ -76,11 +76,24 @@ pub fn detect(m: &Module, ctx: &DetectEnv, slot: usize) -> Detected {
     {
         return Detected::error(format!("create {}: {e}", plan_path.display()));
     }
+    let bin = m.dir.join("bin").join("detect");
+    if m.element.extension && !bin.exists() {
+        // An extension without bin/detect passes with its pre-written detect/plan.toml, if any.
+        let pre = m.dir.join("detect").join("plan.toml");
+        let outcome = match cnb_formats::read_toml_if_exists::<DetectPlan>(&pre) {
+            Ok(plan) => check_plan(m, plan.unwrap_or_default()),
+            Err(e) => Outcome::Error(e.to_string()),
+        };
+        return Detected {
+            outcome,
+            output: String::new(),
+        };
+    }
     let env = match environment(m, ctx, &plan_path) {
         Ok(env) => env,
         Err(e) => return Detected::error(e),
     };
-    let out = Command::new(m.dir.join("bin").join("detect"))
+    let out = Command::new(bin)
         .args([ctx.platform.as_os_str(), plan_path.as_os_str()])
         .current_dir(ctx.app)
         .env_clear()
@@ -97,12 +110,7 @@ pub fn detect(m: &Module, ctx: &DetectEnv, slot: usize) -> Detected {
     );
     let outcome = match out.status.code() {
         Some(0) => match cnb_formats::read_toml::<DetectPlan>(&plan_path) {
-            Ok(plan) => match plan.require_with_top_level_version() {
-                Some(name) => Outcome::Error(format!(
-                    "require '{name}' has a top-level version: use metadata.version"
-                )),
-                None => Outcome::Pass(plan),
-            },
+            Ok(plan) => check_plan(m, plan),
             Err(e) => Outcome::Error(e.to_string()),
         },
         Some(100) => Outcome::Fail,
@@ -110,6 +118,24 @@ pub fn detect(m: &Module, ctx: &DetectEnv, slot: usize) -> Detected {
         None => Outcome::Error("bin/detect was killed by a signal".into()),
     };
     Detected { outcome, output }
+}
+
+/// A passing plan, unless it breaks a rule: no top-level `version` in a require; an extension
+/// only provides.
+fn check_plan(m: &Module, plan: DetectPlan) -> Outcome {
+    if let Some(name) = plan.require_with_top_level_version() {
+        return Outcome::Error(format!(
+            "require '{name}' has a top-level version: use metadata.version"
+        ));
+    }
+    let requires = !plan.requires.is_empty() || plan.or.iter().any(|o| !o.requires.is_empty());
+    if m.element.extension && requires {
+        return Outcome::Error(format!(
+            "extension '{}' outputs requires, which is not allowed",
+            m.element.id
+        ));
+    }
+    Outcome::Pass(plan)
 }
 
 /// The filtered lifecycle env, `<platform>/env` (unless `clear-env`), `<build-config>/env`, then
@@ -126,7 +152,11 @@ fn environment(m: &Module, ctx: &DetectEnv, plan_path: &Path) -> Result<Env, Str
         env.add_env_dir(&dir, cnb_launch::Action::Default)
             .map_err(|e| format!("read {}: {e}", dir.display()))?;
     }
-    env.set("CNB_BUILDPACK_DIR", &m.dir.to_string_lossy());
+    let dir_var = match m.element.extension {
+        true => "CNB_EXTENSION_DIR",
+        false => "CNB_BUILDPACK_DIR",
+    };
+    env.set(dir_var, &m.dir.to_string_lossy());
     if m.api >= Version::new(0, 8) {
         env.set("CNB_PLATFORM_DIR", &ctx.platform.to_string_lossy());
         env.set("CNB_BUILD_PLAN_PATH", &plan_path.to_string_lossy());

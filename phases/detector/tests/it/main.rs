@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod environment;
+mod extensions;
 mod failures;
 mod groups;
 mod harness;
