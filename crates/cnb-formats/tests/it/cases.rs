@@ -10,7 +10,7 @@ use cnb_formats::{
 
 use crate::formats_dir;
 
-type Parse = fn(&Path) -> Result<(), FormatError>;
+pub(crate) type Parse = fn(&Path) -> Result<(), FormatError>;
 
 fn toml_of<T: serde::de::DeserializeOwned>(p: &Path) -> Result<(), FormatError> {
     read_toml::<T>(p).map(|_| ())
@@ -20,7 +20,7 @@ fn json_label(p: &Path, parse: fn(&str) -> Result<(), FormatError>) -> Result<()
     parse(&std::fs::read_to_string(p).unwrap())
 }
 
-const KINDS: &[(&str, Parse)] = &[
+pub(crate) const KINDS: &[(&str, Parse)] = &[
     ("analyzed", |p| analyzed::Analyzed::read(p).map(|_| ())),
     ("group", |p| group::Group::read(p).map(|_| ())),
     ("plan", toml_of::<plan::Plan>),
@@ -68,7 +68,7 @@ const KINDS: &[(&str, Parse)] = &[
     }),
 ];
 
-fn files(kind: &str, which: &str) -> Vec<std::path::PathBuf> {
+pub(crate) fn files(kind: &str, which: &str) -> Vec<std::path::PathBuf> {
     let dir = formats_dir().join(kind).join(which);
     let mut v: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))

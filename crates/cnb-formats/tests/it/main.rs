@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod cases;
+mod hostile;
 mod roundtrip;
 
 use std::path::PathBuf;
