@@ -179,10 +179,10 @@ proptest! {
         if let Err(e) = dockerfile::Dockerfile::read(&file) {
             check_error("dockerfile", &e);
         }
-        if let Ok(text) = std::str::from_utf8(&bytes) {
-            if let Err(e) = exec_d::parse(text, Path::new("hostile-input.toml")) {
-                check_error("exec-d", &e);
-            }
+        if let Ok(text) = std::str::from_utf8(&bytes)
+            && let Err(e) = exec_d::parse(text, Path::new("hostile-input.toml"))
+        {
+            check_error("exec-d", &e);
         }
     }
 }
