@@ -4,6 +4,7 @@
 mod auth;
 mod daemon;
 mod fixtures;
+mod hostile;
 mod layout;
 mod registry;
 mod resolve;
