@@ -6,7 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
     /// Reading a source or writing the stream failed.
-    #[error("{action} '{path}': {source}")]
+    #[error("{action} '{}': {source}", one_line(&path.to_string_lossy()))]
     Io {
         /// What was being done.
         action: &'static str,
@@ -17,7 +17,7 @@ pub enum ArchiveError {
         source: std::io::Error,
     },
     /// An entry of a tar stream that extraction refuses, with the reason.
-    #[error("unsafe layer entry '{entry}': {reason}")]
+    #[error("unsafe layer entry '{}': {}", one_line(entry), one_line(reason))]
     Unsafe {
         /// The entry's name in the tar.
         entry: String,
@@ -25,11 +25,25 @@ pub enum ArchiveError {
         reason: String,
     },
     /// A tar stream that cannot be read.
-    #[error("invalid layer tar: {0}")]
+    #[error("invalid layer tar: {}", one_line(.0))]
     Corrupt(String),
     /// An in-image path that is not absolute.
     #[error("layer path '{0}' must be absolute")]
     RelativeDestination(String),
+}
+
+/// Entry names and the tar crate's messages (which quote raw header bytes) come from the layer
+/// and may hold newlines; escaping control characters keeps every message one line.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 pub(crate) fn io(

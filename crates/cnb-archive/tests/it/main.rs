@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod extract;
+mod hostile;
 mod write;
 
 use std::path::Path;
