@@ -6,18 +6,32 @@ use crate::{ExitClass, ExitCode};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum InputError {
     /// `CNB_PLATFORM_API` missing, malformed or unsupported (exit 11).
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     PlatformApi(String),
     /// A flag the phase does not know at this Platform API, or a command line Go's `flag` package
     /// cannot parse (bad syntax, a missing value) (exit 2).
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     UnknownFlag(String),
     /// A bad value or a wrong number of arguments (exit 3).
-    #[error("{0}")]
+    #[error("{}", one_line(.0))]
     InvalidArgs(String),
     /// Not an error: `-version` or `-help` was asked for; the text is what to print (exit 0).
     #[error("{0}")]
     Info(String),
+}
+
+/// Rejections quote the flag or variable value they refuse, which may hold a newline; escaping
+/// control characters keeps the message one line (help and version text keep theirs).
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 impl ExitClass for InputError {

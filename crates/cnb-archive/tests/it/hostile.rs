@@ -195,7 +195,7 @@ fn extract_hostile(entries: &[Entry], raw: Option<&[u8]>, prefix: bool) -> Resul
 }
 
 proptest! {
-    #![proptest_config(config(200))]
+    #![proptest_config(config(100))]
 
     #[test]
     fn hostile_tars_stay_inside(

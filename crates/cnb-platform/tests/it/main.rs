@@ -4,6 +4,7 @@
 mod api;
 mod docs;
 mod forms;
+mod hostile;
 mod others;
 mod phases;
 mod platforms;
