@@ -5,7 +5,7 @@ WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 .PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
 	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
 	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
-	build-image-linux-arm64 publish release-check bench demo demo-multiarch e2e e2e-platforms test lint fmt fmt-check clippy \
+	build-image-linux-arm64 publish release-check bench demo demo-multiarch e2e e2e-platforms test fuzz lint fmt fmt-check clippy \
 	check-windows check-deps launcher-size setup clean
 
 all: build-dev
@@ -147,6 +147,19 @@ launcher-size:
 test: fmt-check clippy check-windows check-deps
 	$(CARGO) nextest run --workspace --no-fail-fast
 	$(MAKE) launcher-size e2e release-check demo-multiarch
+
+## fuzz: the hostile-input property tests (tests/it/hostile.rs of each crate that reads outside
+##       input) with FUZZ_CASES cases each, every crate stopped after FUZZ_TIME seconds (a stop
+##       by the clock passes; a failing case does not). CI's nextest run is the short pass.
+FUZZ_CASES ?= 20000
+FUZZ_TIME ?= 300
+FUZZ_CRATES := cnb-formats cnb-image cnb-archive cnb-platform
+fuzz:
+	$(CARGO) test --no-run $(addprefix -p ,$(FUZZ_CRATES)) --test it
+	for c in $(FUZZ_CRATES); do \
+		CNB_FUZZ_CASES=$(FUZZ_CASES) timeout $(FUZZ_TIME) $(CARGO) test -q -p $$c --test it hostile; \
+		rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 124 ] || exit $$rc; \
+	done
 
 ## lint: formatting and clippy only
 lint: fmt-check clippy
