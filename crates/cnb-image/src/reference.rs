@@ -63,21 +63,21 @@ impl ImageRef {
         } else {
             repository
         };
-        let valid_repo = !repository.is_empty()
-            && repository.split('/').all(|part| {
-                !part.is_empty()
-                    && part.bytes().all(|b| {
-                        b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b)
-                    })
-            });
-        if !valid_repo {
+        if !valid_registry(&registry) {
+            return Err(bad("invalid registry host"));
+        }
+        if !repository.split('/').all(valid_component) {
             return Err(bad(
-                "the repository must be lower-case letters, digits and . _ - separated by /",
+                "the repository must be lower-case letters, digits and . _ - separated by /, \
+                 each part starting and ending with a letter or digit",
             ));
         }
         if let Some(t) = &tag {
-            let ok = !t.is_empty()
-                && t.len() <= 128
+            // docker's `[\w][\w.-]{0,127}`: no `.` or `..` tag, which would be a path in a layout.
+            let ok = t.len() <= 128
+                && t.bytes()
+                    .next()
+                    .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
                 && t.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
             if !ok {
@@ -143,6 +143,43 @@ impl ImageRef {
             (None, None) => base.join("latest"),
         }
     }
+}
+
+/// A repository part as docker's grammar has it, loosely: lower-case letters, digits and `._-`,
+/// starting and ending with a letter or digit. That rules out `.` and `..`, which would climb
+/// out of a layout root once the reference becomes a path (`layout_path`).
+fn valid_component(part: &str) -> bool {
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = part.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&first), Some(&last)) => {
+            alnum(first) && alnum(last) && bytes.iter().all(|&b| alnum(b) || b"._-".contains(&b))
+        }
+        _ => false,
+    }
+}
+
+/// `host[:port]`: dot-separated labels of letters, digits and `-`, or a bracketed IPv6 address.
+/// The registry is a path component in a layout too, so `..` must not pass.
+fn valid_registry(registry: &str) -> bool {
+    let (host, port) = match registry.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(':') && !h.is_empty() && h != "[" => (h, Some(p)),
+        _ => (registry, None),
+    };
+    if port.is_some_and(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    if let Some(inner) = host.strip_prefix('[') {
+        return inner
+            .strip_suffix(']')
+            .is_some_and(|ip| ip.parse::<std::net::Ipv6Addr>().is_ok());
+    }
+    host.split('.').all(|label| {
+        !label.is_empty()
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    })
 }
 
 impl fmt::Display for ImageRef {
@@ -228,6 +265,12 @@ mod tests {
             "a b",
             "reg.io//x",
             "reg.io/app:bad/tag:x:",
+            // regression_*: found by tests/it/hostile.rs, each a path out of a layout root
+            "..",
+            "a.b/../../etc",
+            "a.b/x:..",
+            "../x",
+            "x:/y",
         ] {
             let err = ImageRef::parse(bad).unwrap_err().to_string();
             assert!(err.contains(&format!("'{bad}'")), "{err}");

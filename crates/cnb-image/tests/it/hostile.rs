@@ -27,6 +27,23 @@ const REF_CHARS: &[char] = &[
     'a', 'b', 'z', 'A', '0', '9', '.', '-', '_', '/', ':', '@', ' ', 'é', '[', ']',
 ];
 
+const REF_PARTS: &[&str] = &[
+    "a",
+    "b0",
+    ".",
+    "..",
+    "",
+    "a.b",
+    "a..b",
+    "-a",
+    "a-",
+    "_a",
+    "a__b",
+    "localhost",
+    "a:1",
+    ":1",
+];
+
 fn reference() -> impl Strategy<Value = String> {
     let digest = prop_oneof![
         Just(format!("@sha256:{}", "a".repeat(64))),
@@ -37,9 +54,14 @@ fn reference() -> impl Strategy<Value = String> {
     let body = prop::collection::vec(prop::sample::select(REF_CHARS), 0..40)
         .prop_map(|v| v.into_iter().collect::<String>());
     let host = prop::sample::select(vec!["", "localhost/", "a.b/", "a.b:5000/", "[::1]:5000/"]);
+    // Whole path parts, so that `.`, `..` and empty parts turn up as components.
+    let parts =
+        prop::collection::vec(prop::sample::select(REF_PARTS), 1..5).prop_map(|v| v.join("/"));
+    let tag = prop::sample::select(&["", ":t", ":.", ":..", ":-x", ":_x", ":"][..]);
     prop_oneof![
         any::<String>(),
-        (host, body, digest).prop_map(|(h, b, d)| format!("{h}{b}{d}")),
+        (host.clone(), body, digest.clone()).prop_map(|(h, b, d)| format!("{h}{b}{d}")),
+        (host, parts, tag, digest).prop_map(|(h, p, t, d)| format!("{h}{p}{t}{d}")),
     ]
 }
 
@@ -169,6 +191,11 @@ proptest! {
             let again = ImageRef::parse(&shown)
                 .unwrap_or_else(|e| panic!("{s:?} shows as {shown:?}, which does not parse: {e}"));
             prop_assert_eq!(&again, &r, "{:?} shows as {:?}", s, shown);
+            // A layout store maps names to dirs with this: it must not climb out of its root.
+            let root = Path::new("/layout");
+            let dir = r.layout_path(root);
+            let climbs = dir.components().any(|c| c == std::path::Component::ParentDir);
+            prop_assert!(dir.starts_with(root) && !climbs, "{:?} maps to {:?}", s, dir);
         }
     }
 
@@ -189,4 +216,21 @@ proptest! {
 fn the_valid_layout_opens() {
     // The generator's baseline must be a real image, or mutations would only ever test errors.
     assert!(open_layout(&[None, None, None, None]));
+}
+
+/// Found by `image_refs_never_panic_and_round_trip`: `.` and `..` passed as repository parts,
+/// tags and registries, and a layout store turned them into paths out of its root.
+#[test]
+fn regression_dot_dot_references_are_refused() {
+    for bad in [
+        "..",
+        "a.b/../../etc",
+        "a.b/x:..",
+        "../x",
+        "localhost/a/.",
+        ".:5000/a",
+    ] {
+        let err = ImageRef::parse(bad).unwrap_err().to_string();
+        assert!(err.contains(&format!("'{bad}'")), "{err}");
+    }
 }
