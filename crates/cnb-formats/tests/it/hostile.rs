@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use cnb_formats::{FormatError, dockerfile, exec_d, read_toml};
+use cnb_formats::{FormatError, dockerfile, exec_d, labels, metadata, read_toml};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -66,6 +66,25 @@ const TOKENS: &[&str] = &[
     "{\"a\":",
     "[[",
     "]]",
+    // Dockerfile syntax, for the extension Dockerfiles read as the same text
+    "FROM ",
+    "ARG ",
+    "RUN ",
+    "COPY --from=",
+    "${",
+    "$",
+    "\\\n",
+    "# syntax=",
+    " AS ",
+    "USER ",
+];
+
+/// Valid extension Dockerfiles (there is no testdata folder of them) to mutate alongside the
+/// valid spec files.
+const DOCKERFILES: &[&str] = &[
+    "ARG base_image\nFROM ${base_image}\nRUN echo hi\n",
+    "FROM registry.local/run:1\n",
+    "ARG base_image=x\nARG build_id=0\nFROM ${base_image}\nUSER root\nRUN --mount=type=cache,target=/c true\nUSER 1000\n",
 ];
 
 #[derive(Debug, Clone)]
@@ -117,6 +136,7 @@ fn valid_cases() -> &'static [Vec<u8>] {
             .iter()
             .flat_map(|(kind, _)| files(kind, "valid"))
             .map(|f| std::fs::read(f).unwrap())
+            .chain(DOCKERFILES.iter().map(|d| d.as_bytes().to_vec()))
             .collect()
     })
 }
@@ -131,8 +151,26 @@ fn check_every_kind(text: &str) {
             check_error(kind, &e);
         }
     }
-    if let Err(e) = dockerfile::Dockerfile::parse(&file, text) {
-        check_error("dockerfile", &e);
+    match dockerfile::Dockerfile::parse(&file, text) {
+        Ok(d) => {
+            for e in [d.validate_build().err(), d.validate_run().err()]
+                .into_iter()
+                .flatten()
+            {
+                check_error("dockerfile", &e);
+            }
+        }
+        Err(e) => check_error("dockerfile", &e),
+    }
+    for api in ["0.7", "0.9", "0.10", "0.15"] {
+        let api: cnb_api::Version = api.parse().unwrap();
+        if let Err(e) = metadata::LaunchMetadata::read_for(&file, api) {
+            check_error("metadata", &e);
+        }
+    }
+    // The cache's metadata.toml holds the lifecycle label as a table.
+    if let Ok(table) = text.parse::<toml::Table>() {
+        let _ = labels::LayersMetadata::from_toml_table(table);
     }
 }
 
@@ -184,5 +222,14 @@ proptest! {
         {
             check_error("exec-d", &e);
         }
+    }
+}
+
+#[test]
+fn the_dockerfiles_mutated_are_valid() {
+    // Else mutations of them would only ever test the error path.
+    for d in DOCKERFILES {
+        let parsed = dockerfile::Dockerfile::parse(Path::new("Dockerfile"), d).unwrap();
+        parsed.validate_run().unwrap();
     }
 }
