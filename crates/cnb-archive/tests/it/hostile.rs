@@ -158,9 +158,21 @@ fn snapshot(root: &Path, skip: &Path) -> BTreeMap<PathBuf, String> {
     seen
 }
 
-/// Extracts `tar` into `<tmp>/target` beside `<tmp>/outside` and checks nothing but the target
+fn gzipped(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(bytes).unwrap();
+    gz.finish().unwrap()
+}
+
+/// Extracts `tar` (gzipped when asked) into `<tmp>/target` beside `<tmp>/outside` and checks nothing but the target
 /// changed and no device file was made; returns the extraction's outcome.
-fn extract_hostile(entries: &[Entry], raw: Option<&[u8]>, prefix: bool) -> Result<(), String> {
+fn extract_hostile(
+    entries: &[Entry],
+    raw: Option<&[u8]>,
+    prefix: bool,
+    gzip: bool,
+) -> Result<(), String> {
     let parent = tempfile::tempdir().unwrap();
     let target = parent.path().join("target");
     let outside = parent.path().join("outside");
@@ -174,6 +186,7 @@ fn extract_hostile(entries: &[Entry], raw: Option<&[u8]>, prefix: bool) -> Resul
         Some(bytes) => bytes.to_vec(),
         None => tar_of(entries, &outside),
     };
+    let tar = if gzip { gzipped(&tar) } else { tar };
     let opts = ExtractOptions {
         prefix: prefix.then(|| "/layers".to_string()),
         owner: None,
@@ -201,8 +214,9 @@ proptest! {
     fn hostile_tars_stay_inside(
         entries in prop::collection::vec(entry(), 1..12),
         prefix in any::<bool>(),
+        gzip in any::<bool>(),
     ) {
-        let _ = extract_hostile(&entries, None, prefix);
+        let _ = extract_hostile(&entries, None, prefix, gzip);
     }
 
     #[test]
@@ -210,20 +224,23 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 0..2048),
         prefix in any::<bool>(),
     ) {
-        let _ = extract_hostile(&[], Some(&bytes), prefix);
+        let _ = extract_hostile(&[], Some(&bytes), prefix, false);
     }
 
     #[test]
     fn corrupted_hostile_tars_never_panic(
         entries in prop::collection::vec(entry(), 1..6),
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+        gzip in any::<bool>(),
     ) {
-        let mut tar = tar_of(&entries, Path::new("/nonexistent-outside"));
+        // Corrupting the gzip stream, not the tar inside it, reaches the decoder's errors.
+        let tar = tar_of(&entries, Path::new("/nonexistent-outside"));
+        let mut tar = if gzip { gzipped(&tar) } else { tar };
         for (at, b) in flips {
             let i = at.index(tar.len());
             tar[i] ^= b;
         }
-        let _ = extract_hostile(&[], Some(&tar), false);
+        let _ = extract_hostile(&[], Some(&tar), false, false);
     }
 }
 
@@ -236,7 +253,7 @@ fn regression_corrupt_header_with_a_newline_in_its_name_is_one_line() {
     header[148..156].copy_from_slice(&[0xff; 8]);
     let mut tar = header.to_vec();
     tar.extend_from_slice(&[0; 1024]);
-    let err = extract_hostile(&[], Some(&tar), false).unwrap_err();
+    let err = extract_hostile(&[], Some(&tar), false, false).unwrap_err();
     assert!(err.contains("x\\ny"), "{err}");
 }
 
@@ -248,6 +265,6 @@ fn regression_refused_entry_with_a_newline_in_its_name_is_one_line() {
         kind: Kind::File(b"x".to_vec()),
         mode: 0o644,
     }];
-    let err = extract_hostile(&entries, None, false).unwrap_err();
+    let err = extract_hostile(&entries, None, false, false).unwrap_err();
     assert!(err.contains("a\\nb"), "{err}");
 }
