@@ -3,16 +3,15 @@
 
 use std::process::ExitCode;
 
-use cnb_platform::{Env, ExitClass, InputError, Inputs, Logger, Phase};
+use cnb_platform::{ExitClass, InputError, Inputs, Logger, Phase};
 
 /// Runs `phase` with the process's arguments and environment.
 pub fn main<E>(phase: Phase, run: impl FnOnce(&Inputs, &Logger) -> Result<(), E>) -> ExitCode
 where
     E: std::fmt::Display + ExitClass,
 {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let cwd = std::env::current_dir().unwrap_or_else(|_| "/".into());
-    let inputs = match cnb_platform::parse(phase, &args, &Env::from_process(), &cwd) {
+    // Not `std::env::args`, which panics on an argument that is not UTF-8.
+    let inputs = match cnb_platform::parse_from_process(phase) {
         Ok(i) => i,
         Err(InputError::Info(text)) => {
             #[allow(clippy::print_stdout)]

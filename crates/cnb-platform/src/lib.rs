@@ -27,7 +27,7 @@ pub use inputs::{Inputs, Target};
 pub use log::{LogLevel, Logger};
 pub use parse::parse;
 pub use phase::Phase;
-pub use process::{exit_on_input_error, parse_from_process};
+pub use process::{exit_on_input_error, lossy_args, parse_from_process};
 pub use table::{
     Availability, ENV_AT_EVERY_API, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of,
 };

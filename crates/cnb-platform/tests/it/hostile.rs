@@ -1,11 +1,14 @@
 //! Hostile command lines and environments: any argument vector and any `CNB_*` values, for every
-//! phase and Platform API, never panic, and every rejection is one line. Arguments and
-//! environment reach `parse` as UTF-8 (`Env::from_process` skips the rest), so that is what is
-//! generated. `CNB_FUZZ_CASES` raises the case count (`make fuzz`).
+//! phase and Platform API, never panic, and every rejection is one line. `parse` takes UTF-8
+//! (`Env::from_process` skips other variables, `lossy_args` converts OS strings as the binaries
+//! do), so that is what is generated, plus OS strings through `lossy_args`.
+//! `CNB_FUZZ_CASES` raises the case count (`make fuzz`).
 
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-use cnb_platform::{Env, InputError, Phase, parse};
+use cnb_platform::{Env, InputError, Phase, lossy_args, parse};
 use proptest::prelude::*;
 use proptest::test_runner::Config;
 
@@ -185,6 +188,19 @@ proptest! {
     #![proptest_config(config(300))]
 
     #[test]
+    fn non_utf8_arguments_never_panic(
+        phase in prop::sample::select(&Phase::ALL[..]),
+        raw in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..12), 0..6),
+        flag in prop::sample::select(FLAGS),
+    ) {
+        // As the binaries get them: OS strings, here a flag and then arbitrary bytes.
+        let os = std::iter::once(OsString::from(format!("-{flag}")))
+            .chain(raw.into_iter().map(OsString::from_vec));
+        let vars = [("CNB_PLATFORM_API".to_string(), "0.15".to_string())];
+        check(phase, &lossy_args(os), &vars);
+    }
+
+    #[test]
     fn hostile_command_lines_never_panic(
         phase in prop::sample::select(&Phase::ALL[..]),
         args in prop::collection::vec(arg(), 0..8),
@@ -210,4 +226,17 @@ fn regression_a_newline_in_a_rejected_value_stays_one_line() {
         msg,
         "invalid CNB_DEPRECATION_MODE '\\n': expected quiet, warn or error"
     );
+}
+
+/// Found reading the phase runner: it took `std::env::args`, which panics on an argument that is
+/// not UTF-8 (a path, say); the binaries now go through `lossy_args`.
+#[test]
+fn regression_a_non_utf8_argument_is_parsed_not_a_panic() {
+    let args = lossy_args([
+        OsString::from("-layers"),
+        OsString::from_vec(b"/layers-\xff".to_vec()),
+    ]);
+    let env: Env = [("CNB_PLATFORM_API", "0.15")].into_iter().collect();
+    let inputs = parse(Phase::Detector, &args, &env, Path::new("/cwd")).unwrap();
+    assert!(format!("{inputs:?}").contains("/layers-\u{fffd}"));
 }
