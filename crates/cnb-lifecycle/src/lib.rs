@@ -12,6 +12,7 @@ pub mod cli;
 pub mod create;
 pub mod detect;
 pub mod export;
+pub mod extend;
 pub mod launch_cache;
 mod layer_files;
 pub mod rebase;
