@@ -1,0 +1,240 @@
+//! `extender -kind run`: the run Dockerfiles' changes become one layer on the run image, saved
+//! as upstream's sparse OCI layout in `<extended>/run/`, which the exporter builds the app on.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use cnb_formats::analyzed::{Analyzed, RunImage};
+use cnb_image::registry::{RegistryOptions, RegistryStore};
+use cnb_image::{Target, TargetRequest, TargetSource, open};
+use cnb_test_support::fixtures::save_run_image;
+use cnb_test_support::registry::Registry;
+
+use super::sandbox::{EXTENSION, Sandbox, text, write};
+
+const RUN_DOCKERFILE: &str = "FROM ${base_image}
+USER root
+RUN echo hi > /hello && rm /etc/os-release
+ENV X=1
+LABEL io.example.extended=yes
+USER 1000:1000
+";
+
+fn amd64() -> TargetRequest {
+    TargetRequest::new(Target::new("linux", "amd64", None), TargetSource::Flags)
+}
+
+/// The one layout dir under `<extended>/run/`.
+fn layout_dir(s: &Sandbox) -> PathBuf {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(s.layers.join("extended/run"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs[0].clone()
+}
+
+fn tar_names(blob: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(blob).unwrap(),
+    ));
+    for e in ar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = e.path().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("hello") {
+            let mut content = String::new();
+            e.read_to_string(&mut content).unwrap();
+            assert_eq!(content, "hi\n");
+        }
+        names.push(name);
+    }
+    names
+}
+
+/// The exporter binary of this workspace, built now if need be (it is another package's).
+fn exporter_bin() -> PathBuf {
+    let ours = PathBuf::from(env!("CARGO_BIN_EXE_extender"));
+    let profile_dir = ours.parent().unwrap();
+    let target_dir = profile_dir.parent().unwrap();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-q", "-p", "exporter", "--bin", "exporter"])
+        .arg("--target-dir")
+        .arg(target_dir)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    profile_dir.join("exporter")
+}
+
+#[test]
+fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
+    let reg = Registry::start();
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let saved = save_run_image(
+        &store,
+        &reg.image("cnb/run:amd64"),
+        &Target::new("linux", "amd64", None),
+        "r",
+    );
+    let run = open(&store, &saved.identifier, &amd64())
+        .unwrap()
+        .required("run")
+        .unwrap();
+    let s = Sandbox::new();
+    write(
+        &s.layers.join("group.toml"),
+        &format!(
+            "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[group-extensions]]\nid = \"{EXTENSION}\"\nversion = \"1\"\napi = \"0.10\"\n"
+        ),
+    );
+    Analyzed {
+        run_image: Some(RunImage {
+            reference: saved.identifier.clone(),
+            image: reg.image("cnb/run:amd64"),
+            extend: true,
+            target: None,
+        }),
+        ..Default::default()
+    }
+    .write(&s.layers.join("analyzed.toml"))
+    .unwrap();
+    s.dockerfile("run", RUN_DOCKERFILE);
+    let insecure = ("CNB_INSECURE_REGISTRIES", reg.host());
+    let out = s.extender(
+        &["-app", "/workspace", "-kind", "run", "-log-level", "debug"],
+        &[("CNB_PLATFORM_API", "0.13"), insecure],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A valid OCI layout: skopeo reads it, with the config the Dockerfile left.
+    let dir = layout_dir(&s);
+    // skopeo reads a colon in the path as the start of a tag; the dir is named `sha256:<hex>`.
+    let link = s.dir.path().join("extended-layout");
+    std::os::unix::fs::symlink(&dir, &link).unwrap();
+    let inspect = Command::new("skopeo")
+        .args(["inspect", "--config"])
+        .arg(format!("oci:{}", link.display()))
+        .output()
+        .unwrap();
+    assert!(inspect.status.success(), "{}", text(&inspect));
+    let config: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
+    let env: Vec<&str> = config["config"]["Env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(env.contains(&"X=1"), "{env:?}");
+    assert_eq!(config["config"]["User"], "1000:1000");
+    let labels = &config["config"]["Labels"];
+    assert_eq!(labels["io.example.extended"], "yes");
+    assert_eq!(
+        labels["io.buildpacks.rebasable"], "false",
+        "not declared rebasable"
+    );
+    let history = config["history"].as_array().unwrap();
+    assert_eq!(
+        history.last().unwrap()["created_by"],
+        format!(
+            "Layer: 'RUN echo hi > /hello && rm /etc/os-release', Created by extension: {EXTENSION}"
+        )
+    );
+
+    // The run image's layers, then one new layer: /hello and a whiteout, nothing of the volumes.
+    let manifest: serde_json::Value = {
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap();
+        let hex = digest.trim_start_matches("sha256:");
+        serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap()
+    };
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), run.layers().len() + 1);
+    for (l, base) in layers.iter().zip(&run.manifest.layers) {
+        assert_eq!(l["digest"], base.digest.to_string(), "base layers kept");
+        let hex = base.digest.to_string();
+        let hex = hex.trim_start_matches("sha256:");
+        assert!(
+            !dir.join("blobs/sha256").join(hex).exists(),
+            "sparse: base blobs stay in the registry"
+        );
+    }
+    let top = layers.last().unwrap()["digest"].as_str().unwrap();
+    let names = tar_names(
+        &dir.join("blobs/sha256")
+            .join(top.trim_start_matches("sha256:")),
+    );
+    assert!(
+        names.iter().any(|n| n.trim_start_matches('/') == "hello"),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.trim_start_matches('/') == "etc/.wh.os-release"),
+        "{names:?}"
+    );
+    for skipped in [
+        "layers",
+        "workspace",
+        "platform",
+        "proc",
+        "dev",
+        "usr/lib",
+        "cnb",
+    ] {
+        assert!(
+            !names
+                .iter()
+                .any(|n| n.trim_start_matches('/').starts_with(skipped)),
+            "{skipped} is not the image's: {names:?}"
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(s.rootfs.join("hello")).unwrap(),
+        "hi\n",
+        "applied in place"
+    );
+
+    // The exporter builds the app image on it.
+    write(&s.layers.join("bp/dep/bin/tool"), "#!/bin/sh\n");
+    write(&s.layers.join("bp/dep.toml"), "[types]\nlaunch = true\n");
+    write(
+        &s.layers.join("config/metadata.toml"),
+        "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"tool\"]\nargs = []\ndirect = true\nbuildpack-id = \"bp\"\n",
+    );
+    write(&s.dir.path().join("launcher"), "launcher");
+    let app_name = reg.image("cnb/app:latest");
+    let out = Command::new(exporter_bin())
+        .args(["-layers", s.layers.to_str().unwrap()])
+        .args(["-app", s.workspace.to_str().unwrap()])
+        .args(["-launcher", s.dir.path().join("launcher").to_str().unwrap()])
+        .arg(&app_name)
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.13")
+        .env(insecure.0, insecure.1)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let app = open(&store, &app_name, &amd64())
+        .unwrap()
+        .required("app")
+        .unwrap();
+    let app_layers = app.layers();
+    assert_eq!(app_layers[..run.layers().len()], run.layers()[..]);
+    assert_eq!(
+        app_layers[run.layers().len()].digest.to_string(),
+        top,
+        "the extension layer right above the run image"
+    );
+    assert_eq!(app.env("X"), Some("1"));
+    assert_eq!(app.label("io.buildpacks.rebasable"), Some("false"));
+}
