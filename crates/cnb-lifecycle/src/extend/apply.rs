@@ -153,6 +153,23 @@ pub(crate) fn normalize(path: &Path) -> PathBuf {
     out
 }
 
+/// Whether `path` climbs above where it starts (`a/../../b`), which Docker would clamp silently.
+fn escapes(path: &Path) -> bool {
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir => depth -= 1,
+            Component::RootDir => depth = 0,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
 /// The on-disk place of the in-image absolute path `p`.
 pub(crate) fn in_root(root: &Path, p: &str) -> PathBuf {
     root.join(
@@ -311,6 +328,12 @@ fn copy(
         if src.contains("://") {
             return Err(format!(
                 "{} from a URL ('{src}') is not supported",
+                ins.keyword
+            ));
+        }
+        if escapes(Path::new(&src)) {
+            return Err(format!(
+                "{} source '{src}' is outside the build context",
                 ins.keyword
             ));
         }

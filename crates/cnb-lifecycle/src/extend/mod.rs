@@ -287,7 +287,13 @@ pub fn extend(
             return Err(ExtendError::RootRunUser);
         }
         if let Some(base) = &base {
-            let dir = run_image::save(base, &state, rebasable, &new_layers, &extended)?;
+            let dir = run_image::save(
+                base,
+                &state,
+                (!found.is_empty()).then_some(rebasable),
+                &new_layers,
+                &extended,
+            )?;
             log.debug(format!("Saved the extended run image to {}", dir.display()));
         }
         let _ = std::fs::remove_dir_all(&scratch);

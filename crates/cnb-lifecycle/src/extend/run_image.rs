@@ -51,7 +51,7 @@ fn normalized_history(base: &Image) -> Vec<History> {
 pub(crate) fn save(
     base: &Image,
     state: &State,
-    rebasable: bool,
+    rebasable: Option<bool>,
     layers: &[NewLayer],
     extended: &Path,
 ) -> Result<PathBuf, ExtendError> {
@@ -83,10 +83,10 @@ pub(crate) fn save(
     config.config.user = Some(state.user.clone()).filter(|u| !u.is_empty());
     config.config.working_dir = Some(state.workdir.clone()).filter(|w| !w.is_empty());
     let mut labels = state.labels.clone();
-    labels.insert(
-        cnb_formats::labels::REBASABLE.to_string(),
-        rebasable.to_string(),
-    );
+    // Without any Dockerfile upstream leaves the run image's labels as they are.
+    if let Some(r) = rebasable {
+        labels.insert(cnb_formats::labels::REBASABLE.to_string(), r.to_string());
+    }
     config.config.labels = Some(labels.into_iter().collect());
     let (manifest, config_blob) = b.manifest().map_err(|e| fail(extended, e))?;
     let run = extended.join("run");

@@ -13,6 +13,7 @@ USER root
 RUN mkdir -p /opt/ext/bin && echo \"made for $user_id\" > /opt/ext/file \\
   && printf '#!/bin/sh\\necho tool\\n' > /opt/ext/bin/ext-tool && chmod 755 /opt/ext/bin/ext-tool
 ENV PATH=/opt/ext/bin:$PATH
+COPY --chown=${user_id}:${user_id} greeting /opt/ext/
 USER ${user_id}
 ";
 
@@ -34,7 +35,7 @@ fn build_inputs(s: &Sandbox) {
     );
     write(
         &bp.join("bin/build"),
-        "#!/bin/sh\nset -e\n{ cat /opt/ext/file; id -u; ext-tool; } > \"$CNB_LAYERS_DIR/seen\"\n",
+        "#!/bin/sh\nset -e\n{ cat /opt/ext/file; id -u; ext-tool; cat /opt/ext/greeting; } > \"$CNB_LAYERS_DIR/seen\"\n",
     );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(bp.join("bin/build"), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -45,6 +46,10 @@ fn the_build_runs_as_the_build_user_on_the_extended_build_image() {
     let s = Sandbox::new();
     build_inputs(&s);
     s.dockerfile("build", BUILD_DOCKERFILE);
+    write(
+        &s.layers.join("generated/ext_hello/context/greeting"),
+        "hello from the context\n",
+    );
     let out = s.extender(
         &["-app", "/workspace", "-log-level", "debug"],
         &[
@@ -55,10 +60,42 @@ fn the_build_runs_as_the_build_user_on_the_extended_build_image() {
     );
     assert!(out.status.success(), "{}", text(&out));
     let seen = std::fs::read_to_string(s.layers.join("bp/seen")).unwrap();
-    assert_eq!(seen, "made for 1000\n1000\ntool\n", "{}", text(&out));
+    assert_eq!(
+        seen,
+        "made for 1000\n1000\ntool\nhello from the context\n",
+        "{}",
+        text(&out)
+    );
     // Applied in place, by root: the file is in the image's file system.
     assert!(s.rootfs.join("opt/ext/file").is_file());
     assert!(s.layers.join("config/metadata.toml").is_file());
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(s.rootfs.join("opt/ext/greeting")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (1000, 1000), "COPY --chown");
+}
+
+#[test]
+fn copy_stays_inside_the_build_context() {
+    for (source, why) in [
+        ("../../group.toml", "outside the build context"),
+        ("https://example.com/x", "from a url"),
+    ] {
+        let s = Sandbox::new();
+        build_inputs(&s);
+        write(&s.layers.join("generated/ext_hello/context/ok"), "ok");
+        s.dockerfile(
+            "build",
+            &format!("ARG base_image\nFROM ${{base_image}}\nCOPY {source} /x\n"),
+        );
+        let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+        assert_eq!(out.status.code(), Some(102), "{}", text(&out));
+        assert!(
+            text(&out).to_lowercase().contains(why) && text(&out).contains("build.Dockerfile:3"),
+            "{}",
+            text(&out)
+        );
+        assert!(!s.rootfs.join("x").exists());
+    }
 }
 
 #[test]
