@@ -387,3 +387,45 @@ fn copy_tree(src: &Path, dest: &Path, (uid, gid): (u32, u32)) -> std::io::Result
     }
     cnb_os::lchown(dest, uid, gid)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalised_and_escapes_found() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("../../x")), PathBuf::from("/x"));
+        assert!(escapes(Path::new("../x")));
+        assert!(escapes(Path::new("a/../../x")));
+        assert!(!escapes(Path::new("a/../x")));
+        assert!(!escapes(Path::new("/x")));
+        assert_eq!(in_root(Path::new("/r"), "/a/../b"), PathBuf::from("/r/b"));
+    }
+
+    #[test]
+    fn users_come_from_the_images_passwd_and_group() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        std::fs::create_dir_all(&etc).unwrap();
+        std::fs::write(
+            etc.join("passwd"),
+            "root:x:0:0::/root:/bin/sh\ncnb:x:1000:1001::/home/cnb:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(etc.join("group"), "root:x:0:\nstaff:x:50:\n").unwrap();
+        let r = root.path();
+        assert_eq!(resolve_user(r, "cnb"), Ok((1000, 1001)));
+        assert_eq!(
+            resolve_user(r, "1000"),
+            Ok((1000, 1001)),
+            "primary group of a known uid"
+        );
+        assert_eq!(resolve_user(r, "cnb:staff"), Ok((1000, 50)));
+        assert_eq!(resolve_user(r, "2000:3000"), Ok((2000, 3000)));
+        assert_eq!(resolve_user(r, "2000"), Ok((2000, 0)));
+        assert_eq!(resolve_user(r, ""), Ok((0, 0)));
+        assert!(resolve_user(r, "nobody").is_err());
+        assert!(resolve_user(r, "cnb:nogroup").is_err());
+    }
+}

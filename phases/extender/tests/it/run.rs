@@ -19,6 +19,7 @@ RUN echo hi > /hello && rm /etc/os-release
 ENV X=1
 LABEL io.example.extended=yes
 USER 1000:1000
+RUN id -u > /home/cnb/who
 ";
 
 fn amd64() -> TargetRequest {
@@ -43,6 +44,12 @@ fn tar_names(blob: &Path) -> Vec<String> {
     for e in ar.entries().unwrap() {
         let mut e = e.unwrap();
         let name = e.path().unwrap().to_string_lossy().into_owned();
+        if name.ends_with("home/cnb/who") {
+            assert_eq!(e.header().uid().unwrap(), 1000, "owner kept");
+            let mut content = String::new();
+            e.read_to_string(&mut content).unwrap();
+            assert_eq!(content, "1000\n", "RUN as the current USER");
+        }
         if name.ends_with("hello") {
             let mut content = String::new();
             e.read_to_string(&mut content).unwrap();
@@ -141,10 +148,11 @@ fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
         "not declared rebasable"
     );
     let history = config["history"].as_array().unwrap();
+    assert_eq!(history.len(), run.layers().len() + 1, "one entry per layer");
     assert_eq!(
         history.last().unwrap()["created_by"],
         format!(
-            "Layer: 'RUN echo hi > /hello && rm /etc/os-release', Created by extension: {EXTENSION}"
+            "Layer: 'RUN echo hi > /hello && rm /etc/os-release; RUN id -u > /home/cnb/who', Created by extension: {EXTENSION}"
         )
     );
 
@@ -237,4 +245,50 @@ fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
     );
     assert_eq!(app.env("X"), Some("1"));
     assert_eq!(app.label("io.buildpacks.rebasable"), Some("false"));
+}
+
+#[test]
+fn a_run_image_left_as_root_is_refused() {
+    let reg = Registry::start();
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let saved = save_run_image(
+        &store,
+        &reg.image("cnb/run:amd64"),
+        &Target::new("linux", "amd64", None),
+        "r",
+    );
+    let s = Sandbox::new();
+    write(
+        &s.layers.join("group.toml"),
+        &format!("[[group-extensions]]\nid = \"{EXTENSION}\"\nversion = \"1\"\n"),
+    );
+    Analyzed {
+        run_image: Some(RunImage {
+            reference: saved.identifier.clone(),
+            image: reg.image("cnb/run:amd64"),
+            extend: true,
+            target: None,
+        }),
+        ..Default::default()
+    }
+    .write(&s.layers.join("analyzed.toml"))
+    .unwrap();
+    s.dockerfile("run", "FROM ${base_image}\nUSER root\nRUN true\n");
+    let out = s.extender(
+        &["-app", "/workspace", "-kind", "run"],
+        &[
+            ("CNB_PLATFORM_API", "0.13"),
+            ("CNB_INSECURE_REGISTRIES", reg.host()),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(102), "{}", text(&out));
+    assert!(text(&out).contains("final user id is 0"), "{}", text(&out));
+    assert!(
+        !s.layers.join("extended/run").exists(),
+        "no image to export"
+    );
 }
