@@ -13,6 +13,7 @@ pub mod create;
 pub mod detect;
 pub mod export;
 pub mod extend;
+pub mod kaniko;
 pub mod launch_cache;
 mod layer_files;
 pub mod rebase;

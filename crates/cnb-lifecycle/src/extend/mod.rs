@@ -188,7 +188,7 @@ pub fn extend(
     let (uid, gid) = (inputs.uid(), inputs.gid());
 
     let base = if kind == "run" {
-        Some(open_run_image(inputs, &analyzed)?)
+        Some(open_run_image(inputs, root, &analyzed)?)
     } else {
         None
     };
@@ -427,10 +427,10 @@ fn dockerfiles(
     Ok(out)
 }
 
-/// The run image analyzed.toml records, from its registry with the process's credentials.
-/// Upstream reads a copy the restorer saved under `/kaniko`; we read the registry, which needs
-/// only the manifest and config (the base layers are never downloaded).
-fn open_run_image(inputs: &Inputs, analyzed: &Analyzed) -> Result<Image, ExtendError> {
+/// The run image analyzed.toml records: the restorer's copy in the kaniko dir ([`crate::kaniko`]) when
+/// there is one (pack gives the extender no registry credentials), else its registry with the
+/// process's credentials. Only the manifest and config are read, never the base layers.
+fn open_run_image(inputs: &Inputs, root: &Path, analyzed: &Analyzed) -> Result<Image, ExtendError> {
     let Some(run) = &analyzed.run_image else {
         return Err(ExtendError::RunImage {
             reference: String::new(),
@@ -441,11 +441,22 @@ fn open_run_image(inputs: &Inputs, analyzed: &Analyzed) -> Result<Image, ExtendE
         reference: run.reference.clone(),
         reason,
     };
-    let store = crate::stores::registry_store(inputs).map_err(|e| fail(e.to_string()))?;
     let request = run.target.as_ref().map_or_else(
         || TargetRequest::or_host(None, TargetSource::Host),
         crate::target::from_recorded,
     );
+    if let Some((_, digest)) = run.reference.rsplit_once('@') {
+        let dir = crate::kaniko::base_dir(&apply::in_root(root, crate::kaniko::KANIKO_DIR), digest);
+        let base = dir.parent().map_or_else(|| dir.clone(), Path::to_path_buf);
+        if dir.join("index.json").is_file() {
+            let name = format!("{}@{digest}", dir.display());
+            return cnb_image::open(&cnb_image::LayoutStore::new(&base), &name, &request)
+                .map_err(|e| fail(e.to_string()))?
+                .required(&name)
+                .map_err(|e| fail(e.to_string()));
+        }
+    }
+    let store = crate::stores::registry_store(inputs).map_err(|e| fail(e.to_string()))?;
     cnb_image::open(store.as_ref(), &run.reference, &request)
         .map_err(|e| fail(e.to_string()))?
         .required(&run.reference)
