@@ -292,3 +292,102 @@ fn a_run_image_left_as_root_is_refused() {
         "no image to export"
     );
 }
+
+#[test]
+fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
+    let reg = Registry::start();
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let saved = save_run_image(
+        &store,
+        &reg.image("cnb/run:amd64"),
+        &Target::new("linux", "amd64", None),
+        "r",
+    );
+    let s = Sandbox::new();
+    // What the restorer leaves in /kaniko (see phases/restorer's kaniko test): manifest and config.
+    let copy = s
+        .rootfs
+        .join("kaniko/cache/base")
+        .join(saved.digest.to_string());
+    let blobs = copy.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    std::fs::write(blobs.join(saved.digest.hex()), &saved.manifest.bytes).unwrap();
+    let mut config = Vec::new();
+    use cnb_image::BlobStore;
+    store
+        .blob(&reg.image("cnb/run:amd64"), &saved.image_id)
+        .unwrap()
+        .read_to_end(&mut config)
+        .unwrap();
+    std::fs::write(blobs.join(saved.image_id.hex()), &config).unwrap();
+    std::fs::write(copy.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        copy.join("index.json"),
+        serde_json::json!({
+            "schemaVersion": 2,
+            "manifests": [{
+                "mediaType": saved.manifest.media_type,
+                "size": saved.manifest.bytes.len(),
+                "digest": saved.digest.to_string(),
+            }],
+        })
+        .to_string(),
+    )
+    .unwrap();
+    write(
+        &s.layers.join("group.toml"),
+        &format!("[[group-extensions]]\nid = \"{EXTENSION}\"\nversion = \"1\"\n"),
+    );
+    Analyzed {
+        run_image: Some(RunImage {
+            reference: saved.identifier.clone(),
+            image: reg.image("cnb/run:amd64"),
+            extend: true,
+            target: None,
+        }),
+        ..Default::default()
+    }
+    .write(&s.layers.join("analyzed.toml"))
+    .unwrap();
+    drop(reg);
+    s.dockerfile("run", "FROM ${base_image}\nRUN echo hi > /hello\n");
+    let out = s.extender(
+        &["-app", "/workspace", "-kind", "run"],
+        &[("CNB_PLATFORM_API", "0.13")],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let manifest: serde_json::Value = {
+        let dir = layout_dir(&s);
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        let digest = index["manifests"][0]["digest"].as_str().unwrap();
+        serde_json::from_slice(
+            &std::fs::read(
+                dir.join("blobs/sha256")
+                    .join(digest.trim_start_matches("sha256:")),
+            )
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    let base: serde_json::Value = serde_json::from_slice(&saved.manifest.bytes).unwrap();
+    let base_layers = base["layers"].as_array().unwrap();
+    let layers = manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), base_layers.len() + 1);
+    assert_eq!(layers[..base_layers.len()], base_layers[..]);
+    let top = layers.last().unwrap()["digest"].as_str().unwrap();
+    let names = tar_names(
+        &layout_dir(&s)
+            .join("blobs/sha256")
+            .join(top.trim_start_matches("sha256:")),
+    );
+    assert!(
+        names.iter().any(|n| n.trim_start_matches('/') == "hello"),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|n| n.contains("kaniko")), "{names:?}");
+}
