@@ -7,7 +7,7 @@ use std::process::Command;
 
 use cnb_formats::analyzed::{Analyzed, RunImage};
 use cnb_image::registry::{RegistryOptions, RegistryStore};
-use cnb_image::{Target, TargetRequest, TargetSource, open};
+use cnb_image::{BlobStore, LayoutStore, Saved, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::save_run_image;
 use cnb_test_support::registry::Registry;
 
@@ -293,22 +293,8 @@ fn a_run_image_left_as_root_is_refused() {
     );
 }
 
-#[test]
-fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
-    let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
-    let saved = save_run_image(
-        &store,
-        &reg.image("cnb/run:amd64"),
-        &Target::new("linux", "amd64", None),
-        "r",
-    );
-    let s = Sandbox::new();
-    // What the restorer leaves in /kaniko (see phases/restorer's kaniko test): manifest and config.
+/// What the restorer leaves in `/kaniko` (see phases/restorer's kaniko test): manifest and config.
+fn write_kaniko_copy(s: &Sandbox, store: &dyn BlobStore, name: &str, saved: &Saved) {
     let copy = s
         .rootfs
         .join("kaniko/cache/base")
@@ -317,9 +303,8 @@ fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
     std::fs::create_dir_all(&blobs).unwrap();
     std::fs::write(blobs.join(saved.digest.hex()), &saved.manifest.bytes).unwrap();
     let mut config = Vec::new();
-    use cnb_image::BlobStore;
     store
-        .blob(&reg.image("cnb/run:amd64"), &saved.image_id)
+        .blob(name, &saved.image_id)
         .unwrap()
         .read_to_end(&mut config)
         .unwrap();
@@ -338,14 +323,31 @@ fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
         .to_string(),
     )
     .unwrap();
+}
+
+#[test]
+fn with_the_restorers_kaniko_copy_no_registry_is_needed_and_a_layout_export_builds_on_it() {
+    // The run image lives in an OCI layout only: the extender cannot reach it but through the copy.
+    let repo = tempfile::tempdir().unwrap();
+    let store = LayoutStore::new(repo.path());
+    let name = "registry.test/run:amd64";
+    let saved = save_run_image(&store, name, &Target::new("linux", "amd64", None), "r");
+    let run = open(&store, &saved.identifier, &amd64())
+        .unwrap()
+        .required("run")
+        .unwrap();
+    let s = Sandbox::new();
+    write_kaniko_copy(&s, &store, name, &saved);
     write(
         &s.layers.join("group.toml"),
-        &format!("[[group-extensions]]\nid = \"{EXTENSION}\"\nversion = \"1\"\n"),
+        &format!(
+            "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[group-extensions]]\nid = \"{EXTENSION}\"\nversion = \"1\"\napi = \"0.10\"\n"
+        ),
     );
     Analyzed {
         run_image: Some(RunImage {
             reference: saved.identifier.clone(),
-            image: reg.image("cnb/run:amd64"),
+            image: name.into(),
             extend: true,
             target: None,
         }),
@@ -353,15 +355,14 @@ fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
     }
     .write(&s.layers.join("analyzed.toml"))
     .unwrap();
-    drop(reg);
     s.dockerfile("run", "FROM ${base_image}\nRUN echo hi > /hello\n");
     let out = s.extender(
         &["-app", "/workspace", "-kind", "run"],
         &[("CNB_PLATFORM_API", "0.13")],
     );
     assert!(out.status.success(), "{}", text(&out));
+    let dir = layout_dir(&s);
     let manifest: serde_json::Value = {
-        let dir = layout_dir(&s);
         let index: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
         let digest = index["manifests"][0]["digest"].as_str().unwrap();
@@ -374,15 +375,14 @@ fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
         )
         .unwrap()
     };
-    let base: serde_json::Value = serde_json::from_slice(&saved.manifest.bytes).unwrap();
-    let base_layers = base["layers"].as_array().unwrap();
     let layers = manifest["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), base_layers.len() + 1);
-    assert_eq!(layers[..base_layers.len()], base_layers[..]);
-    let top = layers.last().unwrap()["digest"].as_str().unwrap();
+    assert_eq!(layers.len(), run.layers().len() + 1);
+    let top = layers.last().unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let names = tar_names(
-        &layout_dir(&s)
-            .join("blobs/sha256")
+        &dir.join("blobs/sha256")
             .join(top.trim_start_matches("sha256:")),
     );
     assert!(
@@ -390,4 +390,33 @@ fn the_run_image_comes_from_the_restorers_kaniko_copy_without_a_registry() {
         "{names:?}"
     );
     assert!(!names.iter().any(|n| n.contains("kaniko")), "{names:?}");
+
+    // The exporter, to the layout, builds the app on the extended run image.
+    write(&s.layers.join("bp/dep/bin/tool"), "#!/bin/sh\n");
+    write(&s.layers.join("bp/dep.toml"), "[types]\nlaunch = true\n");
+    write(
+        &s.layers.join("config/metadata.toml"),
+        "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"tool\"]\nargs = []\ndirect = true\nbuildpack-id = \"bp\"\n",
+    );
+    write(&s.dir.path().join("launcher"), "launcher");
+    let out = Command::new(exporter_bin())
+        .args(["-layers", s.layers.to_str().unwrap()])
+        .args(["-app", s.workspace.to_str().unwrap()])
+        .args(["-launcher", s.dir.path().join("launcher").to_str().unwrap()])
+        .args(["-layout", "-layout-dir", repo.path().to_str().unwrap()])
+        .arg("registry.test/app:1")
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.13")
+        .env("CNB_EXPERIMENTAL_MODE", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let app = open(&store, "registry.test/app:1", &amd64())
+        .unwrap()
+        .required("app")
+        .unwrap();
+    let app_layers = app.layers();
+    assert_eq!(app_layers[..run.layers().len()], run.layers()[..]);
+    assert_eq!(app_layers[run.layers().len()].digest.to_string(), top);
+    assert_eq!(app.label("io.buildpacks.rebasable"), Some("false"));
 }
