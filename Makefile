@@ -14,7 +14,7 @@ all: build-dev
 build-dev:
 	$(CARGO) build --workspace --all-targets
 
-PHASES := analyzer detector restorer builder exporter creator rebaser launcher
+PHASES := analyzer detector restorer builder extender exporter creator rebaser launcher
 # PROFILE=ci builds the cross targets quickly (checked and run in CI, not shipped).
 PROFILE ?= release
 PROFILE_DIR := $(if $(filter dev,$(PROFILE)),debug,$(PROFILE))

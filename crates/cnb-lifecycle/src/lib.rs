@@ -12,6 +12,8 @@ pub mod cli;
 pub mod create;
 pub mod detect;
 pub mod export;
+pub mod extend;
+pub mod kaniko;
 pub mod launch_cache;
 mod layer_files;
 pub mod rebase;

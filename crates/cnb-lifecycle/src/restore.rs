@@ -15,8 +15,8 @@
 //! With run image extension (`extend = true`) the run image is always read, as upstream reads it
 //! for the extender, and its digest reference and target are recorded; with `-daemon` it is read
 //! from its registry (by the name analyzed.toml recorded), since the extender needs a registry
-//! digest, not a daemon image ID. Upstream also copies its manifest and config into the kaniko
-//! dir; we do not (there is no extender yet to read them).
+//! digest, not a daemon image ID. As upstream, its manifest and config are also copied into the
+//! kaniko dir when there is one, for the run-image extender ([`crate::kaniko`]).
 
 use std::path::Path;
 
@@ -188,6 +188,14 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     if let Some(c) = inputs.cache_dir() {
         owned.push(c);
     }
+    let kaniko = std::env::var_os(crate::kaniko::TEST_DIR_ENV).map_or_else(
+        || crate::kaniko::KANIKO_DIR.into(),
+        std::path::PathBuf::from,
+    );
+    let kaniko = Some(kaniko).filter(|k| k.is_dir());
+    if let Some(k) = &kaniko {
+        owned.push(k);
+    }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     let analyzed_path = inputs
         .analyzed_path()
@@ -248,7 +256,12 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
                 None => (store.as_ref(), false),
             };
             match update_run_image(inputs, run_store, a, by_name) {
-                Ok(()) => a.write(&analyzed_path)?,
+                Ok(()) => {
+                    a.write(&analyzed_path)?;
+                    if let (RunImageRead::Extensions, Some(k)) = (read, &kaniko) {
+                        save_kaniko_copy(inputs, run_store, a, k, log);
+                    }
+                }
                 // Ours only: the build can go on with what the analyzer recorded.
                 Err(RestoreError::RunImage(e))
                     if read != RunImageRead::Extensions && is_unreadable(&e) =>
@@ -263,6 +276,34 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
         }
     }
     restore(inputs, cache_store.as_deref().or(store.as_deref()), log)
+}
+
+/// Leaves the extended run image's manifest and config in the kaniko dir; a failure only warns
+/// (ours: upstream fails), since the extender can still read the registry.
+fn save_kaniko_copy(
+    inputs: &Inputs,
+    store: &dyn cnb_image::BlobStore,
+    analyzed: &Analyzed,
+    kaniko: &Path,
+    log: &Logger,
+) {
+    let Some(run) = analyzed.run_image.as_ref() else {
+        return;
+    };
+    let saved = cnb_image::open(store, &run.reference, &run_image_request(inputs, run))
+        .map_err(|e| e.to_string())
+        .and_then(|o| o.required(&run.reference).map_err(|e| e.to_string()))
+        .and_then(|image| crate::kaniko::save_base(store, &image, kaniko));
+    match saved {
+        Ok(dir) => log.debug(format!(
+            "Saved the run image's metadata to {}",
+            dir.display()
+        )),
+        Err(e) => log.warn(format!(
+            "could not copy the run image to the kaniko dir '{}': {e}",
+            kaniko.display()
+        )),
+    }
 }
 
 /// An image that could not be read (missing, refused, unreachable), as opposed to one that was

@@ -85,3 +85,36 @@ pub fn symlink(target: &Path, link: &Path) -> Result<(), OsError> {
         source,
     })
 }
+
+/// Makes `cmd` start as `uid:gid` (the extender runs a Dockerfile's `RUN` as its `USER`); a no-op
+/// on Windows, which has no such ids.
+pub fn run_as(cmd: &mut std::process::Command, uid: u32, gid: u32) {
+    imp::run_as(cmd, uid, gid)
+}
+
+/// What the extender compares to tell whether a file changed, and the owner and mode it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FileStat {
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Permission bits (with setuid, setgid, sticky).
+    pub mode: u32,
+    /// Status change time (seconds, nanoseconds): moves on any write, chmod or chown.
+    pub ctime: (i64, i64),
+    /// Modification time (seconds, nanoseconds).
+    pub mtime: (i64, i64),
+    /// The device the entry is on.
+    pub dev: u64,
+}
+
+/// The [`FileStat`] of `md` (taken with `symlink_metadata`).
+pub fn stat_of(md: &std::fs::Metadata) -> FileStat {
+    imp::stat_of(md)
+}
+
+/// Sets the owner of `path` itself (a symlink is not followed).
+pub fn lchown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    imp::lchown(path, uid, gid)
+}

@@ -130,6 +130,27 @@ pub(crate) fn output_with_fd3(
     Ok((child.wait()?, out))
 }
 
+pub(crate) fn run_as(cmd: &mut std::process::Command, uid: u32, gid: u32) {
+    use std::os::unix::process::CommandExt;
+    // std clears the supplementary groups before setuid when the parent is root.
+    cmd.uid(uid).gid(gid);
+}
+
+pub(crate) fn stat_of(md: &std::fs::Metadata) -> crate::FileStat {
+    crate::FileStat {
+        uid: md.uid(),
+        gid: md.gid(),
+        mode: md.mode() & 0o7777,
+        ctime: (md.ctime(), md.ctime_nsec()),
+        mtime: (md.mtime(), md.mtime_nsec()),
+        dev: md.dev(),
+    }
+}
+
+pub(crate) fn lchown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid))
+}
+
 #[cfg(test)]
 mod tests {
     use super::writable_by;

@@ -687,6 +687,8 @@ const EXTENDER: &[(Key, Availability)] = &[
     (Key::Generated, Always),
     (Key::Gid, Always),
     (Key::Group, Always),
+    // Ours: the extender reads the run image's manifest and config from its registry.
+    (Key::InsecureRegistry, since(13)),
     (Key::KanikoCacheTtl, Always),
     (Key::ExtendKind, since(12)),
     (Key::Layers, Always),

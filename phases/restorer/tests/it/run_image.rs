@@ -368,3 +368,65 @@ fn an_extended_run_image_that_cannot_be_read_is_an_error() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("r.test/gone:1"), "{}", text(&out));
 }
+
+#[test]
+fn an_extended_run_image_is_copied_to_the_kaniko_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LayoutStore::new(dir.path().join("repo"));
+    let saved = save_run_image(
+        &store,
+        "r.test/run:amd64",
+        &Target::new("linux", "amd64", None),
+        "a",
+    );
+    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
+    std::fs::write(
+        dir.path().join("layers/group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("layers/analyzed.toml"),
+        "[run-image]\nreference = \"r.test/run:amd64\"\nimage = \"r.test/run:amd64\"\nextend = true\n",
+    )
+    .unwrap();
+    let kaniko = dir.path().join("kaniko");
+    std::fs::create_dir_all(&kaniko).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
+        .args(["-layers", dir.path().join("layers").to_str().unwrap()])
+        .args([
+            "-layout",
+            "-layout-dir",
+            dir.path().join("repo").to_str().unwrap(),
+        ])
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.13")
+        .env("CNB_EXPERIMENTAL_MODE", "warn")
+        .env("CNB_KANIKO_DIR_FOR_TESTS", &kaniko)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    // Upstream's shape: cache/base/<manifest digest>/, an OCI layout with the manifest and config.
+    let copy = kaniko.join("cache/base").join(saved.digest.to_string());
+    let blobs = copy.join("blobs/sha256");
+    assert_eq!(
+        std::fs::read(blobs.join(saved.digest.hex())).unwrap(),
+        saved.manifest.bytes,
+        "the manifest, byte for byte"
+    );
+    assert!(blobs.join(saved.image_id.hex()).is_file(), "the config");
+    let files = std::fs::read_dir(&blobs).unwrap().count();
+    assert_eq!(files, 2, "no layers");
+    let image = cnb_image::open(
+        &LayoutStore::new(copy.parent().unwrap()),
+        &format!("{}@{}", copy.display(), saved.digest),
+        &cnb_image::TargetRequest::new(
+            Target::new("linux", "amd64", None),
+            cnb_image::TargetSource::Flags,
+        ),
+    )
+    .unwrap()
+    .required("copy")
+    .unwrap();
+    assert_eq!(image.digest(), &saved.digest);
+}

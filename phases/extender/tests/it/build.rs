@@ -1,0 +1,126 @@
+//! `extender -kind build`: the build Dockerfiles change the build image in place, then the build
+//! runs as the build user and its buildpacks see the change; a failing RUN names the extension
+//! and the line.
+
+use cnb_formats::analyzed::Analyzed;
+
+use super::sandbox::{EXTENSION, Sandbox, text, write};
+
+const BUILD_DOCKERFILE: &str = "ARG base_image
+FROM ${base_image}
+ARG user_id
+USER root
+RUN mkdir -p /opt/ext/bin && echo \"made for $user_id\" > /opt/ext/file \\
+  && printf '#!/bin/sh\\necho tool\\n' > /opt/ext/bin/ext-tool && chmod 755 /opt/ext/bin/ext-tool
+ENV PATH=/opt/ext/bin:$PATH
+COPY --chown=${user_id}:${user_id} greeting /opt/ext/
+USER ${user_id}
+";
+
+fn build_inputs(s: &Sandbox) {
+    write(
+        &s.layers.join("group.toml"),
+        &format!(
+            "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[group-extensions]]\nid = \"{EXTENSION}\"\nversion = \"1\"\napi = \"0.10\"\n"
+        ),
+    );
+    write(&s.layers.join("plan.toml"), "");
+    Analyzed::default()
+        .write(&s.layers.join("analyzed.toml"))
+        .unwrap();
+    let bp = s.rootfs.join("cnb/buildpacks/bp/1");
+    write(
+        &bp.join("buildpack.toml"),
+        "api = \"0.10\"\n[buildpack]\nid = \"bp\"\nversion = \"1\"\n",
+    );
+    write(
+        &bp.join("bin/build"),
+        "#!/bin/sh\nset -e\n{ cat /opt/ext/file; id -u; ext-tool; cat /opt/ext/greeting; } > \"$CNB_LAYERS_DIR/seen\"\n",
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bp.join("bin/build"), std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn the_build_runs_as_the_build_user_on_the_extended_build_image() {
+    let s = Sandbox::new();
+    build_inputs(&s);
+    s.dockerfile("build", BUILD_DOCKERFILE);
+    write(
+        &s.layers.join("generated/ext_hello/context/greeting"),
+        "hello from the context\n",
+    );
+    let out = s.extender(
+        &["-app", "/workspace", "-log-level", "debug"],
+        &[
+            ("CNB_PLATFORM_API", "0.13"),
+            ("CNB_USER_ID", "1000"),
+            ("CNB_GROUP_ID", "1000"),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let seen = std::fs::read_to_string(s.layers.join("bp/seen")).unwrap();
+    assert_eq!(
+        seen,
+        "made for 1000\n1000\ntool\nhello from the context\n",
+        "{}",
+        text(&out)
+    );
+    // Applied in place, by root: the file is in the image's file system.
+    assert!(s.rootfs.join("opt/ext/file").is_file());
+    assert!(s.layers.join("config/metadata.toml").is_file());
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(s.rootfs.join("opt/ext/greeting")).unwrap();
+    assert_eq!((md.uid(), md.gid()), (1000, 1000), "COPY --chown");
+}
+
+#[test]
+fn copy_stays_inside_the_build_context() {
+    for (source, why) in [
+        ("../../group.toml", "outside the build context"),
+        ("https://example.com/x", "from a url"),
+    ] {
+        let s = Sandbox::new();
+        build_inputs(&s);
+        write(&s.layers.join("generated/ext_hello/context/ok"), "ok");
+        s.dockerfile(
+            "build",
+            &format!("ARG base_image\nFROM ${{base_image}}\nCOPY {source} /x\n"),
+        );
+        let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+        assert_eq!(out.status.code(), Some(102), "{}", text(&out));
+        assert!(
+            text(&out).to_lowercase().contains(why) && text(&out).contains("build.Dockerfile:3"),
+            "{}",
+            text(&out)
+        );
+        assert!(!s.rootfs.join("x").exists());
+    }
+}
+
+#[test]
+fn a_failing_run_exits_102_naming_the_extension_and_the_line() {
+    let s = Sandbox::new();
+    build_inputs(&s);
+    s.dockerfile(
+        "build",
+        "ARG base_image\nFROM ${base_image}\nRUN echo fine\nRUN false\n",
+    );
+    let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+    assert_eq!(out.status.code(), Some(102), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("build.Dockerfile:4"))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(line.contains(EXTENSION), "{line}");
+    assert!(
+        !s.layers.join("bp").exists(),
+        "no build after a failed extension"
+    );
+
+    // Below Platform API 0.13 Dockerfiles are experimental, as upstream.
+    let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.12")]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("experimental feature 'Dockerfiles'"));
+}
