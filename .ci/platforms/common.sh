@@ -32,7 +32,7 @@ source "$repo/.ci/registry.sh"
 read_image() { python3 "$repo/.ci/platforms/read-image.py" "$@"; }
 
 step "binaries, a builder image and a lifecycle image"
-cargo build -q -p analyzer -p detector -p restorer -p builder -p exporter -p creator -p rebaser
+cargo build -q -p analyzer -p detector -p restorer -p builder -p exporter -p creator -p rebaser -p extender
 cargo build -q --release -p launcher --target x86_64-unknown-linux-musl
 cargo build -q -p cnb-test-support --example build-busybox-run-image
 bin=$repo/target/debug
@@ -41,7 +41,7 @@ builder=$out/builder
 lifecycle=$out/lifecycle
 for img in "$builder" "$lifecycle"; do
   mkdir -p "$img/cnb/lifecycle" "$img/etc" "$img/home/cnb"
-  for p in analyzer detector restorer builder exporter creator rebaser; do ln "$bin/$p" "$img/cnb/lifecycle/$p"; done
+  for p in analyzer detector restorer builder exporter creator rebaser extender; do ln "$bin/$p" "$img/cnb/lifecycle/$p"; done
   cp "$launcher" "$img/cnb/lifecycle/launcher"
   # The host's users, but uid and gid 1000 are the image's `cnb`.
   awk -F: '$3 != 1000' /etc/passwd > "$img/etc/passwd"
