@@ -136,13 +136,26 @@ pub fn generate(
                     "new runtime base image '{base}' not found in run metadata"
                 ));
             }
-            // The target of the old run image no longer applies; resolving the new one is
-            // the restorer's job, as upstream.
+            // Resolving the new run image is the restorer's job, as upstream. Unlike upstream
+            // (which drops the target, so the host's platform would be picked), the build's
+            // platform stays recorded: the restorer takes the new image's child for it, and an
+            // extension never silently changes the architecture. Its id and distro are the old
+            // image's, so they go.
+            let target = analyzed
+                .run_image
+                .as_ref()
+                .and_then(|r| r.target.clone())
+                .filter(|t| !t.os.is_empty())
+                .map(|t| cnb_formats::target::TargetMetadata {
+                    id: String::new(),
+                    distro: None,
+                    ..t
+                });
             analyzed.run_image = Some(RunImage {
                 reference: base.clone(),
                 image: base,
                 extend,
-                target: None,
+                target,
             });
         }
     }

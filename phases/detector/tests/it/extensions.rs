@@ -98,10 +98,11 @@ fn a_run_dockerfile_that_is_only_from_switches_the_run_image() {
     assert_eq!(run.image, "example.com/other-run:2");
     assert_eq!(run.reference, "example.com/other-run:2");
     assert!(!run.extend);
-    assert!(
-        run.target.is_none(),
-        "the old run image's target is cleared"
-    );
+    // The build's platform stays (the restorer resolves the new image's child for it); the old
+    // image's id and distro go.
+    let t = run.target.expect("the build's platform stays recorded");
+    assert_eq!((t.os.as_str(), t.arch.as_str()), ("linux", "amd64"));
+    assert!(t.distro.is_none() && t.id.is_empty(), "{t:?}");
     assert!(text(&o).contains("switching the run image"), "{}", text(&o));
 }
 
