@@ -430,3 +430,48 @@ fn an_extended_run_image_is_copied_to_the_kaniko_dir() {
     .unwrap();
     assert_eq!(image.digest(), &saved.digest);
 }
+
+/// analyzed.toml as the detector leaves it when an extension's run.Dockerfile switched the run
+/// image to `image` (a tag, the build's platform kept), and a group with that extension.
+fn switched_by_an_extension(image: &str) -> tempfile::TempDir {
+    let dir = setup(&format!(
+        "[run-image]\nreference = \"{image}\"\nimage = \"{image}\"\n[run-image.target]\nos = \"linux\"\narch = \"arm\"\narch-variant = \"v7\"\n"
+    ));
+    std::fs::write(
+        dir.path().join("layers/group.toml"),
+        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[group-extensions]]\nid = \"ext/switch\"\nversion = \"1\"\napi = \"0.10\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn a_run_image_switched_by_an_extension_resolves_to_the_builds_platform() {
+    let dir = switched_by_an_extension("r.test/run:multi");
+    let out = restorer(dir.path(), "0.13", &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let run = Analyzed::read(&dir.path().join("layers/analyzed.toml"))
+        .unwrap()
+        .run_image
+        .unwrap();
+    assert!(run.reference.contains("@sha256:"), "{}", run.reference);
+    let t = run.target.unwrap();
+    assert_eq!(
+        (t.arch.as_str(), t.arch_variant.as_str()),
+        ("arm", "v7"),
+        "the build's platform, not the host's"
+    );
+    assert!(t.distro.is_some(), "the new image's distro is filled in");
+}
+
+#[test]
+fn a_switched_run_image_without_the_builds_platform_fails_naming_it() {
+    let dir = switched_by_an_extension("r.test/run:amd64");
+    let out = restorer(dir.path(), "0.13", &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("linux/arm/v7") && text(&out).contains("linux/amd64"),
+        "{}",
+        text(&out)
+    );
+}
