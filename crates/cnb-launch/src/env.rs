@@ -1,6 +1,7 @@
 //! Environment values and the rules that change them.
 
 use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
 
 /// Which environment is being built: layer root dirs and env dirs differ between them.
@@ -48,15 +49,18 @@ const BUILD_KEEP: [&str; 9] = [
     "no_proxy",
 ];
 
-/// An environment under construction.
+/// An environment under construction. Names and values are OS strings: what comes from the
+/// process environment is passed on byte for byte, valid UTF-8 or not (as upstream does).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Env {
-    vars: BTreeMap<String, String>,
+    vars: BTreeMap<OsString, OsString>,
 }
 
 impl Env {
     /// All of `vars`.
-    pub fn new<K: Into<String>, V: Into<String>>(vars: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn new<K: Into<OsString>, V: Into<OsString>>(
+        vars: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
             vars: vars
                 .into_iter()
@@ -66,61 +70,81 @@ impl Env {
     }
 
     /// What buildpacks start from: only the variables upstream passes through.
-    pub fn for_build<K: Into<String>, V: Into<String>>(
+    pub fn for_build<K: Into<OsString>, V: Into<OsString>>(
         vars: impl IntoIterator<Item = (K, V)>,
     ) -> Self {
         let mut env = Self::new(vars);
-        env.vars
-            .retain(|k, _| BUILD_KEEP.contains(&k.as_str()) || PATH_LIKE.contains(&k.as_str()));
+        env.vars.retain(|k, _| {
+            k.to_str()
+                .is_some_and(|k| BUILD_KEEP.contains(&k) || PATH_LIKE.contains(&k))
+        });
         env
     }
 
-    /// A variable.
+    /// A variable, when it is set and valid UTF-8 (see [`Env::get_os`] for any value).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.vars.get(key).map(String::as_str)
+        self.get_os(key).and_then(OsStr::to_str)
+    }
+
+    /// A variable, as it is.
+    pub fn get_os(&self, key: &str) -> Option<&OsStr> {
+        self.vars.get(OsStr::new(key)).map(OsString::as_os_str)
     }
 
     /// Sets a variable.
     pub fn set(&mut self, key: &str, value: &str) {
-        self.vars.insert(key.to_string(), value.to_string());
+        self.set_os(key, OsStr::new(value));
+    }
+
+    /// Sets a variable to any OS string.
+    pub fn set_os(&mut self, key: &str, value: &OsStr) {
+        self.vars.insert(key.into(), value.to_os_string());
     }
 
     /// Removes a variable.
     pub fn remove(&mut self, key: &str) {
-        self.vars.remove(key);
+        self.vars.remove(OsStr::new(key));
     }
 
     /// Every variable, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    pub fn iter(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
     }
 
     /// Applies one action.
     pub fn apply(&mut self, key: &str, action: Action, value: &str, delim: &str) {
-        let current = self.vars.get(key).cloned().unwrap_or_default();
-        let joined = |a: &str, b: &str| {
-            if a.is_empty() || b.is_empty() {
-                format!("{a}{b}")
-            } else {
-                format!("{a}{delim}{b}")
+        self.apply_os(key, action, OsStr::new(value), OsStr::new(delim));
+    }
+
+    /// Applies one action; the current value is kept byte for byte.
+    fn apply_os(&mut self, key: &str, action: Action, value: &OsStr, delim: &OsStr) {
+        let current = self.get_os(key).unwrap_or_default().to_os_string();
+        let joined = |a: &OsStr, b: &OsStr| {
+            let mut out = a.to_os_string();
+            if !a.is_empty() && !b.is_empty() {
+                out.push(delim);
             }
+            out.push(b);
+            out
         };
         let new = match action {
-            Action::Override => value.to_string(),
-            Action::Default if current.is_empty() => value.to_string(),
+            Action::Override => value.to_os_string(),
+            Action::Default if current.is_empty() => value.to_os_string(),
             Action::Default => return,
             Action::Prepend => joined(value, &current),
             Action::Append => joined(&current, value),
         };
-        self.vars.insert(key.to_string(), new);
+        self.vars.insert(key.into(), new);
     }
 
     fn prepend_path(&mut self, key: &str, dir: &Path) {
-        self.apply(
+        self.apply_os(
             key,
             Action::Prepend,
-            &dir.to_string_lossy(),
-            cnb_os::PATH_LIST_SEPARATOR,
+            dir.as_os_str(),
+            OsStr::new(cnb_os::PATH_LIST_SEPARATOR),
         );
     }
 
@@ -321,7 +345,7 @@ mod tests {
             ("SECRET", "x"),
             ("http_proxy", "p"),
         ]);
-        let keys: Vec<&str> = env.iter().map(|(k, _)| k).collect();
+        let keys: Vec<&str> = env.iter().filter_map(|(k, _)| k.to_str()).collect();
         assert_eq!(keys, ["HOME", "PATH", "http_proxy"]);
     }
 }

@@ -1,6 +1,7 @@
 //! Starting a process of an app image: environment from the launch layers, exec.d output, profile
 //! scripts for shell processes, then exec (same pid).
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,15 +11,16 @@ use cnb_formats::metadata::LaunchMetadata;
 use crate::process::{Selected, select};
 use crate::{Action, Env, LaunchError, Purpose};
 
-/// What the launcher was started with.
+/// What the launcher was started with, as OS strings: arguments and variables that are not
+/// UTF-8 reach the process unchanged, as upstream passes them.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// argv[0]: `/cnb/process/<type>` selects that process; `launcher` selects none.
-    pub argv0: String,
+    pub argv0: OsString,
     /// The rest of argv.
-    pub args: Vec<String>,
+    pub args: Vec<OsString>,
     /// The launcher's environment.
-    pub env: Vec<(String, String)>,
+    pub env: Vec<(OsString, OsString)>,
 }
 
 /// Variables of the image that are the lifecycle's, not the app's.
@@ -30,11 +32,18 @@ const DROPPED: [&str; 5] = [
     "CNB_DEPRECATION_MODE",
 ];
 
-fn var<'a>(env: &'a [(String, String)], key: &str) -> Option<&'a str> {
+/// A set, non-empty variable, as it is.
+fn var_os<'a>(env: &'a [(OsString, OsString)], key: &str) -> Option<&'a OsStr> {
     env.iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_os_str())
         .filter(|v| !v.is_empty())
+}
+
+/// A set, non-empty variable the lifecycle reads as text (a value that is not UTF-8 is shown
+/// with replacement characters and so rejected where it is parsed).
+fn var(env: &[(OsString, OsString)], key: &str) -> Option<String> {
+    var_os(env, key).map(|v| v.to_string_lossy().into_owned())
 }
 
 /// Prepares and execs the process; returns only on error. `warn` gets each warning line.
@@ -56,6 +65,7 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
             PLATFORM.supported_list()
         ))
     })?;
+    let raw = raw.as_str();
     let papi: Version = raw
         .parse()
         .ok()
@@ -66,11 +76,9 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
                 PLATFORM.supported_list()
             ))
         })?;
-    let layers = PathBuf::from(var(&req.env, "CNB_LAYERS_DIR").unwrap_or("/layers"));
-    let app = PathBuf::from(var(&req.env, "CNB_APP_DIR").unwrap_or("/workspace"));
-    let exec_env = var(&req.env, "CNB_EXEC_ENV")
-        .unwrap_or("production")
-        .to_string();
+    let layers = PathBuf::from(var_os(&req.env, "CNB_LAYERS_DIR").unwrap_or("/layers".as_ref()));
+    let app = PathBuf::from(var_os(&req.env, "CNB_APP_DIR").unwrap_or("/workspace".as_ref()));
+    let exec_env = var(&req.env, "CNB_EXEC_ENV").unwrap_or_else(|| "production".into());
     let md = LaunchMetadata::read_for(&layers.join("config").join("metadata.toml"), papi)?;
     for bp in &md.buildpacks {
         let ok = bp
@@ -106,15 +114,16 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
     let mut env = Env::new(
         req.env
             .iter()
-            .filter(|(k, _)| !DROPPED.contains(&k.as_str()))
+            .filter(|(k, _)| !k.to_str().is_some_and(|k| DROPPED.contains(&k)))
             .cloned(),
     );
-    if let Some(path) = env.get("PATH") {
-        let kept: Vec<&str> = path
-            .split(':')
-            .filter(|p| *p != "/cnb/process" && *p != "/cnb/lifecycle")
-            .collect();
-        env.set("PATH", &kept.join(":"));
+    if let Some(path) = env.get_os("PATH") {
+        let kept = std::env::split_paths(path)
+            .filter(|p| p != Path::new("/cnb/process") && p != Path::new("/cnb/lifecycle"));
+        // Joining only fails on a separator inside an entry, which splitting cannot leave.
+        if let Ok(kept) = std::env::join_paths(kept) {
+            env.set_os("PATH", &kept);
+        }
     }
     let layer_dirs = layer_dirs(&layers, &md);
     for dir in &layer_dirs {
@@ -208,15 +217,13 @@ fn direct(sel: &Selected, env: &Env) -> Result<Command, LaunchError> {
     let Some(first) = sel.command.first() else {
         return Err(LaunchError::NoCommand);
     };
-    let path = if first.contains('/') {
+    let path = if first.as_encoded_bytes().contains(&b'/') {
         PathBuf::from(first)
     } else {
-        env.get("PATH")
-            .unwrap_or("")
-            .split(':')
-            .map(|d| Path::new(d).join(first))
+        std::env::split_paths(env.get_os("PATH").unwrap_or_default())
+            .map(|d| d.join(first))
             .find(|p| p.is_file())
-            .ok_or_else(|| LaunchError::NotFound(first.clone()))?
+            .ok_or_else(|| LaunchError::NotFound(first.to_string_lossy().into_owned()))?
     };
     let mut cmd = Command::new(path);
     cmd.args(&sel.command[1..]).args(&sel.args);
@@ -251,7 +258,7 @@ fn shell(sel: &Selected, layer_dirs: &[PathBuf], app: &Path, wd: &Path) -> Comma
         script.push_str(&format!("source \"{}\"\n", p.display()));
     }
     script.push_str(&format!("cd \"{}\"\n", wd.display()));
-    let mut words: Vec<String> = sel.command.clone();
+    let mut words: Vec<OsString> = sel.command.clone();
     words.extend(sel.args.iter().cloned());
     if sel.args.is_empty() && sel.command.len() == 1 {
         script.push_str("exec bash -c \"$@\"\n");

@@ -1,5 +1,7 @@
 //! Which process runs, with which arguments (platform.md "launcher", buildpack.md "launch.toml").
 
+use std::ffi::OsString;
+
 use cnb_api::Version;
 use cnb_formats::metadata::LaunchMetadata;
 
@@ -10,10 +12,10 @@ use crate::LaunchError;
 pub struct Selected {
     /// The process type, when one was selected.
     pub r#type: Option<String>,
-    /// Command words.
-    pub command: Vec<String>,
+    /// Command words (a user's command is kept as given, valid UTF-8 or not).
+    pub command: Vec<OsString>,
     /// Arguments after the command.
-    pub args: Vec<String>,
+    pub args: Vec<OsString>,
     /// Run without a shell.
     pub direct: bool,
     /// Working directory, when the process names one.
@@ -25,7 +27,7 @@ pub struct Selected {
 pub fn select(
     md: &LaunchMetadata,
     process_type: Option<&str>,
-    user_args: &[String],
+    user_args: &[OsString],
     platform_api: Version,
     exec_env: &str,
 ) -> Result<Selected, LaunchError> {
@@ -69,30 +71,31 @@ pub fn select(
         .find(|b| b.id == p.buildpack_id)
         .and_then(|b| b.api.parse::<Version>().ok())
         .unwrap_or(Version::new(0, 9));
+    let words = |v: &[String]| v.iter().map(OsString::from).collect::<Vec<_>>();
     let (command, args) = if platform_api < Version::new(0, 10) {
         // Before Platform API 0.10 user arguments are always appended.
-        let mut args = p.args.clone();
+        let mut args = words(&p.args);
         args.extend(user_args.iter().cloned());
-        (p.command.clone(), args)
+        (words(&p.command), args)
     } else if p.command.len() > 1 {
         // Extra command words always stay; user arguments replace the process's arguments.
         let args = if user_args.is_empty() {
-            p.args.clone()
+            words(&p.args)
         } else {
             user_args.to_vec()
         };
-        (p.command.clone(), args)
+        (words(&p.command), args)
     } else if bp_api >= Version::new(0, 9) {
         let args = if user_args.is_empty() {
-            p.args.clone()
+            words(&p.args)
         } else {
             user_args.to_vec()
         };
-        (p.command.clone(), args)
+        (words(&p.command), args)
     } else {
-        let mut args = p.args.clone();
+        let mut args = words(&p.args);
         args.extend(user_args.iter().cloned());
-        (p.command.clone(), args)
+        (words(&p.command), args)
     };
     Ok(Selected {
         r#type: Some(ty.to_string()),
@@ -145,11 +148,11 @@ mod tests {
         }
     }
 
-    fn s(v: &[&str]) -> Vec<String> {
-        v.iter().map(|x| x.to_string()).collect()
+    fn s(v: &[&str]) -> Vec<OsString> {
+        v.iter().map(OsString::from).collect()
     }
 
-    fn args(ty: &str, user: &[&str], papi: (u32, u32)) -> Vec<String> {
+    fn args(ty: &str, user: &[&str], papi: (u32, u32)) -> Vec<OsString> {
         select(
             &md(),
             Some(ty),
