@@ -53,8 +53,14 @@ pub(crate) struct Job<'a> {
     pub root: &'a Path,
 }
 
-/// Applies `job`'s single stage to `state` and the file system.
-pub(crate) fn apply(job: &Job<'_>, state: &mut State) -> Result<(), ExtendError> {
+/// Applies `job`'s single stage to `state` and the file system, calling `after_fs_change` after
+/// each instruction that may change files (`RUN`, `COPY`, `ADD`, `WORKDIR`), where kaniko takes
+/// its snapshots.
+pub(crate) fn apply(
+    job: &Job<'_>,
+    state: &mut State,
+    after_fs_change: &mut dyn FnMut(&Instruction) -> Result<(), ExtendError>,
+) -> Result<(), ExtendError> {
     let offered: BTreeMap<&str, &str> = job
         .args
         .iter()
@@ -125,6 +131,9 @@ pub(crate) fn apply(job: &Job<'_>, state: &mut State) -> Result<(), ExtendError>
             "CMD" | "ENTRYPOINT" | "EXPOSE" | "VOLUME" | "STOPSIGNAL" | "HEALTHCHECK"
             | "MAINTAINER" | "ONBUILD" => {}
             other => return Err(fail(format!("unsupported instruction {other}"))),
+        }
+        if matches!(ins.keyword.as_str(), "RUN" | "COPY" | "ADD" | "WORKDIR") {
+            after_fs_change(ins)?;
         }
     }
     Ok(())

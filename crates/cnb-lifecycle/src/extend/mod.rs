@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use cnb_api::Version;
 use cnb_formats::analyzed::Analyzed;
-use cnb_formats::dockerfile::{BASE_IMAGE_ARG, Dockerfile};
+use cnb_formats::dockerfile::{BASE_IMAGE_ARG, Dockerfile, Instruction};
 use cnb_formats::extend_config::ExtendConfig;
 use cnb_formats::group::Group;
 use cnb_formats::labels::REBASABLE;
@@ -216,10 +216,14 @@ pub fn extend(
         generated.clone(),
     ];
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let ignore = snapshot::Ignore::new(root, &volumes, &mountinfo);
-    let scratch = extended.join(".layers");
+    let mut layers_of_run = (kind == "run").then(|| Snapshots {
+        root,
+        ignore: snapshot::Ignore::new(root, &volumes, &mountinfo),
+        scratch: extended.join(".layers"),
+        before: None,
+        layers: Vec::new(),
+    });
     let mut rebasable = true;
-    let mut new_layers: Vec<NewLayer> = Vec::new();
     let orig_user = state.user.clone();
     for f in &found {
         log.info(format!(
@@ -227,15 +231,7 @@ pub fn extend(
             f.dockerfile.path.display(),
             f.extension
         ));
-        let mut args = vec![(BASE_IMAGE_ARG.to_string(), base_ref.clone())];
-        let (u, g) = state
-            .user
-            .split_once(':')
-            .unwrap_or((state.user.as_str(), ""));
-        args.push(("build_id".into(), build_id()));
-        args.push(("user_id".into(), u.to_string()));
-        args.push(("group_id".into(), g.to_string()));
-        args.extend(f.args.iter().cloned());
+        let args = build_args(&base_ref, &state, f);
         let job = Job {
             extension: &f.extension,
             dockerfile: &f.dockerfile,
@@ -243,29 +239,13 @@ pub fn extend(
             args: &args,
             root,
         };
-        let snap = |what: &str, e: std::io::Error| ExtendError::Output {
-            path: root.to_path_buf(),
-            reason: format!("{what}: {e}"),
-        };
-        let before = match kind.as_str() {
-            "run" => Some(snapshot::walk(root, &ignore).map_err(|e| snap("walk", e))?),
-            _ => None,
-        };
         let prev_user = state.user.clone();
-        apply::apply(&job, &mut state)?;
-        if let Some(before) = before {
-            let after = snapshot::walk(root, &ignore).map_err(|e| snap("walk", e))?;
-            let d = snapshot::diff(&before, &after);
-            if !d.is_empty() {
-                new_layers.push(write_layer(
-                    root,
-                    &after,
-                    &d,
-                    &scratch,
-                    f,
-                    new_layers.len(),
-                )?);
+        match layers_of_run.as_mut() {
+            Some(snaps) => {
+                snaps.start()?;
+                apply::apply(&job, &mut state, &mut |ins| snaps.after(f, ins))?;
             }
+            None => apply::apply(&job, &mut state, &mut |_| Ok(()))?,
         }
         rebasable = rebasable && state.labels.get(REBASABLE).is_some_and(|v| v == "true");
         if is_root_user(&state.user) {
@@ -286,17 +266,18 @@ pub fn extend(
         if is_root_user(&state.user) {
             return Err(ExtendError::RootRunUser);
         }
+        let snaps = layers_of_run.unwrap_or_else(|| Snapshots::none(root));
         if let Some(base) = &base {
             let dir = run_image::save(
                 base,
                 &state,
                 (!found.is_empty()).then_some(rebasable),
-                &new_layers,
+                &snaps.layers,
                 &extended,
             )?;
             log.debug(format!("Saved the extended run image to {}", dir.display()));
         }
-        let _ = std::fs::remove_dir_all(&scratch);
+        let _ = std::fs::remove_dir_all(&snaps.scratch);
         return Ok(());
     }
     // As upstream: the build user gets the layers volume, then the build runs as that user.
@@ -326,44 +307,87 @@ fn build_id() -> String {
     format!("{t:x}-{:x}", std::process::id())
 }
 
-fn write_layer(
-    root: &Path,
-    after: &snapshot::Walk,
-    d: &snapshot::Diff,
-    scratch: &Path,
-    f: &Found,
-    n: usize,
-) -> Result<NewLayer, ExtendError> {
-    let out = |e: &dyn std::fmt::Display, p: &Path| ExtendError::Output {
-        path: p.to_path_buf(),
-        reason: e.to_string(),
-    };
-    std::fs::create_dir_all(scratch).map_err(|e| out(&e, scratch))?;
-    let file = scratch.join(format!("layer-{n}.tgz"));
-    let w = std::fs::File::create(&file).map_err(|e| out(&e, &file))?;
-    let (_, digests) = snapshot::write_layer(root, after, d, w).map_err(|e| out(&e, &file))?;
-    let parse = |s: &str| s.parse::<cnb_image::Digest>().map_err(|e| out(&e, &file));
-    let created_by = f
-        .dockerfile
-        .stages()
-        .first()
-        .map(|s| {
-            s.instructions
-                .iter()
-                .filter(|i| matches!(i.keyword.as_str(), "RUN" | "COPY" | "ADD" | "WORKDIR"))
-                .map(|i| format!("{} {}", i.keyword, i.arguments.join(" ")))
-                .collect::<Vec<_>>()
-                .join("; ")
-        })
-        .unwrap_or_default();
-    Ok(NewLayer {
-        diff_id: parse(&digests.diff_id)?,
-        digest: parse(&digests.digest)?,
-        size: digests.size,
-        file,
-        created_by,
-        extension: f.extension.clone(),
-    })
+/// The build arguments offered to one Dockerfile, as upstream: `base_image`, a fresh `build_id`,
+/// the current `user_id`/`group_id`, then extend-config.toml's.
+fn build_args(base_ref: &str, state: &State, f: &Found) -> Vec<(String, String)> {
+    let (u, g) = state
+        .user
+        .split_once(':')
+        .unwrap_or((state.user.as_str(), ""));
+    let mut args = vec![
+        (BASE_IMAGE_ARG.to_string(), base_ref.to_string()),
+        ("build_id".into(), build_id()),
+        ("user_id".into(), u.to_string()),
+        ("group_id".into(), g.to_string()),
+    ];
+    args.extend(f.args.iter().cloned());
+    args
+}
+
+/// `-kind run`: like kaniko, one layer per instruction that changed files (`RUN`, `COPY`,
+/// `ADD`, `WORKDIR`), found by walking the file system before and after it.
+struct Snapshots<'a> {
+    root: &'a Path,
+    ignore: snapshot::Ignore,
+    /// Where the layers wait until the image is saved.
+    scratch: PathBuf,
+    before: Option<snapshot::Walk>,
+    layers: Vec<NewLayer>,
+}
+
+impl<'a> Snapshots<'a> {
+    fn none(root: &'a Path) -> Self {
+        Snapshots {
+            root,
+            ignore: snapshot::Ignore::new(root, &[], ""),
+            scratch: PathBuf::new(),
+            before: None,
+            layers: Vec::new(),
+        }
+    }
+
+    fn fail(&self, what: &str, e: impl std::fmt::Display) -> ExtendError {
+        ExtendError::Output {
+            path: self.root.to_path_buf(),
+            reason: format!("{what}: {e}"),
+        }
+    }
+
+    /// The state before a Dockerfile's first instruction.
+    fn start(&mut self) -> Result<(), ExtendError> {
+        let w = snapshot::walk(self.root, &self.ignore).map_err(|e| self.fail("walk", e))?;
+        self.before = Some(w);
+        Ok(())
+    }
+
+    /// After `ins` of `f`: a layer of what it changed, if anything, created by its text as
+    /// kaniko records it (`RUN apt-get update`, `COPY run-file /`).
+    fn after(&mut self, f: &Found, ins: &Instruction) -> Result<(), ExtendError> {
+        let after = snapshot::walk(self.root, &self.ignore).map_err(|e| self.fail("walk", e))?;
+        let d = snapshot::diff(self.before.as_ref().unwrap_or(&after), &after);
+        if !d.is_empty() {
+            let n = self.layers.len();
+            std::fs::create_dir_all(&self.scratch).map_err(|e| self.fail("create", e))?;
+            let file = self.scratch.join(format!("layer-{n}.tgz"));
+            let w = std::fs::File::create(&file).map_err(|e| self.fail("create", e))?;
+            let (_, digests) = snapshot::write_layer(self.root, &after, &d, w)
+                .map_err(|e| self.fail("write layer", e))?;
+            let parse = |s: &str| {
+                s.parse::<cnb_image::Digest>()
+                    .map_err(|e| self.fail("layer digest", e))
+            };
+            self.layers.push(NewLayer {
+                diff_id: parse(&digests.diff_id)?,
+                digest: parse(&digests.digest)?,
+                size: digests.size,
+                file,
+                created_by: format!("{} {}", ins.keyword, ins.arguments.join(" ")),
+                extension: f.extension.clone(),
+            });
+        }
+        self.before = Some(after);
+        Ok(())
+    }
 }
 
 /// The Dockerfiles of `kind`, in group order, where the detector placed them for `papi`, with

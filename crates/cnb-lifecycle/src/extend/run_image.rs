@@ -1,4 +1,4 @@
-//! `extender -kind run`'s output: the run image plus one layer per applied run.Dockerfile, with
+//! `extender -kind run`'s output: the run image plus a layer per instruction that changed files, with
 //! the config the Dockerfiles left, saved as upstream's sparse OCI layout at
 //! `<extended>/run/<manifest digest>/` (only the new layers' blobs; the base layers stay in the
 //! registry, where the exporter finds them).

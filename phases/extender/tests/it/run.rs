@@ -1,4 +1,5 @@
-//! `extender -kind run`: the run Dockerfiles' changes become one layer on the run image, saved
+//! `extender -kind run`: each run Dockerfile instruction that changes files becomes a layer on
+//! the run image (as kaniko's snapshots), saved
 //! as upstream's sparse OCI layout in `<extended>/run/`, which the exporter builds the app on.
 
 use std::io::Read;
@@ -19,6 +20,7 @@ RUN echo hi > /hello && rm /etc/os-release
 ENV X=1
 LABEL io.example.extended=yes
 USER 1000:1000
+RUN true
 RUN id -u > /home/cnb/who
 ";
 
@@ -148,15 +150,24 @@ fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
         "not declared rebasable"
     );
     let history = config["history"].as_array().unwrap();
-    assert_eq!(history.len(), run.layers().len() + 1, "one entry per layer");
+    assert_eq!(history.len(), run.layers().len() + 2, "one entry per layer");
+    let created: Vec<&str> = history[run.layers().len()..]
+        .iter()
+        .map(|h| h["created_by"].as_str().unwrap())
+        .collect();
     assert_eq!(
-        history.last().unwrap()["created_by"],
-        format!(
-            "Layer: 'RUN echo hi > /hello && rm /etc/os-release; RUN id -u > /home/cnb/who', Created by extension: {EXTENSION}"
-        )
+        created,
+        [
+            format!(
+                "Layer: 'RUN echo hi > /hello && rm /etc/os-release', Created by extension: {EXTENSION}"
+            ),
+            format!("Layer: 'RUN id -u > /home/cnb/who', Created by extension: {EXTENSION}"),
+        ],
+        "a layer per instruction that changed files (RUN true changed none), as kaniko"
     );
 
-    // The run image's layers, then one new layer: /hello and a whiteout, nothing of the volumes.
+    // The run image's layers, then the new ones: /hello and a whiteout, then who; nothing of the
+    // volumes.
     let manifest: serde_json::Value = {
         let index: serde_json::Value =
             serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
@@ -165,7 +176,7 @@ fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
         serde_json::from_slice(&std::fs::read(dir.join("blobs/sha256").join(hex)).unwrap()).unwrap()
     };
     let layers = manifest["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), run.layers().len() + 1);
+    assert_eq!(layers.len(), run.layers().len() + 2);
     for (l, base) in layers.iter().zip(&run.manifest.layers) {
         assert_eq!(l["digest"], base.digest.to_string(), "base layers kept");
         let hex = base.digest.to_string();
@@ -175,11 +186,21 @@ fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
             "sparse: base blobs stay in the registry"
         );
     }
-    let top = layers.last().unwrap()["digest"].as_str().unwrap();
-    let names = tar_names(
-        &dir.join("blobs/sha256")
-            .join(top.trim_start_matches("sha256:")),
+    let new: Vec<&str> = layers[run.layers().len()..]
+        .iter()
+        .map(|l| l["digest"].as_str().unwrap())
+        .collect();
+    let names_of = |digest: &str| {
+        tar_names(
+            &dir.join("blobs/sha256")
+                .join(digest.trim_start_matches("sha256:")),
+        )
+    };
+    assert!(
+        names_of(new[1]).iter().any(|n| n.ends_with("home/cnb/who")),
+        "the second RUN's layer"
     );
+    let names = names_of(new[0]);
     assert!(
         names.iter().any(|n| n.trim_start_matches('/') == "hello"),
         "{names:?}"
@@ -238,11 +259,11 @@ fn the_extended_run_image_is_a_layout_the_exporter_builds_on() {
         .unwrap();
     let app_layers = app.layers();
     assert_eq!(app_layers[..run.layers().len()], run.layers()[..]);
-    assert_eq!(
-        app_layers[run.layers().len()].digest.to_string(),
-        top,
-        "the extension layer right above the run image"
-    );
+    let above: Vec<String> = app_layers[run.layers().len()..run.layers().len() + 2]
+        .iter()
+        .map(|l| l.digest.to_string())
+        .collect();
+    assert_eq!(above, new, "the extension layers right above the run image");
     assert_eq!(app.env("X"), Some("1"));
     assert_eq!(app.label("io.buildpacks.rebasable"), Some("false"));
 }
