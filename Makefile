@@ -5,7 +5,7 @@ WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 .PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
 	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
 	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
-	build-image-linux-arm64 publish release-check bench demo demo-multiarch e2e e2e-platforms test fuzz lint fmt fmt-check clippy \
+	build-image-linux-arm64 publish release-check bench demo demo-multiarch upstream-fixtures e2e e2e-platforms test fuzz lint fmt fmt-check clippy \
 	check-windows check-deps launcher-size setup clean
 
 all: build-dev
@@ -129,6 +129,12 @@ e2e:
 ##                 architecture's build image (arm64 through qemu-user), run, rebased, run again
 demo-multiarch:
 	bash .ci/demo-multiarch
+
+## upstream-fixtures: upstream's image-extension acceptance fixtures (detector, extender) replayed
+##                    with our binaries; UPSTREAM_LIFECYCLE=<a checkout of buildpacks/lifecycle>
+##                    (not in CI: it has no copy of upstream, and none is kept here)
+upstream-fixtures:
+	bash .ci/upstream-fixtures $(UPSTREAM_LIFECYCLE)
 
 ## e2e-platforms: pack, kpack and Tekton calling the phases exactly as their source does
 ##                (PLATFORMS="pack kpack tekton" picks some; see docs/platforms.md)
