@@ -260,6 +260,7 @@ fn read_outputs(ext: &Module, dir: &Path, log: &Logger) -> Result<Vec<Output>, G
             )));
         }
     }
+    check_contexts(dir, log).map_err(invalid)?;
     let mut outputs = Vec::new();
     for kind in ["run", "build"] {
         let path = dir.join(format!("{kind}.Dockerfile"));
@@ -290,6 +291,25 @@ fn read_outputs(ext: &Module, dir: &Path, log: &Logger) -> Result<Vec<Output>, G
         });
     }
     Ok(outputs)
+}
+
+/// The build contexts an extension left (0.13+ the extender reads them in place): a shared
+/// `context` dir, or `context.build`/`context.run`, never both, as upstream.
+fn check_contexts(dir: &Path, log: &Logger) -> Result<(), String> {
+    let shared = dir.join("context").is_dir();
+    for name in ["context", "context.build", "context.run"] {
+        let path = dir.join(name);
+        if !path.is_dir() {
+            continue;
+        }
+        if shared && name != "context" {
+            return Err(format!(
+                "image-specific context dir '{name}' is provided together with a shared context"
+            ));
+        }
+        log.debug(format!("Found extension context {}", path.display()));
+    }
+    Ok(())
 }
 
 /// Puts the Dockerfiles where the extender looks for them. From Platform API 0.13 they are

@@ -245,6 +245,20 @@ fn an_invalid_build_dockerfile_fails_with_exit_92_and_one_line() {
 }
 
 #[test]
+fn a_shared_build_context_with_an_image_specific_one_is_refused_with_exit_92() {
+    assert!(can_switch_user(), "this test needs root: it switches users");
+    let w = world(false);
+    let o = run(&w, "0.13", &["ext/both-contexts"], &["det/pass"], &[]);
+    assert_eq!(o.status.code(), Some(92), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("'context.build' is provided together with a shared context"))
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(line.contains("ext/both-contexts@1"), "{line}");
+}
+
+#[test]
 fn below_platform_api_0_10_extensions_are_refused() {
     assert!(can_switch_user(), "this test needs root: it switches users");
     let w = world(false);
