@@ -118,3 +118,8 @@ pub fn stat_of(md: &std::fs::Metadata) -> FileStat {
 pub fn lchown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     imp::lchown(path, uid, gid)
 }
+
+/// Sets the permission bits of `path` (`0o7777` at most); nothing on Windows.
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    imp::set_mode(path, mode)
+}

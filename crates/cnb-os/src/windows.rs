@@ -72,3 +72,8 @@ pub(crate) fn stat_of(md: &std::fs::Metadata) -> crate::FileStat {
 pub(crate) fn lchown(_path: &Path, _uid: u32, _gid: u32) -> std::io::Result<()> {
     Ok(())
 }
+
+/// Windows has no mode bits to set.
+pub(crate) fn set_mode(_path: &Path, _mode: u32) -> std::io::Result<()> {
+    Ok(())
+}

@@ -312,9 +312,18 @@ fn copy(
     let (flags, operands): (Vec<&String>, Vec<&String>) =
         ins.arguments.iter().partition(|a| a.starts_with("--"));
     let mut owner: Option<(u32, u32)> = None;
+    let mut mode: Option<u32> = None;
     for f in flags {
         if let Some(v) = f.strip_prefix("--chown=") {
             owner = Some(resolve_user(job.root, &expand(v, vars))?);
+        } else if let Some(v) = f.strip_prefix("--chmod=") {
+            let v = expand(v, vars);
+            mode = Some(
+                u32::from_str_radix(&v, 8)
+                    .ok()
+                    .filter(|m| *m <= 0o7777)
+                    .ok_or_else(|| format!("{} --chmod='{v}' is not an octal mode", ins.keyword))?,
+            );
         } else {
             return Err(format!("{} flag {f} is not supported", ins.keyword));
         }
@@ -326,40 +335,17 @@ fn copy(
         return Err(format!("{} needs a source and a destination", ins.keyword));
     }
     let dest = expand(dest, vars);
-    let into_dir = dest.ends_with('/') || sources.len() > 1;
     let dest_abs = normalize(&Path::new(&state.workdir).join(&dest));
     let context = job
         .context
         .canonicalize()
         .map_err(|e| format!("build context '{}': {e}", job.context.display()))?;
+    let mut found = Vec::new();
     for src in sources {
-        let src = expand(src, vars);
-        if src.contains("://") {
-            return Err(format!(
-                "{} from a URL ('{src}') is not supported",
-                ins.keyword
-            ));
-        }
-        if escapes(Path::new(&src)) {
-            return Err(format!(
-                "{} source '{src}' is outside the build context",
-                ins.keyword
-            ));
-        }
-        let joined = context.join(
-            normalize(Path::new(&src))
-                .strip_prefix("/")
-                .unwrap_or(Path::new("")),
-        );
-        let real = joined
-            .canonicalize()
-            .map_err(|e| format!("{} source '{src}': {e}", ins.keyword))?;
-        if !real.starts_with(&context) {
-            return Err(format!(
-                "{} source '{src}' is outside the build context",
-                ins.keyword
-            ));
-        }
+        found.extend(sources_of(&context, &expand(src, vars), &ins.keyword)?);
+    }
+    let into_dir = dest.ends_with('/') || found.len() > 1;
+    for (src, real) in found {
         let target_abs = if real.is_dir() {
             dest_abs.clone()
         } else if into_dir || in_root(job.root, &dest_abs.to_string_lossy()).is_dir() {
@@ -368,13 +354,63 @@ fn copy(
             dest_abs.clone()
         };
         let target = in_root(job.root, &target_abs.to_string_lossy());
-        copy_tree(&real, &target, owner.unwrap_or((0, 0)))
+        copy_tree(&real, &target, owner.unwrap_or((0, 0)), mode)
             .map_err(|e| format!("copy '{src}' to '{}': {e}", target_abs.display()))?;
     }
     Ok(())
 }
 
-fn copy_tree(src: &Path, dest: &Path, (uid, gid): (u32, u32)) -> std::io::Result<()> {
+/// The files one `COPY`/`ADD` source names in the (canonical) build context: itself, or what
+/// its wildcards (`*`, `?`, `[...]`, as Go's filepath.Match) match, sorted; never anything
+/// outside the context.
+fn sources_of(context: &Path, src: &str, keyword: &str) -> Result<Vec<(String, PathBuf)>, String> {
+    if src.contains("://") {
+        return Err(format!("{keyword} from a URL ('{src}') is not supported"));
+    }
+    let outside = || format!("{keyword} source '{src}' is outside the build context");
+    if escapes(Path::new(src)) {
+        return Err(outside());
+    }
+    let relative = normalize(Path::new(src));
+    let relative = relative.strip_prefix("/").unwrap_or(&relative);
+    let candidates: Vec<PathBuf> = if src.contains(['*', '?', '[']) {
+        let pattern = Path::new(&glob::Pattern::escape(&context.to_string_lossy())).join(relative);
+        let mut matched: Vec<PathBuf> = glob::glob(&pattern.to_string_lossy())
+            .map_err(|e| format!("{keyword} source '{src}': {e}"))?
+            .filter_map(Result::ok)
+            .collect();
+        matched.sort();
+        if matched.is_empty() {
+            return Err(format!(
+                "{keyword} source '{src}': no source files were specified"
+            ));
+        }
+        matched
+    } else {
+        vec![context.join(relative)]
+    };
+    candidates
+        .into_iter()
+        .map(|p| {
+            let real = p
+                .canonicalize()
+                .map_err(|e| format!("{keyword} source '{src}': {e}"))?;
+            if !real.starts_with(context) {
+                return Err(outside());
+            }
+            Ok((src.to_string(), real))
+        })
+        .collect()
+}
+
+/// Copies `src` to `dest` (a tree, links as links), owned by `uid:gid`, with `mode` (`--chmod`)
+/// on every file and dir if given.
+fn copy_tree(
+    src: &Path,
+    dest: &Path,
+    (uid, gid): (u32, u32),
+    mode: Option<u32>,
+) -> std::io::Result<()> {
     let md = std::fs::symlink_metadata(src)?;
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
@@ -385,7 +421,7 @@ fn copy_tree(src: &Path, dest: &Path, (uid, gid): (u32, u32)) -> std::io::Result
         let mut entries: Vec<_> = std::fs::read_dir(src)?.collect::<Result<_, _>>()?;
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
-            copy_tree(&e.path(), &dest.join(e.file_name()), (uid, gid))?;
+            copy_tree(&e.path(), &dest.join(e.file_name()), (uid, gid), mode)?;
         }
     } else if md.file_type().is_symlink() {
         let _ = std::fs::remove_file(dest);
@@ -393,6 +429,9 @@ fn copy_tree(src: &Path, dest: &Path, (uid, gid): (u32, u32)) -> std::io::Result
         cnb_os::symlink(&target, dest).map_err(std::io::Error::other)?;
     } else {
         std::fs::copy(src, dest)?;
+    }
+    if let Some(m) = mode.filter(|_| !md.file_type().is_symlink()) {
+        cnb_os::set_mode(dest, m)?;
     }
     cnb_os::lchown(dest, uid, gid)
 }

@@ -99,6 +99,56 @@ fn copy_stays_inside_the_build_context() {
 }
 
 #[test]
+fn copy_globs_match_in_the_context_and_chmod_sets_the_mode() {
+    let s = Sandbox::new();
+    build_inputs(&s);
+    let context = s.layers.join("generated/ext_hello/context");
+    for f in ["a.conf", "b.conf", "c.txt", "sub/d.conf"] {
+        write(&context.join(f), f);
+    }
+    s.dockerfile(
+        "build",
+        "ARG base_image\nFROM ${base_image}\nCOPY --chmod=640 *.conf /etc/ext/\nCOPY ?.txt /etc/ext/\n",
+    );
+    let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+    let names = |dir: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(s.rootfs.join(dir))
+            .map(|rd| {
+                rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names("etc/ext"),
+        ["a.conf", "b.conf", "c.txt"],
+        "{}",
+        text(&out)
+    );
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(s.rootfs.join("etc/ext/a.conf"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o7777, 0o640, "--chmod");
+
+    // A pattern that matches nothing is an error, as in Docker.
+    s.dockerfile(
+        "build",
+        "ARG base_image\nFROM ${base_image}\nCOPY *.none /etc/ext/\n",
+    );
+    let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+    assert_eq!(out.status.code(), Some(102), "{}", text(&out));
+    assert!(
+        text(&out).contains("'*.none': no source files were specified"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
 fn a_failing_run_exits_102_naming_the_extension_and_the_line() {
     let s = Sandbox::new();
     build_inputs(&s);
