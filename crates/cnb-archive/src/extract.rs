@@ -31,6 +31,29 @@ pub struct Extracted {
     pub entries: usize,
 }
 
+/// Whether `path` is a tar archive, plain or gzip-compressed (what `extract` reads): a `ustar`
+/// header, as Docker's `ADD` recognises a local archive to unpack.
+pub fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
+    let mut file = BufReader::new(std::fs::File::open(path)?);
+    let gzip = file.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    let mut stream: Box<dyn Read> = if gzip {
+        Box::new(GzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    let mut header = [0u8; 512];
+    let mut filled = 0;
+    while filled < header.len() {
+        match stream.read(&mut header[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            // Not gzip after all, or cut short: not an archive we can unpack.
+            Err(_) => return Ok(false),
+        }
+    }
+    Ok(filled == header.len() && header[257..262] == *b"ustar")
+}
+
 /// Extracts a plain or gzip-compressed layer into `target` (created if missing).
 pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Result<Extracted> {
     std::fs::create_dir_all(target).map_err(io("create", target))?;

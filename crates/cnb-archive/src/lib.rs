@@ -11,7 +11,7 @@ mod hash;
 mod write;
 
 pub use error::ArchiveError;
-pub use extract::{ExtractOptions, Extracted, extract};
+pub use extract::{ExtractOptions, Extracted, extract, is_tar_archive};
 pub use hash::{HashingReader, HashingWriter, sha256_hex};
 pub use write::{Compression, LayerBuilder, LayerDigests, NORMALIZED_MTIME, Owner};
 

@@ -353,6 +353,23 @@ fn copy(
         } else {
             dest_abs.clone()
         };
+        // ADD unpacks a local tar (plain or gzip) into the destination dir, as Docker does.
+        if ins.keyword == "ADD"
+            && real.is_file()
+            && cnb_archive::is_tar_archive(&real).unwrap_or(false)
+        {
+            let (uid, gid) = owner.unwrap_or((0, 0));
+            let target = in_root(job.root, &dest_abs.to_string_lossy());
+            let opts = cnb_archive::ExtractOptions {
+                prefix: None,
+                owner: Some(cnb_archive::Owner { uid, gid }),
+            };
+            std::fs::File::open(&real)
+                .map_err(|e| e.to_string())
+                .and_then(|f| cnb_archive::extract(f, &target, &opts).map_err(|e| e.to_string()))
+                .map_err(|e| format!("unpack '{src}' into '{}': {e}", dest_abs.display()))?;
+            continue;
+        }
         let target = in_root(job.root, &target_abs.to_string_lossy());
         copy_tree(&real, &target, owner.unwrap_or((0, 0)), mode)
             .map_err(|e| format!("copy '{src}' to '{}': {e}", target_abs.display()))?;

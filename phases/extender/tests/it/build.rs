@@ -148,6 +148,56 @@ fn copy_globs_match_in_the_context_and_chmod_sets_the_mode() {
     );
 }
 
+/// A gzip tar of `entries` (path, content) at `path`; paths are written as given, `..` included.
+fn tar_gz(path: &std::path::Path, entries: &[(&str, &str)]) {
+    let mut b = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    for (name, content) in entries {
+        let mut h = tar::Header::new_ustar();
+        h.as_ustar_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_size(content.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, content.as_bytes()).unwrap();
+    }
+    b.into_inner().unwrap().finish().unwrap();
+}
+
+#[test]
+fn add_unpacks_a_local_tar_inside_its_destination_only() {
+    let s = Sandbox::new();
+    build_inputs(&s);
+    let context = s.layers.join("generated/ext_hello/context");
+    std::fs::create_dir_all(&context).unwrap();
+    tar_gz(&context.join("tool.tgz"), &[("bin/tool", "unpacked\n")]);
+    write(&context.join("plain.txt"), "as is\n");
+    s.dockerfile(
+        "build",
+        "ARG base_image\nFROM ${base_image}\nADD tool.tgz /opt/tool/\nADD plain.txt /opt/\nCOPY tool.tgz /opt/\n",
+    );
+    let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+    let read = |p: &str| std::fs::read_to_string(s.rootfs.join(p)).unwrap_or_default();
+    assert_eq!(read("opt/tool/bin/tool"), "unpacked\n", "{}", text(&out));
+    assert_eq!(read("opt/plain.txt"), "as is\n");
+    assert!(
+        s.rootfs.join("opt/tool.tgz").is_file(),
+        "COPY never unpacks"
+    );
+
+    // An archive entry that climbs out of the destination is refused, and nothing lands there.
+    tar_gz(&context.join("evil.tgz"), &[("../../escaped", "x")]);
+    s.dockerfile(
+        "build",
+        "ARG base_image\nFROM ${base_image}\nADD evil.tgz /opt/evil/\n",
+    );
+    let out = s.extender(&["-app", "/workspace"], &[("CNB_PLATFORM_API", "0.13")]);
+    assert_eq!(out.status.code(), Some(102), "{}", text(&out));
+    assert!(text(&out).contains("unpack 'evil.tgz'"), "{}", text(&out));
+    assert!(!s.rootfs.join("escaped").exists() && !s.rootfs.join("opt/escaped").exists());
+}
+
 #[test]
 fn a_failing_run_exits_102_naming_the_extension_and_the_line() {
     let s = Sandbox::new();
