@@ -637,6 +637,9 @@ const CREATOR: &[(Key, Availability)] = &[
     (Key::CacheDir, Always),
     (Key::CacheImage, Always),
     (Key::Daemon, Always),
+    // As upstream: no -extensions flag, but the detect step looks for the order's extensions
+    // there (CNB_EXTENSIONS_DIR or /cnb/extensions).
+    (Key::Extensions, EnvOnly),
     (Key::Gid, Always),
     (Key::Index, since(12)),
     (Key::InsecureRegistry, since(13)),

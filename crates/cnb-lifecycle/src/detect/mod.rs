@@ -68,8 +68,8 @@ pub enum DetectError {
         /// Where.
         path: PathBuf,
     },
-    /// The creator was given an order with extensions (exit 22).
-    #[error("order contains extensions, which are not supported by the creator: '{}'", .path.display())]
+    /// The group the creator detected has extensions (exit 22), as upstream.
+    #[error("detected order contains extensions which is not supported by the creator (order '{}'); run the five phases and the extender instead", .path.display())]
     CreatorExtensions {
         /// The order.
         path: PathBuf,
@@ -152,11 +152,6 @@ pub fn detect(
 
     let order_path = path_or(inputs.order_path(), "/cnb/order.toml".into());
     let order = Order::read(&order_path).map_err(DetectError::Order)?;
-    // The creator cannot apply Dockerfiles: refuse before running anything (upstream refuses
-    // once the detected group turns out to have extensions).
-    if inputs.phase == cnb_platform::Phase::Creator && !order.order_extensions.is_empty() {
-        return Err(DetectError::CreatorExtensions { path: order_path });
-    }
     let ext_groups = extensions::groups(
         &order.order_extensions,
         &order_path,
@@ -237,6 +232,11 @@ pub fn detect(
     cnb_formats::write_toml(&plan_path, &plan).map_err(DetectError::Write)?;
     if group.group_extensions.is_empty() {
         return Ok(());
+    }
+    // The creator cannot apply Dockerfiles. As upstream, an order with extensions is fine as long
+    // as none passed detection: extensions are optional.
+    if inputs.phase == cnb_platform::Phase::Creator {
+        return Err(DetectError::CreatorExtensions { path: order_path });
     }
 
     // As upstream, the detector generates in-process once a group with extensions passed, and

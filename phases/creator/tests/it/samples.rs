@@ -9,6 +9,10 @@ use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::testdata_dir;
 
 fn creator(dir: &std::path::Path, args: &[&str]) -> Output {
+    creator_env(dir, args, &[])
+}
+
+fn creator_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let d = |p: &str| dir.join(p).display().to_string();
     Command::new(env!("CARGO_BIN_EXE_creator"))
         .args([
@@ -37,6 +41,7 @@ fn creator(dir: &std::path::Path, args: &[&str]) -> Output {
         .env("CNB_PLATFORM_API", "0.15")
         .env("CNB_EXPERIMENTAL_MODE", "warn")
         .env("PATH", "/usr/bin:/bin")
+        .envs(env.iter().copied())
         .output()
         .unwrap()
 }
@@ -193,4 +198,75 @@ fn each_step_keeps_its_exit_code() {
         &["-run-image", "r.test/run:multi", "a.test/x", "b.test/y"],
     );
     assert_eq!(out.status.code(), Some(3));
+}
+
+#[test]
+fn an_order_with_extensions_builds_unless_an_extension_passes_detection() {
+    assert!(
+        cnb_os::is_root(),
+        "this test needs root: it chowns and switches users"
+    );
+    let dir = setup();
+    let samples = std::fs::read_to_string(testdata_dir().join("buildpacks/order.toml")).unwrap();
+    let extensions = testdata_dir().join("extensions");
+    let env = [("CNB_EXTENSIONS_DIR", extensions.to_str().unwrap())];
+    let with = |ext: &str, version: &str| {
+        let path = dir
+            .path()
+            .join(format!("order-{}.toml", ext.replace('/', "_")));
+        std::fs::write(
+            &path,
+            format!(
+                "[[order-extensions]]\n[[order-extensions.group]]\nid = \"{ext}\"\nversion = \"{version}\"\n\n{samples}"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let args = |order: &str| -> Vec<String> {
+        [
+            "-arch",
+            "arm64",
+            "-run-image",
+            "r.test/run:multi",
+            "-order",
+            order,
+            "r.test/app:latest",
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+
+    // Extensions are optional: one that fails detection leaves a group of buildpacks, which the
+    // creator builds, as upstream's does.
+    let order = with("ext/fail", "1");
+    let a = args(&order);
+    let out = creator_env(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // One that passes: the creator cannot apply Dockerfiles, exit 22 after writing group.toml.
+    let order = with("samples/hello-extension", "0.0.1");
+    let a = args(&order);
+    let out = creator_env(
+        dir.path(),
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+        &env,
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(22), "{stderr}");
+    assert!(
+        stderr.contains("detected order contains extensions which is not supported by the creator"),
+        "{stderr}"
+    );
+    let group = std::fs::read_to_string(dir.path().join("layers/group.toml")).unwrap();
+    assert!(group.contains("samples/hello-extension"), "{group}");
 }
