@@ -92,11 +92,8 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), AnalyzeError> {
         cache_store.as_deref().unwrap_or(store.as_ref()),
         log,
     )?;
-    let path = inputs
-        .path(Key::Analyzed)
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("analyzed.toml"));
-    analyzed.write(&path)?;
+    let path = inputs.analyzed_path();
+    analyzed.write(path)?;
     log.debug(format!("wrote {}", path.display()));
     Ok(())
 }
@@ -108,9 +105,7 @@ fn run_image_name(inputs: &Inputs) -> Result<String, AnalyzeError> {
         return Ok(name.to_string());
     }
     let (candidates, source) = if inputs.platform_api >= Version::new(0, 12) {
-        let path = inputs
-            .path(Key::Run)
-            .unwrap_or(std::path::Path::new("/cnb/run.toml"));
+        let path = inputs.run_path();
         let run: Option<RunMetadata> = read_toml_if_exists(path)?;
         let first = run.and_then(|r| r.images.into_iter().next());
         (
@@ -118,9 +113,7 @@ fn run_image_name(inputs: &Inputs) -> Result<String, AnalyzeError> {
             path.display().to_string(),
         )
     } else {
-        let path = inputs
-            .path(Key::Stack)
-            .unwrap_or(std::path::Path::new("/cnb/stack.toml"));
+        let path = inputs.stack_path();
         let stack: Option<StackToml> = read_toml_if_exists(path)?;
         (
             stack.map(|s| (s.run_image.image, s.run_image.mirrors)),

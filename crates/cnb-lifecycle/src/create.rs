@@ -107,7 +107,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
 
     log.info("===> ANALYZING");
     let analyzed = crate::analyze::analyze(inputs, store.as_ref(), cache_store, log)?;
-    analyzed.write(&layers.join("analyzed.toml"))?;
+    analyzed.write(inputs.analyzed_path())?;
     log.info("===> DETECTING");
     crate::detect::detect(inputs, env.clone(), log)?;
     log.info("===> RESTORING");
@@ -116,11 +116,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     crate::build::build(inputs, env, log)?;
     log.info("===> EXPORTING");
     let report = crate::export::export(inputs, store.as_ref(), index.as_deref(), log)?;
-    let path = inputs
-        .report_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("report.toml"));
-    cnb_formats::write_toml(&path, &report)?;
+    cnb_formats::write_toml(inputs.report_path(), &report)?;
     crate::export::export_cache(inputs, cache_store, log);
     Ok(())
 }

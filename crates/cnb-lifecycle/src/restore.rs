@@ -170,10 +170,8 @@ fn must_check_selected(inputs: &Inputs, analyzed: &Analyzed) -> Result<bool, Res
     if inputs.platform_api < Version::new(0, 14) {
         return Ok(false);
     }
-    let Some(path) = inputs.run_path() else {
-        return Ok(false);
-    };
-    let listed: Option<cnb_formats::run::RunMetadata> = cnb_formats::read_toml_if_exists(path)?;
+    let listed: Option<cnb_formats::run::RunMetadata> =
+        cnb_formats::read_toml_if_exists(inputs.run_path())?;
     Ok(listed.is_some_and(|l| {
         l.entry_containing(name, crate::export::image_name_key)
             .is_some()
@@ -197,26 +195,17 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
         owned.push(k);
     }
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
-    let analyzed_path = inputs
-        .analyzed_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("analyzed.toml"));
+    let analyzed_path = inputs.analyzed_path();
     let records_build_image = crate::build_image::wanted(inputs);
     let mut analyzed = if (inputs.platform_api >= Version::new(0, 12) || records_build_image)
         && analyzed_path.is_file()
     {
-        Some(Analyzed::read(&analyzed_path)?)
+        Some(Analyzed::read(analyzed_path)?)
     } else {
         None
     };
     // restore() reads group.toml again and reports it; here it only tells about extensions.
-    let group = Group::read(
-        &inputs
-            .group_path()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| layers.join("group.toml")),
-    )
-    .unwrap_or_default();
+    let group = Group::read(inputs.group_path()).unwrap_or_default();
     let read = analyzed
         .as_ref()
         .and_then(|a| run_image_read(inputs, a, &group));
@@ -445,12 +434,7 @@ pub fn restore(
     log: &Logger,
 ) -> Result<(), RestoreError> {
     let layers = inputs.layers_dir();
-    let group = Group::read(
-        &inputs
-            .group_path()
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|| layers.join("group.toml")),
-    )?;
+    let group = Group::read(inputs.group_path())?;
     for bp in &group.group {
         let ok = bp.api.is_empty()
             || bp
@@ -464,12 +448,9 @@ pub fn restore(
             });
         }
     }
-    let analyzed_path = inputs
-        .analyzed_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("analyzed.toml"));
+    let analyzed_path = inputs.analyzed_path();
     let app_md: LayersMetadata = if analyzed_path.is_file() {
-        Analyzed::read(&analyzed_path)?.metadata
+        Analyzed::read(analyzed_path)?.metadata
     } else {
         log.warn(format!(
             "no {}: restoring nothing from the previous image",

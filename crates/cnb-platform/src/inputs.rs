@@ -62,6 +62,9 @@ pub struct Inputs {
     /// Things the phase should warn about once its logger is up.
     pub warnings: Vec<String>,
     pub(crate) values: BTreeMap<Key, Value>,
+    /// Every path input's default, placeholders replaced, for the paths a phase uses without
+    /// taking them as inputs (the creator's group.toml, the builder's analyzed.toml, ...).
+    pub(crate) defaults: BTreeMap<Key, PathBuf>,
 }
 
 impl Inputs {
@@ -102,14 +105,22 @@ impl Inputs {
         }
     }
 
+    /// A path input's value, else its default (`<layers>` replaced); the table gives every path
+    /// read this way a default (checked by a test).
+    pub fn path_or_default(&self, key: Key) -> &Path {
+        self.path(key)
+            .or_else(|| self.defaults.get(&key).map(PathBuf::as_path))
+            .unwrap_or(Path::new("/"))
+    }
+
     /// Whether the phase takes `key` at this Platform API.
     pub fn has(&self, key: Key) -> bool {
         self.values.contains_key(&key)
     }
 
-    /// `-layers`.
+    /// `-layers` / `CNB_LAYERS_DIR`.
     pub fn layers_dir(&self) -> &Path {
-        self.path(Key::Layers).unwrap_or(Path::new("/layers"))
+        self.path_or_default(Key::Layers)
     }
 
     /// `-uid` / `CNB_USER_ID`.
@@ -169,6 +180,14 @@ macro_rules! accessors {
             self.string(Key::$key)
         }
     };
+    (@one value $name:ident $key:ident $doc:literal) => {
+        #[doc = $doc]
+        #[doc = ""]
+        #[doc = "Always a value: the input when the phase takes it, else its default."]
+        pub fn $name(&self) -> &Path {
+            self.path_or_default(Key::$key)
+        }
+    };
     (@one flag $name:ident $key:ident $doc:literal) => {
         #[doc = $doc]
         pub fn $name(&self) -> bool {
@@ -184,26 +203,26 @@ macro_rules! accessors {
 }
 
 accessors! {
-    path analyzed_path Analyzed "`-analyzed` / `CNB_ANALYZED_PATH`.";
-    path app_dir App "`-app` / `CNB_APP_DIR`.";
+    value analyzed_path Analyzed "`-analyzed` / `CNB_ANALYZED_PATH`.";
+    value app_dir App "`-app` / `CNB_APP_DIR`.";
     path build_config_dir BuildConfig "`-build-config` / `CNB_BUILD_CONFIG_DIR`.";
-    path buildpacks_dir Buildpacks "`-buildpacks` / `CNB_BUILDPACKS_DIR`.";
+    value buildpacks_dir Buildpacks "`-buildpacks` / `CNB_BUILDPACKS_DIR`.";
     path cache_dir CacheDir "`-cache-dir` / `CNB_CACHE_DIR`.";
-    path extended_dir Extended "`-extended` / `CNB_EXTENDED_DIR`.";
-    path extensions_dir Extensions "`-extensions` / `CNB_EXTENSIONS_DIR`.";
-    path generated_dir Generated "`-generated` / `CNB_GENERATED_DIR`.";
-    path group_path Group "`-group` / `CNB_GROUP_PATH`.";
+    value extended_dir Extended "`-extended` / `CNB_EXTENDED_DIR`.";
+    value extensions_dir Extensions "`-extensions` / `CNB_EXTENSIONS_DIR`.";
+    value generated_dir Generated "`-generated` / `CNB_GENERATED_DIR`.";
+    value group_path Group "`-group` / `CNB_GROUP_PATH`.";
     path launch_cache_dir LaunchCache "`-launch-cache` / `CNB_LAUNCH_CACHE_DIR`.";
     path launcher_path Launcher "`-launcher`.";
     path launcher_sbom_dir LauncherSbom "`-launcher-sbom`.";
     path layout_dir LayoutDir "`-layout-dir` / `CNB_LAYOUT_DIR`.";
-    path order_path Order "`-order` / `CNB_ORDER_PATH` (resolved: `<layers>/order.toml` if present, else `/cnb/order.toml`).";
-    path plan_path Plan "`-plan` / `CNB_PLAN_PATH`.";
-    path platform_dir Platform "`-platform` / `CNB_PLATFORM_DIR`.";
-    path project_metadata_path ProjectMetadata "`-project-metadata` / `CNB_PROJECT_METADATA_PATH`.";
-    path report_path Report "`-report` / `CNB_REPORT_PATH`.";
-    path run_path Run "`-run` / `CNB_RUN_PATH`.";
-    path stack_path Stack "`-stack` / `CNB_STACK_PATH`.";
+    value order_path Order "`-order` / `CNB_ORDER_PATH` (resolved: `<layers>/order.toml` if present, else `/cnb/order.toml`).";
+    value plan_path Plan "`-plan` / `CNB_PLAN_PATH`.";
+    value platform_dir Platform "`-platform` / `CNB_PLATFORM_DIR`.";
+    value project_metadata_path ProjectMetadata "`-project-metadata` / `CNB_PROJECT_METADATA_PATH`.";
+    value report_path Report "`-report` / `CNB_REPORT_PATH`.";
+    value run_path Run "`-run` / `CNB_RUN_PATH`.";
+    value stack_path Stack "`-stack` / `CNB_STACK_PATH`.";
     path system_path System "`-system` / `CNB_SYSTEM_PATH`.";
     string build_image BuildImage "`-build-image` / `CNB_BUILD_IMAGE`.";
     string cache_image CacheImage "`-cache-image` / `CNB_CACHE_IMAGE`.";

@@ -59,6 +59,7 @@ pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inp
             .to_string(),
         warnings,
         values: BTreeMap::new(),
+        defaults: BTreeMap::new(),
     };
     for (def, availability) in table::inputs_of(phase, platform_api) {
         if let Some(value) = resolve(def, availability, &matches, env)? {
@@ -420,15 +421,25 @@ fn finish(inputs: &mut Inputs, env: &Env, cwd: &Path) -> Result<(), InputError> 
         }
     }
     // order.toml: <layers>/order.toml when the platform put one there, else the builder's.
+    let in_layers = layers.join("order.toml");
+    let order = if in_layers.exists() {
+        in_layers
+    } else {
+        PathBuf::from("/cnb/order.toml")
+    };
     if table::availability(phase, Key::Order).is_some() && inputs.path(Key::Order).is_none() {
-        let in_layers = layers.join("order.toml");
-        let order = if in_layers.exists() {
-            in_layers
-        } else {
-            PathBuf::from("/cnb/order.toml")
-        };
-        inputs.values.insert(Key::Order, Value::Path(order));
+        inputs.values.insert(Key::Order, Value::Path(order.clone()));
     }
+    // Every path's default, for the paths a phase uses without taking them as inputs.
+    inputs.defaults = table::INPUTS
+        .iter()
+        .filter(|d| d.kind == table::Kind::Path && !d.default.is_empty())
+        .map(|d| {
+            let replaced = d.default.replace("<layers>", &layers.to_string_lossy());
+            (d.key, absolute(cwd, Path::new(&replaced)))
+        })
+        .chain([(Key::Order, order), (Key::Layers, layers.clone())])
+        .collect();
 
     if phase == Phase::Launcher
         && let Some(kind) = inputs.string(Key::ProcessType)

@@ -126,10 +126,6 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), BuildError> {
     build(inputs, std::env::vars(), log)
 }
 
-fn path_or(inputs_path: Option<&Path>, fallback: PathBuf) -> PathBuf {
-    inputs_path.map(Path::to_path_buf).unwrap_or(fallback)
-}
-
 /// Builds with `env` as the lifecycle's own environment.
 pub fn build(
     inputs: &Inputs,
@@ -137,23 +133,19 @@ pub fn build(
     log: &Logger,
 ) -> Result<(), BuildError> {
     let layers = inputs.layers_dir().to_path_buf();
-    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml"))).map_err(
-        |source| BuildError::Input {
-            what: "group",
-            source,
-        },
-    )?;
+    let group = Group::read(inputs.group_path()).map_err(|source| BuildError::Input {
+        what: "group",
+        source,
+    })?;
     // Required, as upstream: a build without the detector's plan is a platform mistake.
-    let mut plan: Plan = read_toml(&path_or(inputs.plan_path(), layers.join("plan.toml")))
-        .map_err(|source| BuildError::Input {
-            what: "plan",
-            source,
-        })?;
-    let analyzed: Option<Analyzed> =
-        match path_or(inputs.analyzed_path(), layers.join("analyzed.toml")) {
-            p if p.is_file() => Some(Analyzed::read(&p)?),
-            _ => None,
-        };
+    let mut plan: Plan = read_toml(inputs.plan_path()).map_err(|source| BuildError::Input {
+        what: "plan",
+        source,
+    })?;
+    let analyzed: Option<Analyzed> = match inputs.analyzed_path() {
+        p if p.is_file() => Some(Analyzed::read(p)?),
+        _ => None,
+    };
     // As for detection: the recorded target, completed from the build container.
     let target_env = crate::target::env_vars(&crate::target::effective(
         analyzed.as_ref().and_then(Analyzed::target),
@@ -162,18 +154,9 @@ pub fn build(
     if sbom.exists() {
         std::fs::remove_dir_all(&sbom).map_err(io("remove", &sbom))?;
     }
-    let app = inputs
-        .app_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "/workspace".into());
-    let platform = inputs
-        .platform_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "/platform".into());
-    let buildpacks = inputs
-        .buildpacks_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| "/cnb/buildpacks".into());
+    let app = inputs.app_dir().to_path_buf();
+    let platform = inputs.platform_dir().to_path_buf();
+    let buildpacks = inputs.buildpacks_dir().to_path_buf();
     let scratch = tempfile::Builder::new()
         .prefix("cnb-build-")
         .tempdir()

@@ -17,7 +17,7 @@ mod system;
 mod target;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use cnb_api::Version;
 use cnb_formats::FormatError;
@@ -147,10 +147,7 @@ pub fn detect(
     log: &Logger,
 ) -> Result<(), DetectError> {
     let papi = inputs.platform_api;
-    let layers = inputs.layers_dir().to_path_buf();
-    let path_or = |p: Option<&Path>, default: PathBuf| p.map(Path::to_path_buf).unwrap_or(default);
-
-    let order_path = path_or(inputs.order_path(), "/cnb/order.toml".into());
+    let order_path = inputs.order_path().to_path_buf();
     let order = Order::read(&order_path).map_err(DetectError::Order)?;
     let ext_groups = extensions::groups(
         &order.order_extensions,
@@ -161,7 +158,7 @@ pub fn detect(
     )?;
     let system = system::load(inputs.system_path(), papi, log).map_err(DetectError::System)?;
     let groups = system::merge(&order.order, &system, log);
-    let analyzed_path = path_or(inputs.analyzed_path(), layers.join("analyzed.toml"));
+    let analyzed_path = inputs.analyzed_path();
     let analyzed = match analyzed_path.is_file() {
         true => Some(Analyzed::read(&analyzed_path).map_err(DetectError::Analyzed)?),
         false => None,
@@ -170,15 +167,15 @@ pub fn detect(
 
     // Every buildpack a top-level group names, and every extension, is found and API-checked
     // before anything runs.
-    let mut store = Store::new(&path_or(inputs.buildpacks_dir(), "/cnb/buildpacks".into()))
-        .with_extensions(inputs.extensions_dir());
+    let mut store =
+        Store::new(inputs.buildpacks_dir()).with_extensions(Some(inputs.extensions_dir()));
     for e in groups.iter().flatten().chain(ext_groups.iter().flatten()) {
         store.find(e).map_err(DetectError::Verify)?;
     }
 
     let base = Env::for_build(env);
-    let app = path_or(inputs.app_dir(), "/workspace".into());
-    let platform = path_or(inputs.platform_dir(), "/platform".into());
+    let app = inputs.app_dir().to_path_buf();
+    let platform = inputs.platform_dir().to_path_buf();
     let scratch = tempfile::Builder::new()
         .prefix("cnb-detect-")
         .tempdir()
@@ -225,9 +222,9 @@ pub fn detect(
         });
     };
     detector.journal.flush(log, false);
-    let plan_path = path_or(inputs.plan_path(), layers.join("plan.toml"));
+    let plan_path = inputs.plan_path();
     group
-        .write(&path_or(inputs.group_path(), layers.join("group.toml")))
+        .write(inputs.group_path())
         .map_err(DetectError::Write)?;
     cnb_formats::write_toml(&plan_path, &plan).map_err(DetectError::Write)?;
     if group.group_extensions.is_empty() {
@@ -251,12 +248,12 @@ pub fn detect(
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let run_path = path_or(inputs.run_path(), "/cnb/run.toml".into());
+    let run_path = inputs.run_path();
     let run_metadata = match papi >= Version::new(0, 12) {
         true => cnb_formats::read_toml_if_exists(&run_path).map_err(DetectError::Run)?,
         false => None,
     };
-    let generated = path_or(inputs.generated_dir(), layers.join("generated"));
+    let generated = inputs.generated_dir().to_path_buf();
     let gen_ctx = generate::GenerateEnv {
         base: &base,
         platform: &platform,

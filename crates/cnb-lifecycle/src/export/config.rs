@@ -46,16 +46,10 @@ fn run_image_for_export(
     let recorded = build.analyzed.run_image.as_ref();
     let recorded_name = recorded.map(|r| r.image.as_str()).unwrap_or_default();
     let from_files = if inputs.platform_api < Version::new(0, 12) {
-        let stack: Option<StackToml> = match inputs.stack_path() {
-            Some(path) => cnb_formats::read_toml_if_exists(path)?,
-            None => None,
-        };
+        let stack: Option<StackToml> = cnb_formats::read_toml_if_exists(inputs.stack_path())?;
         stack.map(|s| s.run_image)
     } else {
-        let run: Option<RunMetadata> = match inputs.run_path() {
-            Some(path) => cnb_formats::read_toml_if_exists(path)?,
-            None => None,
-        };
+        let run: Option<RunMetadata> = cnb_formats::read_toml_if_exists(inputs.run_path())?;
         run.and_then(|run| {
             if recorded_name.is_empty() {
                 return run.images.into_iter().next();
@@ -126,10 +120,8 @@ pub(super) fn apply(
         labels::BUILD_METADATA,
         &build_md.to_label().map_err(encode)?,
     );
-    let project: ProjectMetadata = match inputs.project_metadata_path() {
-        Some(p) => cnb_formats::read_toml_if_exists(p)?.unwrap_or_default(),
-        None => ProjectMetadata::default(),
-    };
+    let project: ProjectMetadata =
+        cnb_formats::read_toml_if_exists(inputs.project_metadata_path())?.unwrap_or_default();
     image.set_label(
         labels::PROJECT_METADATA,
         &project.to_label().map_err(encode)?,
@@ -154,10 +146,7 @@ pub(super) fn apply(
     }
 
     let layers = inputs.layers_dir().to_string_lossy().into_owned();
-    let app = inputs
-        .app_dir()
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "/workspace".into());
+    let app = inputs.app_dir().to_string_lossy().into_owned();
     // The base config's PATH: the run image's, or the extended run image's.
     let run_path = image
         .env("PATH")

@@ -15,7 +15,7 @@ use cnb_image::{
     Blob, BlobData, Digest, Image, ImageBuilder, LayoutStore, Opened, TargetRequest, TargetSource,
     open,
 };
-use cnb_platform::{Inputs, Key, Logger};
+use cnb_platform::{Inputs, Logger};
 
 use super::ExportError;
 use super::layers::Context;
@@ -57,11 +57,7 @@ pub(crate) fn open_extended(
     if inputs.platform_api < Version::new(0, 12) {
         return Ok(None);
     }
-    let dir = inputs
-        .path(Key::Extended)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| inputs.layers_dir().join("extended"))
-        .join("run");
+    let dir = inputs.extended_dir().join("run");
     let entries: Vec<PathBuf> = match std::fs::read_dir(&dir) {
         Ok(rd) => rd.filter_map(|e| e.ok()).map(|e| e.path()).collect(),
         Err(_) => Vec::new(),

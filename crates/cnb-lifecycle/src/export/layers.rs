@@ -293,11 +293,7 @@ pub(crate) fn sbom_layer(ctx: &mut Context) -> Result<Option<LayerSha>, LayerErr
 /// matched directory takes everything below it; a file goes to the first slice that matches), then
 /// one layer with the rest. Each slice makes a layer even when empty, as upstream.
 pub(crate) fn app_layers(ctx: &mut Context, slices: &[Slice]) -> Result<Vec<LayerSha>, LayerError> {
-    let dir = ctx
-        .inputs
-        .app_dir()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/workspace"));
+    let dir = ctx.inputs.app_dir().to_path_buf();
     let root = dir.to_string_lossy().into_owned();
     let mut entries: Vec<PathBuf> = Vec::new();
     for e in walkdir::WalkDir::new(&dir)

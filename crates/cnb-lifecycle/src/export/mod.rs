@@ -166,11 +166,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
         cache_store.as_deref().unwrap_or(store.as_ref()),
         log,
     );
-    let path = inputs
-        .report_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| inputs.layers_dir().join("report.toml"));
-    cnb_formats::write_toml(&path, &report)?;
+    cnb_formats::write_toml(inputs.report_path(), &report)?;
     Ok(())
 }
 
@@ -180,10 +176,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
         return;
     }
     let layers = inputs.layers_dir();
-    let group_path = inputs
-        .group_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("group.toml"));
+    let group_path = inputs.group_path();
     let owner = cnb_archive::Owner {
         uid: inputs.uid(),
         gid: inputs.gid(),
@@ -235,14 +228,8 @@ struct Build {
 
 fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
     let layers = inputs.layers_dir();
-    let analyzed_path = inputs
-        .analyzed_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("analyzed.toml"));
-    let group_path = inputs
-        .group_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| layers.join("group.toml"));
+    let analyzed_path = inputs.analyzed_path();
+    let group_path = inputs.group_path();
     Ok(Build {
         analyzed: Analyzed::read(&analyzed_path)?,
         group: Group::read(&group_path)?,
@@ -432,10 +419,7 @@ fn open_launch_cache(
 }
 
 fn analyzed_display(inputs: &Inputs) -> String {
-    inputs
-        .analyzed_path()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "analyzed.toml".into())
+    inputs.analyzed_path().display().to_string()
 }
 
 /// The run image for the build's target: `-os/-arch` if given, else the target analyzed.toml

@@ -133,10 +133,6 @@ struct Found {
     args: Vec<(String, String)>,
 }
 
-fn path_or(p: Option<&Path>, fallback: PathBuf) -> PathBuf {
-    p.map_or(fallback, Path::to_path_buf)
-}
-
 /// Extends the image whose file system is `root`, `env` being the process's environment.
 pub fn extend(
     inputs: &Inputs,
@@ -166,24 +162,18 @@ pub fn extend(
         return Err(ExtendError::NotRoot);
     }
     let layers = inputs.layers_dir().to_path_buf();
-    let group = Group::read(&path_or(inputs.group_path(), layers.join("group.toml"))).map_err(
-        |source| ExtendError::Input {
-            what: "group",
-            source,
-        },
-    )?;
-    let analyzed = Analyzed::read(&path_or(
-        inputs.analyzed_path(),
-        layers.join("analyzed.toml"),
-    ))
-    .map_err(|source| ExtendError::Input {
+    let group = Group::read(inputs.group_path()).map_err(|source| ExtendError::Input {
+        what: "group",
+        source,
+    })?;
+    let analyzed = Analyzed::read(inputs.analyzed_path()).map_err(|source| ExtendError::Input {
         what: "analyzed",
         source,
     })?;
-    let app = path_or(inputs.app_dir(), "/workspace".into());
-    let generated = path_or(inputs.generated_dir(), layers.join("generated"));
-    let extended = path_or(inputs.extended_dir(), layers.join("extended"));
-    let platform = path_or(inputs.platform_dir(), "/platform".into());
+    let app = inputs.app_dir().to_path_buf();
+    let generated = inputs.generated_dir().to_path_buf();
+    let extended = inputs.extended_dir().to_path_buf();
+    let platform = inputs.platform_dir().to_path_buf();
     let found = dockerfiles(&group, &kind, &generated, &app, papi)?;
     let (uid, gid) = (inputs.uid(), inputs.gid());
 

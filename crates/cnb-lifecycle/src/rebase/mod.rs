@@ -3,8 +3,6 @@
 //! the app image's platform; a single-platform run image of another platform is refused unless
 //! `-force`. An app image that is an index is rebased child by child (`index`, our addition).
 
-use std::path::Path;
-
 use cnb_api::Version;
 use cnb_formats::FormatError;
 use cnb_formats::labels::{self, LayersMetadata, RunImageRef, StackMetadata};
@@ -102,11 +100,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RebaseError> {
     }
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
     let report = rebase(inputs, store.as_ref(), log)?;
-    let path = inputs
-        .report_path()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| inputs.layers_dir().join("report.toml"));
-    cnb_formats::write_toml(&path, &report)?;
+    cnb_formats::write_toml(inputs.report_path(), &report)?;
     Ok(())
 }
 

@@ -24,12 +24,12 @@ fn launcher_reads_the_environment_only() {
         ("CNB_LOG_LEVEL", "nonsense"),
     ];
     let i = run(Phase::Launcher, "0.15", &["echo"], &env).unwrap();
-    assert_eq!(i.app_dir(), Some(Path::new("/srv")));
+    assert_eq!(i.app_dir(), Path::new("/srv"));
     assert_eq!(i.layers_dir(), Path::new("/l"));
     assert!(i.no_color);
     assert!(i.warnings.is_empty());
     let i = run(Phase::Launcher, "0.15", &[], &[]).unwrap();
-    assert_eq!(i.app_dir(), Some(Path::new("/workspace")));
+    assert_eq!(i.app_dir(), Path::new("/workspace"));
     assert_eq!(i.layers_dir(), Path::new("/layers"));
 }
 
@@ -50,7 +50,7 @@ fn launcher_warns_about_process_type_and_still_needs_the_platform_api() {
 fn extender_kind_and_extended_arrive_at_0_12() {
     let i = run(Phase::Extender, "0.12", &["-kind", "run"], &[]).unwrap();
     assert_eq!(i.extend_kind(), Some("run"));
-    assert_eq!(i.extended_dir(), Some(Path::new("/layers/extended")));
+    assert_eq!(i.extended_dir(), Path::new("/layers/extended"));
     assert_eq!(i.kaniko_cache_ttl(), Some("336h"));
     let i = run(Phase::Extender, "0.12", &[], &[("CNB_EXTEND_KIND", "run")]).unwrap();
     assert_eq!(i.extend_kind(), Some("run"));
@@ -95,7 +95,21 @@ fn named_accessors_match_the_keys() {
     assert_eq!(i.previous_image(), Some("r/app"));
     assert_eq!(i.cache_dir(), Some(Path::new("/c")));
     assert_eq!(i.system_path(), Some(Path::new("/cnb/system.toml")));
-    assert_eq!(i.report_path(), i.path(Key::Report));
+    assert_eq!(Some(i.report_path()), i.path(Key::Report));
     assert!(i.skip_layers());
     assert_eq!(i.output_names(), ["r/app", "r/t"]);
+}
+
+#[test]
+fn paths_a_phase_takes_no_flag_for_still_have_their_defaults() {
+    // The creator has no -group, -plan, -analyzed, -generated or -extensions: it uses the
+    // defaults, under its -layers, as upstream fills them.
+    let i = run(Phase::Creator, "0.13", &["-layers", "/l", "r/app"], &[]).unwrap();
+    assert_eq!(i.group_path(), Path::new("/l/group.toml"));
+    assert_eq!(i.plan_path(), Path::new("/l/plan.toml"));
+    assert_eq!(i.analyzed_path(), Path::new("/l/analyzed.toml"));
+    assert_eq!(i.generated_dir(), Path::new("/l/generated"));
+    assert_eq!(i.extensions_dir(), Path::new("/cnb/extensions"));
+    assert_eq!(i.report_path(), Path::new("/l/report.toml"));
+    assert!(!i.has(Key::Group), "no -group flag for the creator");
 }
