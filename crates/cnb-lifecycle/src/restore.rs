@@ -233,7 +233,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     if let (Some(a), Some(store)) = (analyzed.as_mut(), &build_image_store) {
         crate::build_image::record(inputs, store.as_ref(), a, log)
             .map_err(RestoreError::BuildImage)?;
-        a.write(&analyzed_path)?;
+        a.write(analyzed_path)?;
     }
     if let (Some(a), Some(store)) = (analyzed.as_mut(), &store) {
         if check_selected {
@@ -246,7 +246,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
             };
             match update_run_image(inputs, run_store, a, by_name) {
                 Ok(()) => {
-                    a.write(&analyzed_path)?;
+                    a.write(analyzed_path)?;
                     if let (RunImageRead::Extensions, Some(k)) = (read, &kaniko) {
                         save_kaniko_copy(inputs, run_store, a, k, log);
                     }

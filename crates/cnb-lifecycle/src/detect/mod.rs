@@ -160,7 +160,7 @@ pub fn detect(
     let groups = system::merge(&order.order, &system, log);
     let analyzed_path = inputs.analyzed_path();
     let analyzed = match analyzed_path.is_file() {
-        true => Some(Analyzed::read(&analyzed_path).map_err(DetectError::Analyzed)?),
+        true => Some(Analyzed::read(analyzed_path).map_err(DetectError::Analyzed)?),
         false => None,
     };
     let target = crate::target::effective(analyzed.as_ref().and_then(Analyzed::target));
@@ -226,7 +226,7 @@ pub fn detect(
     group
         .write(inputs.group_path())
         .map_err(DetectError::Write)?;
-    cnb_formats::write_toml(&plan_path, &plan).map_err(DetectError::Write)?;
+    cnb_formats::write_toml(plan_path, &plan).map_err(DetectError::Write)?;
     if group.group_extensions.is_empty() {
         return Ok(());
     }
@@ -250,7 +250,7 @@ pub fn detect(
         .collect::<Result<Vec<_>, _>>()?;
     let run_path = inputs.run_path();
     let run_metadata = match papi >= Version::new(0, 12) {
-        true => cnb_formats::read_toml_if_exists(&run_path).map_err(DetectError::Run)?,
+        true => cnb_formats::read_toml_if_exists(run_path).map_err(DetectError::Run)?,
         false => None,
     };
     let generated = inputs.generated_dir().to_path_buf();
@@ -267,8 +267,8 @@ pub fn detect(
     };
     let (plan, analyzed) =
         generate::generate(&modules, plan, analyzed.unwrap_or_default(), &gen_ctx, log)?;
-    analyzed.write(&analyzed_path).map_err(DetectError::Write)?;
-    cnb_formats::write_toml(&plan_path, &plan).map_err(DetectError::Write)?;
+    analyzed.write(analyzed_path).map_err(DetectError::Write)?;
+    cnb_formats::write_toml(plan_path, &plan).map_err(DetectError::Write)?;
     Ok(())
 }
 

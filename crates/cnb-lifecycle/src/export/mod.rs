@@ -181,7 +181,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
         uid: inputs.uid(),
         gid: inputs.gid(),
     };
-    let group = match Group::read(&group_path) {
+    let group = match Group::read(group_path) {
         Ok(g) => g,
         Err(e) => {
             log.warn(format!("failed to export the cache: {e}"));
@@ -231,8 +231,8 @@ fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
     let analyzed_path = inputs.analyzed_path();
     let group_path = inputs.group_path();
     Ok(Build {
-        analyzed: Analyzed::read(&analyzed_path)?,
-        group: Group::read(&group_path)?,
+        analyzed: Analyzed::read(analyzed_path)?,
+        group: Group::read(group_path)?,
         metadata: LaunchMetadata::read(&layers.join("config").join("metadata.toml"))?,
     })
 }

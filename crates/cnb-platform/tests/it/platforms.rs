@@ -255,10 +255,7 @@ fn kpack_build_pod() {
             ],
             &[("SOURCE_DATE_EPOCH", "1700000000")],
         );
-        assert_eq!(
-            i.report_path().to_str(),
-            Some("/var/report/report.toml")
-        );
+        assert_eq!(i.report_path().to_str(), Some("/var/report/report.toml"));
     }
 }
 
