@@ -31,6 +31,11 @@ impl GroupElement {
     pub fn name(&self) -> String {
         format!("{}@{}", self.id, self.version)
     }
+
+    /// The directory its id names ([`crate::id::dir_name`]).
+    pub fn dir_name(&self) -> String {
+        crate::id::dir_name(&self.id)
+    }
 }
 
 /// The whole group.toml.

@@ -21,6 +21,7 @@ pub mod dockerfile;
 pub mod exec_d;
 pub mod extend_config;
 pub mod group;
+pub mod id;
 pub mod labels;
 pub mod launch;
 pub mod layer;

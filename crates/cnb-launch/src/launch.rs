@@ -165,7 +165,7 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
 fn layer_dirs(layers: &Path, md: &LaunchMetadata) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for bp in &md.buildpacks {
-        let dir = layers.join(bp.id.replace('/', "_"));
+        let dir = layers.join(cnb_formats::id::dir_name(&bp.id));
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&dir)
             .map(|rd| {
                 rd.filter_map(|e| e.ok().map(|e| e.path()))

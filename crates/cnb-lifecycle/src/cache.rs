@@ -214,7 +214,7 @@ fn cache_layers(
 ) -> Result<Vec<CachedLayer>, CacheError> {
     let mut out = Vec::new();
     for bp in &group.group {
-        let dir = layers.join(bp.id.replace('/', "_"));
+        let dir = layers.join(cnb_formats::id::dir_name(&bp.id));
         let names = crate::layer_files::layer_names(&dir);
         for name in names {
             let md = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))?;

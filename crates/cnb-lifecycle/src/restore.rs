@@ -509,7 +509,7 @@ pub fn restore(
         }
     }
     for bp in &group.group {
-        let dir = layers.join(bp.id.replace('/', "_"));
+        let dir = layers.join(cnb_formats::id::dir_name(&bp.id));
         std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
         let previous = app_md.buildpack(&bp.id);
         if let Some(store) = previous.and_then(|b| b.store.as_ref()) {
@@ -584,7 +584,7 @@ fn restore_sbom_files(layers: &Path, group: &Group) -> Result<(), RestoreError> 
         return Ok(());
     }
     for bp in &group.group {
-        let escaped = bp.id.replace('/', "_");
+        let escaped = cnb_formats::id::dir_name(&bp.id);
         for kind in ["launch", "cache"] {
             let Ok(rd) = std::fs::read_dir(sbom.join(kind).join(&escaped)) else {
                 continue;

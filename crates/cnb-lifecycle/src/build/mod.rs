@@ -167,7 +167,9 @@ pub fn build(
     let (mut launch_bom, mut build_bom) = (Vec::new(), Vec::new());
     let mut group_out: Vec<GroupElement> = Vec::new();
     for (i, bp) in group.group.iter().enumerate() {
-        let bp_dir = buildpacks.join(bp.id.replace('/', "_")).join(&bp.version);
+        let bp_dir = buildpacks
+            .join(cnb_formats::id::dir_name(&bp.id))
+            .join(&bp.version);
         let desc = BuildpackDescriptor::read(&bp_dir.join("buildpack.toml"))?;
         let api_raw = if bp.api.is_empty() {
             desc.api.clone()
@@ -183,7 +185,7 @@ pub fn build(
                 });
             }
         };
-        let bp_layers = layers.join(bp.id.replace('/', "_"));
+        let bp_layers = layers.join(cnb_formats::id::dir_name(&bp.id));
         std::fs::create_dir_all(&bp_layers).map_err(io("create", &bp_layers))?;
         let bp_plan = plan.for_buildpack(&bp.id);
         let plan_path = scratch.path().join(format!("plan-{i}.toml"));

@@ -58,7 +58,7 @@ pub fn collect(
     declared: &[String],
     layers: &Path,
 ) -> Result<(), SbomError> {
-    let escaped = bp_id.replace('/', "_");
+    let escaped = cnb_formats::id::dir_name(bp_id);
     let Ok(rd) = std::fs::read_dir(bp_layers) else {
         return Ok(());
     };

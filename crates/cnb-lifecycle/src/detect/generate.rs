@@ -179,7 +179,7 @@ fn run_one(
         extension: name.clone(),
         message: format!("{what} {}: {e}", path.display()),
     };
-    let escaped = ext.element.id.replace('/', "_");
+    let escaped = ext.element.dir_name();
     let bin = ext.dir.join("bin").join("generate");
     if !bin.exists() {
         return Ok(ext.dir.join("generate"));
@@ -332,7 +332,7 @@ fn place(outputs: &[Output], ctx: &GenerateEnv, log: &Logger) -> Result<(), Gene
         let dir = ctx
             .generated
             .join(o.kind)
-            .join(o.extension.replace('/', "_"));
+            .join(cnb_formats::id::dir_name(&o.extension));
         std::fs::create_dir_all(&dir).map_err(|e| fail("create", &dir, e))?;
         let to = dir.join(format!("Dockerfile{suffix}"));
         log.debug(format!("Copying {} to {}", o.path.display(), to.display()));

@@ -107,7 +107,7 @@ impl Store {
         if e.extension {
             return self.find_extension(e);
         }
-        let id_dir = self.root.join(e.id.replace('/', "_"));
+        let id_dir = self.root.join(e.dir_name());
         let version = if e.version.is_empty() {
             only_version(&id_dir).ok_or_else(|| LookupError::NotFound {
                 buildpack: e.id.clone(),
@@ -173,7 +173,7 @@ impl Store {
         let Some(root) = &self.extensions else {
             return Err(not_found(PathBuf::from("extensions directory")));
         };
-        let id_dir = root.join(e.id.replace('/', "_"));
+        let id_dir = root.join(e.dir_name());
         let version = match e.version.is_empty() {
             true => only_version(&id_dir)
                 .ok_or_else(|| not_found(id_dir.join("<version>").join("extension.toml")))?,

@@ -33,7 +33,9 @@ pub(super) fn build_report(
     }
     let mut bom: Vec<BomEntry> = Vec::new();
     for bp in &group.group {
-        let path = layers.join(super::escape_id(&bp.id)).join("build.toml");
+        let path = layers
+            .join(cnb_formats::id::dir_name(&bp.id))
+            .join("build.toml");
         let Some(build) = read_toml_if_exists::<BuildToml>(&path)? else {
             continue;
         };

@@ -22,8 +22,6 @@ use crate::launch_cache::LaunchCache;
 use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
 use cnb_platform::{Inputs, Logger};
 
-use super::escape_id;
-
 /// Where the launcher lives in every app image.
 pub const LAUNCHER_PATH: &str = "/cnb/lifecycle/launcher";
 
@@ -202,7 +200,10 @@ pub(crate) fn buildpack_layers(
 ) -> Result<Vec<BuildpackLayersMetadata>, LayerError> {
     let mut out = Vec::new();
     for bp in &group.group {
-        let dir = ctx.inputs.layers_dir().join(escape_id(&bp.id));
+        let dir = ctx
+            .inputs
+            .layers_dir()
+            .join(cnb_formats::id::dir_name(&bp.id));
         let names = crate::layer_files::layer_names(&dir);
         let previous = ctx.previous_md.buildpack(&bp.id).cloned();
         let mut layers = BTreeMap::new();

@@ -480,10 +480,6 @@ fn open_previous(
     }
 }
 
-pub(crate) fn escape_id(id: &str) -> String {
-    id.replace('/', "_")
-}
-
 /// The launcher's SBOM files (`-launcher-sbom`, Platform API 0.11+) join the launch SBOM layer
 /// under `<layers>/sbom/launch/buildpacksio_lifecycle/launcher/`.
 fn copy_launcher_sbom(inputs: &Inputs) -> std::io::Result<()> {

@@ -391,7 +391,7 @@ fn dockerfiles(
 ) -> Result<Vec<Found>, ExtendError> {
     let mut out = Vec::new();
     for ext in &group.group_extensions {
-        let id = ext.id.replace('/', "_");
+        let id = ext.dir_name();
         let bad = |source| ExtendError::Dockerfile {
             extension: ext.id.clone(),
             source,
