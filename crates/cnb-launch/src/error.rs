@@ -73,12 +73,12 @@ impl LaunchError {
         }
     }
 
-    /// The exit code: 11, 12, else 82.
-    pub fn exit_code(&self) -> u8 {
+    /// The exit code: an API problem's, else the launch error's.
+    pub fn exit_code(&self) -> cnb_api::ExitCode {
         match self {
-            LaunchError::PlatformApi(_) => 11,
-            LaunchError::BuildpackApi { .. } => 12,
-            _ => 82,
+            LaunchError::PlatformApi(_) => cnb_api::ExitCode::IncompatiblePlatformApi,
+            LaunchError::BuildpackApi { .. } => cnb_api::ExitCode::IncompatibleBuildpackApi,
+            _ => cnb_api::ExitCode::LaunchError,
         }
     }
 }
