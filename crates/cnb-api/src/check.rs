@@ -63,6 +63,26 @@ impl Apis {
     }
 }
 
+/// The one Buildpack API check, for buildpacks and extensions alike (upstream's
+/// `cmd.VerifyBuildpackAPI`): `raw` parsed, refused unless supported, and when deprecated a
+/// warning (`kind 'name' requests deprecated API '0.x'`), or a refusal under
+/// `CNB_DEPRECATION_MODE=error`. `kind` is `Buildpack` or `Extension`, as in the warning.
+pub fn verify_buildpack_api(
+    kind: &str,
+    name: &str,
+    raw: &str,
+    mode: DeprecationMode,
+) -> Result<Accepted, ApiError> {
+    let mut accepted = BUILDPACK.check(raw, mode)?;
+    if accepted.warning.is_some() {
+        accepted.warning = Some(format!(
+            "{kind} '{name}' requests deprecated API '{}'",
+            accepted.version
+        ));
+    }
+    Ok(accepted)
+}
+
 /// How this lifecycle serves Platform API `version`.
 pub fn platform_support(version: Version) -> Support {
     PLATFORM.support(version)
@@ -100,6 +120,16 @@ mod tests {
         let err = PLATFORM.check("zero", DeprecationMode::Warn).unwrap_err();
         assert!(matches!(err, ApiError::Invalid { .. }));
         assert!(err.to_string().contains("'zero'"), "{err}");
+    }
+
+    #[test]
+    fn the_buildpack_verifier_names_the_module() {
+        let ok =
+            verify_buildpack_api("Buildpack", "a/b@1", "0.12", DeprecationMode::Error).unwrap();
+        assert_eq!(ok.version, Version::new(0, 12));
+        let err =
+            verify_buildpack_api("Extension", "e@1", "0.1", DeprecationMode::Warn).unwrap_err();
+        assert!(matches!(err, ApiError::Unsupported { .. }), "{err}");
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod exit;
 mod support;
 mod version;
 
-pub use check::{Accepted, ApiError, buildpack_support, platform_support};
+pub use check::{Accepted, ApiError, buildpack_support, platform_support, verify_buildpack_api};
 pub use deprecation::{DeprecationMode, InvalidDeprecationMode};
 pub use exit::ExitCode;
 pub use support::{Apis, BUILDPACK, PLATFORM, Support};

@@ -5,7 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cnb_api::{BUILDPACK, PLATFORM, Support, Version};
+use cnb_api::{PLATFORM, Support, Version};
 use cnb_formats::metadata::LaunchMetadata;
 
 use crate::process::{Selected, select};
@@ -80,16 +80,20 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
     let app = PathBuf::from(var_os(&req.env, "CNB_APP_DIR").unwrap_or("/workspace".as_ref()));
     let exec_env = var(&req.env, "CNB_EXEC_ENV").unwrap_or_else(|| "production".into());
     let md = LaunchMetadata::read_for(&layers.join("config").join("metadata.toml"), papi)?;
+    // An unknown mode is the default's (warn), as upstream reads it.
+    let mode = var(&req.env, "CNB_DEPRECATION_MODE")
+        .and_then(|m| m.parse().ok())
+        .unwrap_or_default();
     for bp in &md.buildpacks {
-        let ok = bp
-            .api
-            .parse::<Version>()
-            .is_ok_and(|v| BUILDPACK.support(v) != Support::Unsupported);
-        if !ok {
-            return Err(LaunchError::BuildpackApi {
-                buildpack: bp.id.clone(),
-                api: bp.api.clone(),
-            });
+        let accepted =
+            cnb_api::verify_buildpack_api("Buildpack", &bp.id, &bp.api, mode).map_err(|_| {
+                LaunchError::BuildpackApi {
+                    buildpack: bp.id.clone(),
+                    api: bp.api.clone(),
+                }
+            })?;
+        if let Some(w) = accepted.warning {
+            warn(&w);
         }
     }
     if let Some(t) = var(&req.env, "CNB_PROCESS_TYPE") {

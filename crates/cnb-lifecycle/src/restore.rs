@@ -20,7 +20,7 @@
 
 use std::path::Path;
 
-use cnb_api::{BUILDPACK, Support, Version};
+use cnb_api::{BUILDPACK, Version};
 use cnb_archive::ExtractOptions;
 use cnb_formats::FormatError;
 use cnb_formats::analyzed::Analyzed;
@@ -435,17 +435,19 @@ pub fn restore(
 ) -> Result<(), RestoreError> {
     let layers = inputs.layers_dir();
     let group = Group::read(inputs.group_path())?;
-    for bp in &group.group {
-        let ok = bp.api.is_empty()
-            || bp
-                .api
-                .parse::<Version>()
-                .is_ok_and(|v| BUILDPACK.support(v) != Support::Unsupported);
-        if !ok {
-            return Err(RestoreError::Api {
-                buildpack: bp.name(),
-                api: bp.api.clone(),
-            });
+    for bp in group.group.iter().filter(|bp| !bp.api.is_empty()) {
+        let accepted = cnb_api::verify_buildpack_api(
+            "Buildpack",
+            &bp.name(),
+            &bp.api,
+            inputs.deprecation_mode,
+        )
+        .map_err(|_| RestoreError::Api {
+            buildpack: bp.name(),
+            api: bp.api.clone(),
+        })?;
+        if let Some(w) = accepted.warning {
+            log.warn(w);
         }
     }
     let analyzed_path = inputs.analyzed_path();

@@ -9,7 +9,7 @@ mod sbom;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cnb_api::{BUILDPACK, Support, Version};
+use cnb_api::{BUILDPACK, Version};
 use cnb_formats::analyzed::Analyzed;
 use cnb_formats::bom::BomBuildpack;
 use cnb_formats::build_toml::BuildToml;
@@ -176,15 +176,20 @@ pub fn build(
         } else {
             bp.api.clone()
         };
-        let api: Version = match api_raw.parse() {
-            Ok(v) if BUILDPACK.support(v) != Support::Unsupported => v,
-            _ => {
-                return Err(BuildError::Api {
-                    buildpack: bp.name(),
-                    api: api_raw,
-                });
-            }
-        };
+        let api = cnb_api::verify_buildpack_api(
+            "Buildpack",
+            &bp.name(),
+            &api_raw,
+            inputs.deprecation_mode,
+        )
+        .map_err(|_| BuildError::Api {
+            buildpack: bp.name(),
+            api: api_raw.clone(),
+        })?;
+        if let Some(w) = api.warning {
+            log.warn(w);
+        }
+        let api = api.version;
         let bp_layers = layers.join(cnb_formats::id::dir_name(&bp.id));
         std::fs::create_dir_all(&bp_layers).map_err(io("create", &bp_layers))?;
         let bp_plan = plan.for_buildpack(&bp.id);

@@ -167,10 +167,14 @@ pub fn detect(
 
     // Every buildpack a top-level group names, and every extension, is found and API-checked
     // before anything runs.
-    let mut store =
-        Store::new(inputs.buildpacks_dir()).with_extensions(Some(inputs.extensions_dir()));
+    let mut store = Store::new(inputs.buildpacks_dir())
+        .with_extensions(Some(inputs.extensions_dir()))
+        .with_deprecation_mode(inputs.deprecation_mode);
     for e in groups.iter().flatten().chain(ext_groups.iter().flatten()) {
         store.find(e).map_err(DetectError::Verify)?;
+    }
+    for w in store.warnings.drain(..) {
+        log.warn(w);
     }
 
     let base = Env::for_build(env);

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use cnb_api::{BUILDPACK, Support, Version};
+use cnb_api::{BUILDPACK, DeprecationMode, Version};
 use cnb_formats::FormatError;
 use cnb_formats::descriptor::{BuildpackDescriptor, ExtensionDescriptor};
 use cnb_formats::group::GroupElement;
@@ -83,6 +83,9 @@ pub struct Store {
     root: PathBuf,
     extensions: Option<PathBuf>,
     cache: HashMap<String, Module>,
+    mode: DeprecationMode,
+    /// Deprecated Buildpack APIs met, for the caller to log.
+    pub warnings: Vec<String>,
 }
 
 impl Store {
@@ -92,7 +95,23 @@ impl Store {
             root: root.to_path_buf(),
             extensions: None,
             cache: HashMap::new(),
+            mode: DeprecationMode::default(),
+            warnings: Vec::new(),
         }
+    }
+
+    /// What a deprecated Buildpack API does (`CNB_DEPRECATION_MODE`).
+    pub fn with_deprecation_mode(mut self, mode: DeprecationMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The one Buildpack API check ([`cnb_api::verify_buildpack_api`]); a deprecation warning
+    /// is kept for the caller.
+    fn verify(&mut self, kind: &str, name: &str, raw: &str) -> Option<Version> {
+        let accepted = cnb_api::verify_buildpack_api(kind, name, raw, self.mode).ok()?;
+        self.warnings.extend(accepted.warning);
+        Some(accepted.version)
     }
 
     /// Also looks up extensions, in `<dir>/<id with / as _>/<version>/extension.toml`.
@@ -134,9 +153,9 @@ impl Store {
             buildpack: key.clone(),
             source,
         })?;
-        let api = match desc.api.parse::<Version>() {
-            Ok(v) if BUILDPACK.support(v) != Support::Unsupported => v,
-            _ => {
+        let api = match self.verify("Buildpack", &key, &desc.api) {
+            Some(v) => v,
+            None => {
                 return Err(LookupError::Api {
                     buildpack: key,
                     api: desc.api.clone(),
@@ -194,8 +213,8 @@ impl Store {
             source,
         })?;
         // Extensions came with Buildpack API 0.9.
-        let api = match desc.api.parse::<Version>() {
-            Ok(v) if v >= Version::new(0, 9) && BUILDPACK.support(v) != Support::Unsupported => v,
+        let api = match self.verify("Extension", &name, &desc.api) {
+            Some(v) if v >= Version::new(0, 9) => v,
             _ => {
                 return Err(LookupError::Api {
                     buildpack: name,
