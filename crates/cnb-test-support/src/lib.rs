@@ -1,4 +1,5 @@
-//! Helpers for tests only (a dev-dependency of the other crates): where testdata lives, tiny
+//! Helpers for tests only (a dev-dependency of the other crates): where testdata lives, the
+//! phase harness the phases' black-box tests run their binary with ([`phase`]), tiny
 //! multi-arch image fixtures built with our own crates, and a real OCI registry (Debian's
 //! `docker-registry`) started on a free loopback port and a real Docker daemon, each stopped when
 //! dropped.
@@ -7,6 +8,7 @@
 pub mod dockerd;
 pub mod fixtures;
 pub mod idle_proxy;
+pub mod phase;
 pub mod registry;
 
 use std::path::PathBuf;

@@ -198,12 +198,11 @@ fn buildpacks_for_another_exec_env_are_skipped() {
     let order = bps.join("orders/exec-env.toml");
     let o = command(&w, "0.15", &bps, &order)
         .env("CNB_EXEC_ENV", "test")
-        .output()
-        .unwrap();
+        .run();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(group(&w), ["det/test-only@1", "det/pass@1"]);
     // Before Platform API 0.15 exec-env is not looked at.
-    let o = command(&w, "0.14", &bps, &order).output().unwrap();
+    let o = command(&w, "0.14", &bps, &order).run();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(group(&w), ["det/test-only@1", "det/pass@1"]);
 }

@@ -2,7 +2,6 @@
 //! generate step the detector runs after a group with extensions passed.
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
 use cnb_formats::analyzed::Analyzed;
 use cnb_formats::group::Group;
@@ -22,7 +21,7 @@ fn run(
     extensions: &[&str],
     buildpacks: &[&str],
     env: &[(&str, &str)],
-) -> Output {
+) -> PhaseOutput {
     let mut text = String::from("[[order]]\n");
     for id in buildpacks {
         text.push_str(&format!(
@@ -40,9 +39,9 @@ fn run(
     chown(&order);
     let mut cmd = command(w, papi, &fixtures(), &order);
     if papi != "0.9" {
-        cmd.arg("-extensions").arg(extensions_dir());
+        cmd = cmd.arg("-extensions").arg(extensions_dir());
     }
-    cmd.envs(env.iter().copied()).output().unwrap()
+    cmd.envs(env.iter().copied()).run()
 }
 
 fn read(path: &Path) -> String {

@@ -62,18 +62,14 @@ fn running_as_root_is_refused_with_exit_1() {
     );
     let w = world(false);
     let bps = fixtures();
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_detector"));
-    let o = cmd
+    let o = PhaseRun::new(env!("CARGO_BIN_EXE_detector"), "0.15")
         .arg("-layers")
         .arg(&w.layers)
         .arg("-buildpacks")
         .arg(&bps)
         .arg("-order")
         .arg(bps.join("orders/optional-fail.toml"))
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .output()
-        .unwrap();
+        .run();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("refusing to run as root"), "{}", text(&o));
     assert!(!w.layers.join("group.toml").exists());
@@ -88,7 +84,7 @@ fn input_errors_exit_1_2_or_3() {
     let w = world(false);
     let bps = fixtures();
     let missing = w.dir.path().join("no-order.toml");
-    let o = command(&w, "0.15", &bps, &missing).output().unwrap();
+    let o = command(&w, "0.15", &bps, &missing).run();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("failed to initialize detector: reading order"),
@@ -122,7 +118,7 @@ fn a_missing_buildpack_exits_1_before_and_22_during_detection() {
         "[[order]]\n[[order.group]]\nid = \"det/nowhere\"\nversion = \"1\"\n",
     )
     .unwrap();
-    let o = command(&w, "0.15", &fixtures(), &order).output().unwrap();
+    let o = command(&w, "0.15", &fixtures(), &order).run();
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         text(&o).contains("buildpack 'det/nowhere@1' not found"),
@@ -144,6 +140,6 @@ fn a_missing_buildpack_exits_1_before_and_22_during_detection() {
     )
     .unwrap();
     chown(w.dir.path());
-    let o = command(&w, "0.15", &bps, &order).output().unwrap();
+    let o = command(&w, "0.15", &bps, &order).run();
     assert_eq!(o.status.code(), Some(22), "{}", text(&o));
 }

@@ -9,33 +9,33 @@ use cnb_test_support::testdata_dir;
 use crate::harness::*;
 
 #[test]
-fn the_samples_detect_through_the_composite() {
+fn the_samples_detect_through_the_composite_at_every_platform_api() {
     assert!(
         can_switch_user(),
         "this test needs root: it chowns and switches users"
     );
     let bps = testdata_dir().join("buildpacks");
-    let w = world(true);
-    let o = command(&w, "0.15", &bps, &bps.join("order.toml"))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert_eq!(
-        group(&w),
-        ["samples/hello-world@0.0.1", "samples/hello-processes@0.0.1"]
-    );
-    let plan = plan(&w);
-    assert_eq!(plan.entries.len(), 1);
-    assert_eq!(plan.entries[0].providers[0].id, "samples/hello-world");
-    assert_eq!(
-        plan.entries[0].requires[0].metadata["greeting"].as_str(),
-        Some("hello from the build plan")
-    );
+    for api in cnb_test_support::phase::platform_apis() {
+        let w = world(true);
+        command(&w, &api, &bps, &bps.join("order.toml"))
+            .run()
+            .assert_ok();
+        assert_eq!(
+            group(&w),
+            ["samples/hello-world@0.0.1", "samples/hello-processes@0.0.1"],
+            "platform api {api}"
+        );
+        let plan = plan(&w);
+        assert_eq!(plan.entries.len(), 1, "platform api {api}");
+        assert_eq!(plan.entries[0].providers[0].id, "samples/hello-world");
+        assert_eq!(
+            plan.entries[0].requires[0].metadata["greeting"].as_str(),
+            Some("hello from the build plan")
+        );
+    }
     // Without run.sh the optional hello-processes fails and is left out.
     let w = world(false);
-    let o = command(&w, "0.15", &bps, &bps.join("order.toml"))
-        .output()
-        .unwrap();
+    let o = command(&w, "0.15", &bps, &bps.join("order.toml")).run();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(group(&w), ["samples/hello-world@0.0.1"]);
 }
@@ -87,8 +87,7 @@ fn output_paths_come_from_flags_or_variables() {
         .env("CNB_GROUP_PATH", &group_path)
         .arg("-plan")
         .arg(&plan_path)
-        .output()
-        .unwrap();
+        .run();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(Group::read(&group_path).unwrap().group.len(), 2);
     let plan: cnb_formats::plan::Plan = cnb_formats::read_toml(&plan_path).unwrap();
@@ -234,8 +233,7 @@ fn system_buildpacks_join_every_group_from_0_15() {
     let bps = fixtures();
     let o = command(&w, "0.14", &bps, &bps.join("orders/optional-fail.toml"))
         .env("CNB_SYSTEM_PATH", &system)
-        .output()
-        .unwrap();
+        .run();
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(group(&w), ["det/pass@1"]);
 }
@@ -274,8 +272,7 @@ fn merging_system_buildpacks_is_logged_at_debug_level_as_upstream() {
     let system = fixtures().join("system.toml");
     let o = command(&w, "0.15", &fixtures(), &order)
         .args(["-system", system.to_str().unwrap(), "-log-level", "debug"])
-        .output()
-        .unwrap();
+        .run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", text(&o));
     let count = |line: &str| out.lines().filter(|l| *l == line).count();
@@ -298,8 +295,7 @@ fn merging_system_buildpacks_is_logged_at_debug_level_as_upstream() {
     let missing = w.dir.path().join("no-system.toml");
     let o = command(&w, "0.15", &fixtures(), &order)
         .args(["-system", missing.to_str().unwrap(), "-log-level", "debug"])
-        .output()
-        .unwrap();
+        .run();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
@@ -314,7 +310,6 @@ fn merging_system_buildpacks_is_logged_at_debug_level_as_upstream() {
     // Not at info level.
     let o = command(&w, "0.15", &fixtures(), &order)
         .args(["-system", system.to_str().unwrap()])
-        .output()
-        .unwrap();
+        .run();
     assert!(!text(&o).contains("system buildpack(s)"), "{}", text(&o));
 }

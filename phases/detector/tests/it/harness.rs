@@ -1,15 +1,16 @@
 //! A throwaway layers/app/platform tree owned by the build user, and the detector run in it.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use cnb_formats::group::Group;
 use cnb_formats::plan::Plan;
+use cnb_test_support::phase::{BUILD_UID, chown_tree};
+pub use cnb_test_support::phase::{PhaseOutput, PhaseRun};
 use cnb_test_support::testdata_dir;
 
 /// The unprivileged user the detector runs as.
-pub const UID: u32 = 1000;
+pub const UID: u32 = BUILD_UID;
 
 pub struct World {
     pub dir: tempfile::TempDir,
@@ -41,16 +42,9 @@ pub fn world(with_run_sh: bool) -> World {
     }
 }
 
-/// Hands a path and everything below it to the build user (`ensure_owner` would leave a tree
-/// alone whose root the user already owns).
+/// Hands a path and everything below it to the build user.
 pub fn chown(path: &Path) {
-    let status = std::process::Command::new("chown")
-        .arg("-R")
-        .arg(format!("{UID}:{UID}"))
-        .arg(path)
-        .status()
-        .unwrap();
-    assert!(status.success(), "chown -R {}", path.display());
+    chown_tree(path, UID, UID);
 }
 
 /// The detector's buildpacks dir of fixtures.
@@ -60,9 +54,9 @@ pub fn fixtures() -> PathBuf {
 
 /// The detector with the world's dirs, `buildpacks` and `order`, a clean environment (plus a
 /// secret that must not reach buildpacks), as the build user.
-pub fn command(w: &World, papi: &str, buildpacks: &Path, order: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_detector"));
-    cmd.arg("-layers")
+pub fn command(w: &World, papi: &str, buildpacks: &Path, order: &Path) -> PhaseRun {
+    PhaseRun::new(env!("CARGO_BIN_EXE_detector"), papi)
+        .arg("-layers")
         .arg(&w.layers)
         .arg("-app")
         .arg(&w.app)
@@ -72,17 +66,12 @@ pub fn command(w: &World, papi: &str, buildpacks: &Path, order: &Path) -> Comman
         .arg(buildpacks)
         .arg("-order")
         .arg(order)
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
-        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("CNB_SECRET", "do not pass")
-        .uid(UID)
-        .gid(UID);
-    cmd
+        .user(UID, UID)
 }
 
 /// Runs the fixture order `orders/<order>.toml` with `extra` flags.
-pub fn det(w: &World, papi: &str, order: &str, extra: &[&str]) -> Output {
+pub fn det(w: &World, papi: &str, order: &str, extra: &[&str]) -> PhaseOutput {
     let bps = fixtures();
     command(
         w,
@@ -91,8 +80,7 @@ pub fn det(w: &World, papi: &str, order: &str, extra: &[&str]) -> Output {
         &bps.join("orders").join(format!("{order}.toml")),
     )
     .args(extra)
-    .output()
-    .unwrap()
+    .run()
 }
 
 /// stdout then stderr.
