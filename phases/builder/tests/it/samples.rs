@@ -1,13 +1,12 @@
 //! The samples in testdata/buildpacks, built for real.
 
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use cnb_formats::metadata::LaunchMetadata;
+use cnb_test_support::phase::{BUILD_UID, PhaseOutput, PhaseRun};
 use cnb_test_support::testdata_dir;
 
-pub(crate) const UID: u32 = 1000;
+pub(crate) const UID: u32 = BUILD_UID;
 
 pub(crate) struct World {
     pub(crate) _dir: tempfile::TempDir,
@@ -58,25 +57,17 @@ pub(crate) fn world(group: &str, plan: &str) -> World {
 pub(crate) const SAMPLES_GROUP: &str = "[[group]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\napi = \"0.10\"\n\n[[group]]\nid = \"samples/hello-processes\"\nversion = \"0.0.1\"\napi = \"0.10\"\n";
 pub(crate) const SAMPLES_PLAN: &str = "[[entries]]\n[[entries.providers]]\nid = \"samples/hello-world\"\nversion = \"0.0.1\"\n[[entries.requires]]\nname = \"hello\"\n[entries.requires.metadata]\ngreeting = \"hello from the build plan\"\n";
 
-pub(crate) fn builder(w: &World, papi: &str, buildpacks: &Path, as_root: bool) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_builder"));
-    cmd.args([
-        "-layers",
-        w.layers.to_str().unwrap(),
-        "-app",
-        w.app.to_str().unwrap(),
-        "-platform",
-        w.platform.to_str().unwrap(),
-    ])
-    .args(["-buildpacks", buildpacks.to_str().unwrap()])
-    .env_clear()
-    .env("CNB_PLATFORM_API", papi)
-    .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-    .env("CNB_SECRET_OF_THE_PLATFORM", "must not leak");
-    if !as_root {
-        cmd.uid(UID).gid(UID);
+pub(crate) fn builder(w: &World, papi: &str, buildpacks: &Path, as_root: bool) -> PhaseOutput {
+    let run = PhaseRun::new(env!("CARGO_BIN_EXE_builder"), papi)
+        .args(["-layers", w.layers.to_str().unwrap()])
+        .args(["-app", w.app.to_str().unwrap()])
+        .args(["-platform", w.platform.to_str().unwrap()])
+        .args(["-buildpacks", buildpacks.to_str().unwrap()])
+        .env("CNB_SECRET_OF_THE_PLATFORM", "must not leak");
+    match as_root {
+        true => run.run(),
+        false => run.user(UID, UID).run(),
     }
-    cmd.output().unwrap()
 }
 
 pub(crate) fn text(b: &[u8]) -> String {
@@ -84,11 +75,22 @@ pub(crate) fn text(b: &[u8]) -> String {
 }
 
 #[test]
-fn builds_the_samples_and_writes_metadata() {
+fn builds_the_samples_at_every_platform_api_and_writes_metadata() {
     assert!(
         cnb_os::is_root(),
         "this test needs root: it chowns and switches users"
     );
+    // The samples build at every Platform API; the rest is checked at the newest.
+    for api in cnb_test_support::phase::platform_apis() {
+        let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
+        builder(&w, &api, &testdata_dir().join("buildpacks"), false)
+            .assert_ok()
+            .assert_output_has("---> Hello Processes buildpack");
+        assert!(
+            w.layers.join("config/metadata.toml").is_file(),
+            "platform api {api}"
+        );
+    }
     let w = world(SAMPLES_GROUP, SAMPLES_PLAN);
     let out = builder(&w, "0.15", &testdata_dir().join("buildpacks"), false);
     let stdout = text(&out.stdout);
