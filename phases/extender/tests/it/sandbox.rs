@@ -2,7 +2,9 @@
 //! installs) with a `cnb` user 1000, the lifecycle volumes, and a way to run the extender in it.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+
+pub use cnb_test_support::phase::{PhaseOutput, PhaseRun};
 
 pub const EXTENSION: &str = "ext/hello";
 
@@ -85,15 +87,19 @@ impl Sandbox {
     }
 
     /// Runs `/cnb/lifecycle/extender args...` as root in the sandbox with only `env`.
-    pub fn extender(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut cmd = Command::new("bwrap");
-        cmd.arg("--die-with-parent")
+    pub fn extender(&self, args: &[&str], env: &[(&str, &str)]) -> PhaseOutput {
+        let papi = env
+            .iter()
+            .find(|(k, _)| *k == "CNB_PLATFORM_API")
+            .map_or("0.15", |(_, v)| v);
+        let mut run = PhaseRun::new("bwrap", papi)
+            .arg("--die-with-parent")
             .args(["--bind", self.rootfs.to_str().unwrap(), "/"])
             .args(["--proc", "/proc", "--dev", "/dev"]);
         for lib in HOST_LIBS {
-            cmd.args(["--ro-bind", lib, lib]);
+            run = run.args(["--ro-bind", lib, lib]);
         }
-        cmd.args([
+        run.args([
             "--ro-bind",
             env!("CARGO_BIN_EXE_extender"),
             "/cnb/lifecycle/extender",
@@ -107,10 +113,9 @@ impl Sandbox {
         ])
         .args(["--", "/cnb/lifecycle/extender"])
         .args(args)
-        .env_clear()
         .env("PATH", "/bin")
-        .envs(env.iter().copied());
-        cmd.output().unwrap()
+        .envs(env.iter().copied())
+        .run()
     }
 }
 

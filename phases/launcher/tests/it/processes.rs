@@ -4,6 +4,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use cnb_test_support::phase::PhaseRun;
+
 pub(crate) struct App {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) layers: PathBuf,
@@ -127,17 +129,15 @@ pub(crate) fn run_in(
         }
         None => PathBuf::from(env!("CARGO_BIN_EXE_launcher")),
     };
-    Command::new(bin)
+    PhaseRun::new(bin, papi)
         .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
         .env("CNB_LAYERS_DIR", &a.layers)
         .env("CNB_APP_DIR", &a.app)
         .env("PATH", "/cnb/process:/cnb/lifecycle:/usr/bin:/bin")
         .envs(extra.iter().copied())
         .current_dir(cwd)
-        .output()
-        .unwrap()
+        .run()
+        .output
 }
 
 pub(crate) fn out(o: &Output) -> String {
@@ -167,6 +167,14 @@ fn the_type_in_argv0_selects_the_process_with_layered_env() {
     // Before Platform API 0.10 they are appended.
     let s = out(&run(&a, Some("web"), &["mine"], "0.9"));
     assert!(s.contains("greet: default-arg mine GREETING"), "{s}");
+    // The process and its layered env at every Platform API.
+    for api in cnb_test_support::phase::platform_apis() {
+        let s = out(&run(&a, Some("web"), &[], &api));
+        assert!(
+            s.contains("greet: default-arg GREETING=hello WORKER_ONLY= FROM_EXEC_D=from-fd3"),
+            "platform api {api}: {s}"
+        );
+    }
 }
 
 #[test]
