@@ -2,13 +2,12 @@
 //! rebuild whose previous image is that index (the analyzer resolves it to the build's child)
 //! reuses every layer and uploads none.
 
-use std::process::{Command, Output};
-
 use cnb_formats::report::Report;
 use cnb_image::oci::Index;
 use cnb_image::registry::{RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, Digest};
 use cnb_test_support::fixtures::{eight_platforms, save_run_index};
+use cnb_test_support::phase::{PhaseOutput, PhaseRun};
 use cnb_test_support::registry::Registry;
 use cnb_test_support::testdata_dir;
 
@@ -29,9 +28,9 @@ fn setup() -> tempfile::TempDir {
     dir
 }
 
-fn creator(dir: &std::path::Path, reg: &Registry, args: &[&str]) -> Output {
+fn creator(dir: &std::path::Path, reg: &Registry, args: &[&str]) -> PhaseOutput {
     let d = |p: &str| dir.join(p).display().to_string();
-    Command::new(env!("CARGO_BIN_EXE_creator"))
+    PhaseRun::new(env!("CARGO_BIN_EXE_creator"), "0.15")
         .args(["-layers", &d("layers"), "-app", &d("workspace")])
         .args(["-platform", &d("platform"), "-launcher", &d("launcher")])
         .args([
@@ -45,13 +44,9 @@ fn creator(dir: &std::path::Path, reg: &Registry, args: &[&str]) -> Output {
         ])
         .args(["-uid", "1000", "-gid", "1000"])
         .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
         .env("CNB_EXPERIMENTAL_MODE", "warn")
         .env("CNB_INSECURE_REGISTRIES", reg.host())
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap()
+        .run()
 }
 
 /// Blob uploads other than the empty blob (the analyzer's write check pushes that one).

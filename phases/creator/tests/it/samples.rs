@@ -1,31 +1,22 @@
 //! The samples built in one process into an OCI layout, as pack's trusted-builder flow runs it.
 
-use std::process::{Command, Output};
-
 use cnb_formats::labels::BuildMetadata;
 use cnb_formats::report::Report;
 use cnb_image::{LayoutStore, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
+use cnb_test_support::phase::{PhaseOutput, PhaseRun};
 use cnb_test_support::testdata_dir;
 
-fn creator(dir: &std::path::Path, args: &[&str]) -> Output {
+fn creator(dir: &std::path::Path, args: &[&str]) -> PhaseOutput {
     creator_env(dir, args, &[])
 }
 
-fn creator_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+fn creator_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> PhaseOutput {
     let d = |p: &str| dir.join(p).display().to_string();
-    Command::new(env!("CARGO_BIN_EXE_creator"))
-        .args([
-            "-layout",
-            "-layout-dir",
-            &d("repo"),
-            "-layers",
-            &d("layers"),
-            "-app",
-            &d("workspace"),
-            "-platform",
-            &d("platform"),
-        ])
+    PhaseRun::new(env!("CARGO_BIN_EXE_creator"), "0.15")
+        .args(["-layout", "-layout-dir", &d("repo")])
+        .args(["-layers", &d("layers"), "-app", &d("workspace")])
+        .args(["-platform", &d("platform")])
         .args([
             "-buildpacks",
             testdata_dir().join("buildpacks").to_str().unwrap(),
@@ -37,13 +28,9 @@ fn creator_env(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Ou
         ])
         .args(["-launcher", &d("launcher"), "-uid", "1000", "-gid", "1000"])
         .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
         .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .env("PATH", "/usr/bin:/bin")
         .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .run()
 }
 
 fn setup() -> tempfile::TempDir {

@@ -1,7 +1,9 @@
 //! After dropping to the build user the creator gives buildpacks that user's HOME, from the user
 //! database, as upstream's creator does.
 
-use std::process::{Command, Output};
+use std::process::Output;
+
+use cnb_test_support::phase::PhaseRun;
 
 use cnb_image::{LayoutStore, Target};
 use cnb_test_support::fixtures::save_run_image;
@@ -24,7 +26,7 @@ fn create_as(uid: u32, gid: u32, home: &str) -> (Output, tempfile::TempDir) {
     cnb_os::ensure_owner(uid, gid, &[dir.path()]).unwrap();
     let d = |p: &str| dir.path().join(p).display().to_string();
     let (uid, gid) = (uid.to_string(), gid.to_string());
-    let out = Command::new(env!("CARGO_BIN_EXE_creator"))
+    let out = PhaseRun::new(env!("CARGO_BIN_EXE_creator"), "0.15")
         .args([
             "-layout",
             "-layout-dir",
@@ -45,14 +47,12 @@ fn create_as(uid: u32, gid: u32, home: &str) -> (Output, tempfile::TempDir) {
         ])
         .args(["-arch", "amd64", "-run-image", "r.test/run:amd64"])
         .arg("r.test/app:latest")
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
         .env("CNB_EXPERIMENTAL_MODE", "warn")
         .env("PATH", "/usr/bin:/bin")
         .env("HOME", home)
         .env("USER", "root")
-        .output()
-        .unwrap();
+        .run()
+        .output;
     (out, dir)
 }
 
