@@ -102,7 +102,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     crate::export::create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    let mut env: Vec<(String, String)> = std::env::vars().collect();
+    let mut env = inputs.env_pairs();
     set_user_env(&mut env, inputs.uid(), log);
 
     log.info("===> ANALYZING");

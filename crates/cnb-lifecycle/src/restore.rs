@@ -186,7 +186,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
     if let Some(c) = inputs.cache_dir() {
         owned.push(c);
     }
-    let kaniko = std::env::var_os(crate::kaniko::TEST_DIR_ENV).map_or_else(
+    let kaniko = inputs.env.get(crate::kaniko::TEST_DIR_ENV).map_or_else(
         || crate::kaniko::KANIKO_DIR.into(),
         std::path::PathBuf::from,
     );

@@ -61,6 +61,9 @@ pub struct Inputs {
     pub experimental_mode: String,
     /// Things the phase should warn about once its logger is up.
     pub warnings: Vec<String>,
+    /// The whole environment the phase was started with (read once, at the process's edge;
+    /// variables that are not UTF-8 are left out): what buildpacks and Dockerfiles start from.
+    pub env: crate::Env,
     pub(crate) values: BTreeMap<Key, Value>,
     /// Every path input's default, placeholders replaced, for the paths a phase uses without
     /// taking them as inputs (the creator's group.toml, the builder's analyzed.toml, ...).
@@ -68,6 +71,15 @@ pub struct Inputs {
 }
 
 impl Inputs {
+    /// The environment as owned pairs, for the phases that hand it on (detector, builder,
+    /// creator, extender).
+    pub fn env_pairs(&self) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
     /// A path input, when set (and available in this phase at this Platform API).
     pub fn path(&self, key: Key) -> Option<&Path> {
         match self.values.get(&key) {

@@ -58,6 +58,7 @@ pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inp
             .unwrap_or("error")
             .to_string(),
         warnings,
+        env: env.clone(),
         values: BTreeMap::new(),
         defaults: BTreeMap::new(),
     };

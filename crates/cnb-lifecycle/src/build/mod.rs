@@ -123,7 +123,7 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Build
 /// Runs the builder with the process's environment.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), BuildError> {
     cnb_os::refuse_root("builder").map_err(BuildError::Root)?;
-    build(inputs, std::env::vars(), log)
+    build(inputs, inputs.env_pairs(), log)
 }
 
 /// Builds with `env` as the lifecycle's own environment.

@@ -137,7 +137,7 @@ impl From<LookupError> for DetectError {
 /// Runs the detector with the process's environment, refusing to run as root.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), DetectError> {
     cnb_os::refuse_root("detector").map_err(DetectError::Root)?;
-    detect(inputs, std::env::vars(), log)
+    detect(inputs, inputs.env_pairs(), log)
 }
 
 /// Detects with `env` as the lifecycle's own environment (filtered before buildpacks see it).

@@ -120,8 +120,12 @@ impl ExitClass for ExtendError {
 
 /// Runs the extender in the process's file system and environment.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExtendError> {
-    let root = std::env::var_os(ROOT_ENV).map_or_else(|| PathBuf::from("/"), PathBuf::from);
-    let env: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k != ROOT_ENV).collect();
+    let root = inputs
+        .env
+        .get(ROOT_ENV)
+        .map_or_else(|| PathBuf::from("/"), PathBuf::from);
+    let mut env = inputs.env_pairs();
+    env.retain(|(k, _)| k != ROOT_ENV);
     extend(inputs, &root, env, log)
 }
 
