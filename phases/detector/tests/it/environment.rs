@@ -206,3 +206,23 @@ fn buildpacks_for_another_exec_env_are_skipped() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(group(&w), ["det/test-only@1", "det/pass@1"]);
 }
+
+#[test]
+fn a_variable_that_is_not_utf8_does_not_stop_detection() {
+    use std::os::unix::ffi::OsStrExt;
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
+    let w = world(false);
+    let bps = fixtures();
+    let o = command(&w, "0.15", &bps, &bps.join("orders/optional-fail.toml"))
+        .env(
+            std::ffi::OsStr::from_bytes(b"BAD_\xff"),
+            std::ffi::OsStr::from_bytes(b"\xfe\xff"),
+        )
+        .env("GOOD", std::ffi::OsStr::from_bytes(b"\xc3\x28"))
+        .run();
+    o.assert_ok();
+    assert_eq!(group(&w), ["det/pass@1"]);
+}
