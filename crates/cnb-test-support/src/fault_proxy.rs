@@ -188,7 +188,10 @@ fn identity(kind: Kind, target: &str) -> String {
     };
     let digest = target
         .split(['?', '&'])
-        .find_map(|p| p.strip_prefix("digest=").or_else(|| p.strip_prefix("mount=")))
+        .find_map(|p| {
+            p.strip_prefix("digest=")
+                .or_else(|| p.strip_prefix("mount="))
+        })
         .unwrap_or("");
     format!("{kind:?} {path} {digest}")
 }
@@ -352,6 +355,9 @@ fn read_head(conn: &mut TcpStream) -> Option<Head> {
             Ok(0) | Err(_) => return None,
             Ok(n) => seen.extend_from_slice(&buf[..n]),
         }
+        if seen.first() == Some(&0x16) {
+            return None; // a TLS hello: this is plain HTTP, as a registry would tell the client
+        }
     };
     let text = String::from_utf8_lossy(&seen[..end]).to_string();
     let lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
@@ -398,9 +404,7 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
     match fault {
         None => forward(conn, head, kind, upstream, state),
         Some(Fault::Status(code)) => answer(conn, code, "Injected Fault", &[]),
-        Some(Fault::TooManyRequests) => {
-            answer(conn, 429, "Too Many Requests", &["Retry-After: 1"])
-        }
+        Some(Fault::TooManyRequests) => answer(conn, 429, "Too Many Requests", &["Retry-After: 1"]),
         Some(Fault::Unauthorized) => answer(
             conn,
             401,
@@ -493,7 +497,10 @@ fn forward(mut conn: TcpStream, head: Head, kind: Kind, upstream: &str, state: &
         let digest = head
             .target
             .split(['?', '&'])
-            .find_map(|p| p.strip_prefix("digest=").or_else(|| p.strip_prefix("mount=")))
+            .find_map(|p| {
+                p.strip_prefix("digest=")
+                    .or_else(|| p.strip_prefix("mount="))
+            })
             .unwrap_or("")
             .replace("%3A", ":");
         state.lock().unwrap().uploaded.push(digest);
@@ -543,14 +550,20 @@ mod tests {
     fn kinds() {
         let d = "sha256:abc";
         assert_eq!(classify("GET", "/v2/"), Kind::Ping);
-        assert_eq!(classify("HEAD", &format!("/v2/a/b/blobs/{d}")), Kind::BlobHead);
+        assert_eq!(
+            classify("HEAD", &format!("/v2/a/b/blobs/{d}")),
+            Kind::BlobHead
+        );
         assert_eq!(classify("GET", &format!("/v2/a/blobs/{d}")), Kind::BlobGet);
         assert_eq!(classify("POST", "/v2/a/blobs/uploads/"), Kind::UploadPost);
         assert_eq!(
             classify("POST", &format!("/v2/a/blobs/uploads/?mount={d}&from=b")),
             Kind::Mount
         );
-        assert_eq!(classify("PATCH", "/v2/a/blobs/uploads/u-1"), Kind::UploadPatch);
+        assert_eq!(
+            classify("PATCH", "/v2/a/blobs/uploads/u-1"),
+            Kind::UploadPatch
+        );
         assert_eq!(
             classify("PUT", &format!("/v2/a/blobs/uploads/u-1?digest={d}")),
             Kind::UploadPut
@@ -565,7 +578,10 @@ mod tests {
     fn identities_ignore_upload_sessions() {
         assert_eq!(
             identity(Kind::UploadPut, "/v2/a/blobs/uploads/u-1?digest=sha256:1"),
-            identity(Kind::UploadPut, "/v2/a/blobs/uploads/u-2?_state=x&digest=sha256:1")
+            identity(
+                Kind::UploadPut,
+                "/v2/a/blobs/uploads/u-2?_state=x&digest=sha256:1"
+            )
         );
     }
 

@@ -69,10 +69,19 @@ pub fn walk(host: &str, auth: Option<&str>) -> Walk {
     let catalog = json(&request(host, "GET", "/v2/_catalog?n=10000", auth));
     let repos: Vec<String> = catalog["repositories"]
         .as_array()
-        .map(|a| a.iter().filter_map(|r| r.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|r| r.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default();
     for repo in repos {
-        let tags = json(&request(host, "GET", &format!("/v2/{repo}/tags/list"), auth));
+        let tags = json(&request(
+            host,
+            "GET",
+            &format!("/v2/{repo}/tags/list"),
+            auth,
+        ));
         for tag in tags["tags"].as_array().into_iter().flatten() {
             let Some(tag) = tag.as_str() else { continue };
             walk.tags.push(format!("{repo}:{tag}"));
@@ -90,11 +99,18 @@ fn check_manifest(
     expected: Option<&str>,
     walk: &mut Walk,
 ) {
-    let answer = request(host, "GET", &format!("/v2/{repo}/manifests/{reference}"), auth);
+    let answer = request(
+        host,
+        "GET",
+        &format!("/v2/{repo}/manifests/{reference}"),
+        auth,
+    );
     walk.manifests += 1;
     if answer.status != 200 {
-        walk.problems
-            .push(format!("{repo}@{reference}: manifest answers {}", answer.status));
+        walk.problems.push(format!(
+            "{repo}@{reference}: manifest answers {}",
+            answer.status
+        ));
         return;
     }
     let actual = cnb_image::Digest::of(&answer.body).to_string();
@@ -138,7 +154,12 @@ fn references(m: &Value) -> Vec<String> {
 
 /// Every blob the image (or index) `repo:reference` needs.
 pub fn blobs_of(host: &str, auth: Option<&str>, repo: &str, reference: &str) -> BTreeSet<String> {
-    let answer = request(host, "GET", &format!("/v2/{repo}/manifests/{reference}"), auth);
+    let answer = request(
+        host,
+        "GET",
+        &format!("/v2/{repo}/manifests/{reference}"),
+        auth,
+    );
     if answer.status != 200 {
         return BTreeSet::new();
     }

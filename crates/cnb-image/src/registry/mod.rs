@@ -14,6 +14,7 @@
 
 mod auth;
 mod docker_config;
+mod download;
 mod identity;
 mod ping;
 mod retry;
@@ -38,6 +39,7 @@ use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
 
 pub use auth::{AuthSource, Credential};
+use download::{BlobReader, Resume};
 pub use retry::RetryPolicy;
 use retry::{Class, Failure, with_retry};
 
@@ -56,7 +58,10 @@ const ACCEPTED_MANIFESTS: [&str; 4] = [
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The registry refused the credentials (or wanted some).
-    #[error("{op} '{reference}': unauthorized (credentials missing or rejected by the registry)")]
+    #[error(
+        "{op} '{reference}': unauthorized (credentials missing or rejected by the registry): check the credentials for {} in CNB_REGISTRY_AUTH or the docker config",
+        registry_of(reference)
+    )]
     Unauthorized {
         /// The operation ("pull manifest", "push blob", ...).
         op: &'static str,
@@ -72,7 +77,7 @@ pub enum RegistryError {
         reference: String,
     },
     /// Any other failure, after retries where they made sense.
-    #[error("{op} '{reference}': {reason}")]
+    #[error("{op} '{reference}': {reason}{}", hint(reason, reference))]
     Failed {
         /// The operation.
         op: &'static str,
@@ -84,6 +89,9 @@ pub enum RegistryError {
     /// Credentials configuration that cannot be used (`CNB_REGISTRY_AUTH`, docker config).
     #[error("registry credentials: {0}")]
     AuthConfig(String),
+    /// A registry setting that cannot be used.
+    #[error("registry settings: {0}")]
+    Config(String),
     /// A CA certificate that cannot be read or used.
     #[error("registry tls setup: {0}")]
     Tls(String),
@@ -104,6 +112,29 @@ impl RegistryError {
                 reason: failure.reason,
             },
         }
+    }
+}
+
+/// The registry part of a reference (`host[:port]`), for messages.
+fn registry_of(reference: &str) -> String {
+    match ImageRef::parse(reference.split('@').next().unwrap_or(reference)) {
+        Ok(image) => image.registry,
+        Err(_) => reference.split('/').next().unwrap_or(reference).to_string(),
+    }
+}
+
+/// What to check after a failure that retries did not cure.
+fn hint(reason: &str, reference: &str) -> String {
+    let registry = registry_of(reference);
+    let r = reason.to_ascii_lowercase();
+    if r.contains("certificate") {
+        format!(
+            ": check the ca certificates trusted for {registry} (SSL_CERT_FILE) or -insecure-registry"
+        )
+    } else if r.contains("gave up after") || r.contains("timed out") {
+        format!(": check that the registry {registry} is up and reachable from here")
+    } else {
+        String::new()
     }
 }
 
@@ -183,7 +214,30 @@ impl RegistryOptions {
         if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
             options.ca_certificates.push(PathBuf::from(path));
         }
+        if let Ok(value) = std::env::var("CNB_REGISTRY_TIMEOUT") {
+            options.set_timeout(&value)?;
+        }
         Ok(options)
+    }
+
+    /// `CNB_REGISTRY_TIMEOUT` (seconds, an extension): bounds the wait for any answer and each
+    /// attempt of a small call, so a stalled registry is given up on (and retried) sooner.
+    pub fn set_timeout(&mut self, seconds: &str) -> Result<(), RegistryError> {
+        let secs: f64 = seconds
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+            .ok_or_else(|| {
+                RegistryError::Config(format!(
+                    "CNB_REGISTRY_TIMEOUT '{seconds}': expected a number of seconds"
+                ))
+            })?;
+        let t = Duration::from_secs_f64(secs);
+        self.read_timeout = t;
+        self.request_timeout = t;
+        self.connect_timeout = self.connect_timeout.min(t);
+        Ok(())
     }
 
     fn is_insecure(&self, name: &str) -> bool {
@@ -694,64 +748,6 @@ fn read_chunk(data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(buf))
 }
 
-/// A blob download as a [`Read`]: a task on the store's runtime feeds a bounded channel, the
-/// reader hashes what passes and fails at EOF when the digest differs.
-struct BlobReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    pending: Bytes,
-    hasher: Sha256,
-    expected: Digest,
-    reference: String,
-    finished: bool,
-    _runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl Read for BlobReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        while self.pending.is_empty() {
-            if self.finished {
-                return Ok(0);
-            }
-            match self.rx.blocking_recv() {
-                Some(Ok(chunk)) => {
-                    self.hasher.update(&chunk);
-                    self.pending = chunk;
-                }
-                Some(Err(e)) => {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!(
-                            "pull blob '{}': {}",
-                            self.reference,
-                            one_line(&e.to_string())
-                        ),
-                    ));
-                }
-                None => {
-                    self.finished = true;
-                    let actual = hex::encode(std::mem::take(&mut self.hasher).finalize());
-                    if actual != self.expected.hex() {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            format!(
-                                "pull blob '{}': content does not match its digest {} (got sha256:{actual})",
-                                self.reference, self.expected
-                            ),
-                        ));
-                    }
-                    return Ok(0);
-                }
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending.split_to(n));
-        Ok(n)
-    }
-}
-
 impl BlobStore for RegistryStore {
     fn manifest(&self, name: &str) -> crate::Result<Option<RawManifest>> {
         let target = self.target(name)?;
@@ -788,15 +784,14 @@ impl BlobStore for RegistryStore {
             })?;
         bump(&self.counters.blobs_downloaded, 1);
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        self.runtime.spawn(async move {
-            let mut stream = stream.stream;
-            while let Some(item) = stream.next().await {
-                let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
-                    break;
-                }
-            }
-        });
+        let resume = Resume {
+            conn,
+            reference,
+            digest: d,
+            policy: self.options.retry.clone(),
+            timeout: self.options.request_timeout,
+        };
+        self.runtime.spawn(resume.feed(stream.stream, tx));
         Ok(Box::new(BlobReader {
             rx,
             pending: Bytes::new(),

@@ -1,6 +1,7 @@
 //! Retries of registry calls: transient faults (connection errors, timeouts, HTTP 5xx and 429)
-//! are tried again with exponential backoff; answers that will not change (400, 401, 403, 404,
-//! 405, ...) are returned at once. Every attempt runs under a deadline.
+//! are tried again with exponential backoff and jitter; a 401 is tried once more (a token that
+//! failed to arrive is asked for again); answers that will not change (400, 403, 404, 405, ...)
+//! are returned at once. Every attempt runs under a deadline.
 
 use std::future::Future;
 use std::time::Duration;
@@ -129,6 +130,7 @@ where
     let mut backoff = policy.initial_backoff;
     let attempts = policy.attempts.max(1);
     let mut attempt = 1;
+    let mut reauthed = false;
     loop {
         let failure = match tokio::time::timeout(timeout, call()).await {
             Ok(Ok(v)) => return Ok(v),
@@ -141,7 +143,9 @@ where
                 reason: format!("timed out after {}s", timeout.as_secs_f32()),
             },
         };
-        if failure.class != Class::Transient || attempt >= attempts {
+        // one more try after a 401: a token that failed to arrive is asked for again
+        let retry_auth = failure.class == Class::Unauthorized && !reauthed;
+        if (failure.class != Class::Transient && !retry_auth) || attempt >= attempts {
             let reason = if failure.class == Class::Transient && attempts > 1 {
                 format!("{} (gave up after {attempts} attempts)", failure.reason)
             } else {
@@ -152,10 +156,28 @@ where
                 reason,
             });
         }
-        tokio::time::sleep(backoff).await;
+        reauthed |= retry_auth;
+        // oci-client drops the Retry-After header: a 429 waits at least a second, within the cap
+        let wait = if failure.reason.contains("429") || failure.reason.contains("toomanyrequests") {
+            backoff
+                .max(Duration::from_secs(1))
+                .min(policy.max_backoff.max(Duration::from_secs(1)))
+        } else {
+            backoff
+        };
+        tokio::time::sleep(wait + jitter(wait)).await;
         backoff = (backoff * 2).min(policy.max_backoff);
         attempt += 1;
     }
+}
+
+/// Up to a quarter of `wait`, so clients failed together do not retry together.
+fn jitter(wait: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    wait.mul_f64(f64::from(nanos % 1000) / 4000.0)
 }
 
 #[cfg(test)]
