@@ -167,6 +167,41 @@ pub fn seed_from_env() -> u64 {
     seed
 }
 
+/// How many seeded rounds a fault test runs: `CNB_FAULT_ROUNDS` (`make faults`), else 1.
+pub fn rounds() -> u64 {
+    std::env::var("CNB_FAULT_ROUNDS")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The transient plan of the fault tests: a quarter of the requests of every faultable kind
+/// fail once, by any transient fault.
+pub fn transient(seed: u64) -> FaultPlan {
+    FaultPlan::Seeded {
+        seed,
+        rate: 0.25,
+        faults: Fault::TRANSIENT.to_vec(),
+        kinds: Kind::FAULTABLE.to_vec(),
+    }
+}
+
+/// Appends one line per injected (kind, fault) and one `run` line to the file named by
+/// `CNB_FAULT_REPORT`, if set: the figures docs/reliability.md reports.
+pub fn record(test: &str, stats: &FaultStats, outcome: &str) {
+    let Some(path) = std::env::var_os("CNB_FAULT_REPORT") else {
+        return;
+    };
+    let mut text = format!("run {test} {outcome} faults={}\n", stats.total());
+    for ((kind, fault), n) in &stats.injected {
+        text.push_str(&format!("fault {kind:?} {fault:?} {n}\n"));
+    }
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
 /// splitmix64 of `seed` and `text`: a stable pseudo-random number.
 fn mix(seed: u64, text: &str) -> u64 {
     let mut h = seed ^ 0x9e37_79b9_7f4a_7c15;

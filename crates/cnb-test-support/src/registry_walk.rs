@@ -66,7 +66,7 @@ pub struct Walk {
 /// Walks every repository and tag of the registry at `host`.
 pub fn walk(host: &str, auth: Option<&str>) -> Walk {
     let mut walk = Walk::default();
-    let catalog = json(&request(host, "GET", "/v2/_catalog?n=10000", auth));
+    let catalog = json(&request(host, "GET", "/v2/_catalog?n=1000", auth));
     let repos: Vec<String> = catalog["repositories"]
         .as_array()
         .map(|a| {
@@ -177,4 +177,31 @@ pub fn blobs_of(host: &str, auth: Option<&str>, repo: &str, reference: &str) -> 
 /// Whether `repo` has the blob `digest`.
 pub fn has_blob(host: &str, auth: Option<&str>, repo: &str, digest: &str) -> bool {
     request(host, "HEAD", &format!("/v2/{repo}/blobs/{digest}"), auth).status == 200
+}
+
+/// Every `(repository, digest)` blob link in a `docker-registry` storage root: what each
+/// repository holds, read from disk, to tell what a later run had to upload.
+pub fn linked_blobs(storage: &std::path::Path) -> BTreeSet<(String, String)> {
+    let root = storage.join("docker/registry/v2/repositories");
+    let mut out = BTreeSet::new();
+    let mut stack = vec![root.clone()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if e.file_name() == "_layers" {
+                let repo = dir.strip_prefix(&root).unwrap().to_string_lossy().to_string();
+                for hex in std::fs::read_dir(path.join("sha256")).into_iter().flatten().flatten() {
+                    if hex.path().join("link").exists() {
+                        out.insert((repo.clone(), format!("sha256:{}", hex.file_name().to_string_lossy())));
+                    }
+                }
+            } else if path.is_dir() && !e.file_name().to_string_lossy().starts_with('_') {
+                stack.push(path);
+            }
+        }
+    }
+    out
 }
