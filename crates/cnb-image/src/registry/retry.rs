@@ -75,10 +75,16 @@ pub(crate) fn classify(err: &E) -> Class {
                 )
             }) {
                 Class::NotFound
-            } else if codes
-                .iter()
-                .any(|c| matches!(c, OciErrorCode::Toomanyrequests))
-            {
+            } else if codes.iter().any(|c| match c {
+                OciErrorCode::Toomanyrequests => true,
+                // the status is lost with an envelope: distribution answers 5xx with UNKNOWN,
+                // and proxies throttle (429) with codes of their own
+                OciErrorCode::Other(code) => matches!(
+                    code.to_ascii_uppercase().as_str(),
+                    "UNKNOWN" | "UNAVAILABLE" | "TOO_MANY_REQUESTS" | "TOOMANYREQUESTS"
+                ),
+                _ => false,
+            }) {
                 Class::Transient
             } else {
                 Class::Fatal
