@@ -197,7 +197,11 @@ pub fn record(test: &str, stats: &FaultStats, outcome: &str) {
     for ((kind, fault), n) in &stats.injected {
         text.push_str(&format!("fault {kind:?} {fault:?} {n}\n"));
     }
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
         let _ = f.write_all(text.as_bytes());
     }
 }

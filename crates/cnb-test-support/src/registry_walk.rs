@@ -192,10 +192,21 @@ pub fn linked_blobs(storage: &std::path::Path) -> BTreeSet<(String, String)> {
         for e in entries.flatten() {
             let path = e.path();
             if e.file_name() == "_layers" {
-                let repo = dir.strip_prefix(&root).unwrap().to_string_lossy().to_string();
-                for hex in std::fs::read_dir(path.join("sha256")).into_iter().flatten().flatten() {
+                let repo = dir
+                    .strip_prefix(&root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                for hex in std::fs::read_dir(path.join("sha256"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     if hex.path().join("link").exists() {
-                        out.insert((repo.clone(), format!("sha256:{}", hex.file_name().to_string_lossy())));
+                        out.insert((
+                            repo.clone(),
+                            format!("sha256:{}", hex.file_name().to_string_lossy()),
+                        ));
                     }
                 }
             } else if path.is_dir() && !e.file_name().to_string_lossy().starts_with('_') {

@@ -41,12 +41,7 @@ fn setup(plan: FaultPlan) -> (Registry, FaultProxy, Build) {
         ..Default::default()
     })
     .unwrap();
-    let (_, children) = save_run_index(
-        &store,
-        &reg.image("cnb/run:multi"),
-        &four_platforms(),
-        "r",
-    );
+    let (_, children) = save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
     let proxy = FaultProxy::start(reg.host(), plan);
     let dir = tempfile::tempdir().unwrap();
     let b = Build {
@@ -166,7 +161,11 @@ fn transient_faults_are_retried_and_the_export_succeeds() {
         // first export
         let out = export(&b, &proxy);
         let stats = proxy.reset(transient(seed ^ 1));
-        record("exporter-first", &stats, if out.status.success() { "ok" } else { "failed" });
+        record(
+            "exporter-first",
+            &stats,
+            if out.status.success() { "ok" } else { "failed" },
+        );
         assert!(
             out.status.success(),
             "CNB_FAULT_SEED={seed} first export; faults {:?}\n{}",
@@ -179,7 +178,11 @@ fn transient_faults_are_retried_and_the_export_succeeds() {
         analyze_previous(&b, &reg, &proxy);
         let out = export(&b, &proxy);
         let stats = proxy.reset(FaultPlan::None);
-        record("exporter-reuse", &stats, if out.status.success() { "ok" } else { "failed" });
+        record(
+            "exporter-reuse",
+            &stats,
+            if out.status.success() { "ok" } else { "failed" },
+        );
         assert!(
             out.status.success(),
             "CNB_FAULT_SEED={seed} re-export; faults {:?}\n{}",
@@ -188,7 +191,10 @@ fn transient_faults_are_retried_and_the_export_succeeds() {
         );
         assert_whole(&reg, seed, "after the re-export");
         let again: Report = cnb_formats::read_toml(&b.layers.join("report.toml")).unwrap();
-        assert_eq!(again.image.digest, report.image.digest, "CNB_FAULT_SEED={seed}");
+        assert_eq!(
+            again.image.digest, report.image.digest,
+            "CNB_FAULT_SEED={seed}"
+        );
         assert!(
             stats.uploaded.is_empty(),
             "CNB_FAULT_SEED={seed}: an unchanged re-export uploaded {:?}",
@@ -245,7 +251,10 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
     missing.sort();
     let mut uploaded = stats.uploaded.clone();
     uploaded.sort();
-    assert_eq!(uploaded, missing, "the rerun uploads exactly what is missing");
+    assert_eq!(
+        uploaded, missing,
+        "the rerun uploads exactly what is missing"
+    );
 }
 
 #[test]
@@ -270,5 +279,10 @@ fn every_upload_failing_exits_62_and_keeps_the_previous_image() {
 
 #[test]
 fn a_registry_refusing_every_request_exits_62_naming_the_credentials() {
-    permanent(None, Fault::Unauthorized, "unauthorized", "check the credentials for");
+    permanent(
+        None,
+        Fault::Unauthorized,
+        "unauthorized",
+        "check the credentials for",
+    );
 }

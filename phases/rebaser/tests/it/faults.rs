@@ -63,7 +63,11 @@ fn transient_faults_are_retried_and_the_rebase_succeeds() {
         let dir = tempfile::tempdir().unwrap();
         let out = rebase(&proxy, &dir.path().join("report.toml"));
         let stats = proxy.stats();
-        record("rebaser", &stats, if out.status.success() { "ok" } else { "failed" });
+        record(
+            "rebaser",
+            &stats,
+            if out.status.success() { "ok" } else { "failed" },
+        );
         assert!(
             out.status.success(),
             "CNB_FAULT_SEED={seed}; faults {:?}\n{}",
@@ -118,5 +122,8 @@ fn every_manifest_put_failing_exits_72_and_keeps_the_old_image() {
         .collect();
     let mut uploaded = proxy.stats().uploaded;
     uploaded.sort();
-    assert_eq!(uploaded, missing, "the rerun uploads exactly what is missing");
+    assert_eq!(
+        uploaded, missing,
+        "the rerun uploads exactly what is missing"
+    );
 }
