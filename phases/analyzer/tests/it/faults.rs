@@ -66,7 +66,11 @@ fn transient_faults_are_retried_and_the_analysis_is_the_same() {
         let layers = tempfile::tempdir().unwrap();
         let out = analyze(layers.path(), &proxy);
         let stats = proxy.stats();
-        record("analyzer", &stats, if out.status.success() { "ok" } else { "failed" });
+        record(
+            "analyzer",
+            &stats,
+            if out.status.success() { "ok" } else { "failed" },
+        );
         assert!(
             out.status.success(),
             "CNB_FAULT_SEED={seed}; faults {:?}\n{}",
@@ -114,5 +118,10 @@ fn every_manifest_get_failing_exits_32_naming_the_registry() {
 
 #[test]
 fn a_registry_refusing_every_request_exits_32_naming_the_credentials() {
-    permanent(None, Fault::Unauthorized, "unauthorized", "check the credentials for");
+    permanent(
+        None,
+        Fault::Unauthorized,
+        "unauthorized",
+        "check the credentials for",
+    );
 }

@@ -5,3 +5,4 @@ mod faults;
 mod layout;
 mod platforms;
 mod registry;
+mod secrets;
