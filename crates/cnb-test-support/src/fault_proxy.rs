@@ -220,6 +220,9 @@ fn mix(seed: u64, text: &str) -> u64 {
 /// A request's identity: its kind and path, without upload session ids (retries of the same
 /// upload get new ones) but with the digest a closing PUT names.
 fn identity(kind: Kind, target: &str) -> String {
+    if kind == Kind::Token {
+        return format!("{kind:?} {target}"); // one per scope
+    }
     let path = target.split('?').next().unwrap_or(target);
     let path = match path.find("/blobs/uploads") {
         Some(i) => &path[..i],
@@ -235,8 +238,22 @@ fn identity(kind: Kind, target: &str) -> String {
     format!("{kind:?} {path} {digest}")
 }
 
+/// Bearer-token auth in front of a basic-auth registry, as registries with a token service
+/// have: `/v2/` answers a bearer challenge naming the proxy's `/token`, which hands out
+/// `token` for the right basic credentials; requests bearing it go upstream with `upstream`.
+#[derive(Debug, Clone)]
+pub struct Gateway {
+    /// The `Authorization` value `/token` wants (`Basic <base64 user:password>`).
+    pub client: String,
+    /// The `Authorization` value sent upstream.
+    pub upstream: String,
+    /// The token handed out.
+    pub token: String,
+}
+
 #[derive(Default)]
 struct State {
+    gateway: Option<Gateway>,
     plan: Option<FaultPlan>,
     seen: HashMap<String, usize>,
     requests: BTreeMap<Kind, usize>,
@@ -315,10 +332,16 @@ impl FaultProxy {
 
     /// Starts a proxy to the plain-HTTP registry at `upstream` (`host:port`).
     pub fn start(upstream: &str, plan: FaultPlan) -> Self {
+        Self::start_with(upstream, plan, None)
+    }
+
+    /// Starts a proxy that also plays a token service ([`Gateway`]).
+    pub fn start_with(upstream: &str, plan: FaultPlan, gateway: Option<Gateway>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let host = listener.local_addr().unwrap().to_string();
         let state = Arc::new(Mutex::new(State {
             plan: Some(plan),
+            gateway,
             ..State::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
@@ -348,6 +371,7 @@ impl FaultProxy {
         let stats = snapshot(&state);
         *state = State {
             plan: Some(plan),
+            gateway: state.gateway.take(),
             ..State::default()
         };
         stats
@@ -439,9 +463,15 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
         return;
     };
     let kind = classify(&head.method, &head.target);
-    let fault = state.lock().unwrap().decide(kind, &head.target);
+    let (fault, gateway) = {
+        let mut state = state.lock().unwrap();
+        (state.decide(kind, &head.target), state.gateway.clone())
+    };
     match fault {
-        None => forward(conn, head, kind, upstream, state),
+        None => match gateway {
+            Some(g) => guard(conn, head, kind, upstream, state, &g),
+            None => forward(conn, head, kind, upstream, state),
+        },
         Some(Fault::Status(code)) => answer(conn, code, "Injected Fault", &[]),
         Some(Fault::TooManyRequests) => answer(conn, 429, "Too Many Requests", &["Retry-After: 1"]),
         Some(Fault::Unauthorized) => answer(
@@ -472,18 +502,66 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
     }
 }
 
+/// The [`Gateway`]: hands out tokens, forwards requests bearing one, challenges the rest.
+fn guard(
+    conn: TcpStream,
+    mut head: Head,
+    kind: Kind,
+    upstream: &str,
+    state: &Mutex<State>,
+    g: &Gateway,
+) {
+    let auth = header(&head.lines, "authorization").map(str::to_string);
+    if kind == Kind::Token {
+        if auth.as_deref() == Some(g.client.as_str()) {
+            let body = format!(
+                "{{\"token\":\"{0}\",\"access_token\":\"{0}\",\"expires_in\":300}}",
+                g.token
+            );
+            respond(conn, "200 OK", &[], &body);
+        } else {
+            answer(
+                conn,
+                401,
+                "Unauthorized",
+                &["WWW-Authenticate: Basic realm=\"token\""],
+            );
+        }
+        return;
+    }
+    if auth.as_deref() == Some(format!("Bearer {}", g.token).as_str()) {
+        head.lines.retain(|l| {
+            !l.split(':')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("authorization")
+        });
+        head.lines.push(format!("Authorization: {}", g.upstream));
+        return forward(conn, head, kind, upstream, state);
+    }
+    let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let challenge =
+        format!("WWW-Authenticate: Bearer realm=\"http://{local}/token\",service=\"fault-proxy\"");
+    answer(conn, 401, "Unauthorized", &[challenge.as_str()]);
+}
+
 /// Closes with RST instead of FIN.
 fn reset(conn: &TcpStream) {
     let _ = socket2::SockRef::from(conn).set_linger(Some(Duration::ZERO));
     let _ = conn.shutdown(Shutdown::Both);
 }
 
-fn answer(mut conn: TcpStream, code: u16, reason: &str, extra: &[&str]) {
+fn answer(conn: TcpStream, code: u16, reason: &str, extra: &[&str]) {
     let body = format!(
         "{{\"errors\":[{{\"code\":\"UNKNOWN\",\"message\":\"fault proxy: {code} {reason}\"}}]}}"
     );
+    respond(conn, &format!("{code} {reason}"), extra, &body);
+}
+
+fn respond(mut conn: TcpStream, status: &str, extra: &[&str], body: &str) {
     let mut head = format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
     );
     for h in extra {

@@ -1,5 +1,5 @@
 //! No secret leaks: credentials from `CNB_REGISTRY_AUTH` (Basic and Bearer), a docker
-//! `config.json` and a credential helper, each with a distinctive secret, through runs at
+//! `config.json`, a credential helper and a token service's bearer token, each with a distinctive secret, through runs at
 //! `-log-level debug` that succeed (with transient faults, 401s included), fail for good (every
 //! manifest GET 500, every request 401) or are refused (a bearer token the registry does not
 //! take). Neither the secret nor its base64 forms appear in any output or written file.
@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use base64::Engine as _;
 use cnb_image::Target;
 use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
-use cnb_test_support::fault_proxy::{Fault, FaultPlan, FaultProxy, Kind};
+use cnb_test_support::fault_proxy::{Fault, FaultPlan, FaultProxy, Gateway, Kind};
 use cnb_test_support::fixtures::{four_platforms, image, save_run_index};
 use cnb_test_support::registry::Registry;
 
@@ -89,14 +89,29 @@ fn no_leak(
     env: &dyn Fn(&str) -> Vec<(String, String)>,
     expect_ok: bool,
 ) {
+    no_leak_with(case, secret, password, env, expect_ok, None);
+}
+
+fn no_leak_with(
+    case: &str,
+    secret: &str,
+    password: &str,
+    env: &dyn Fn(&str) -> Vec<(String, String)>,
+    expect_ok: bool,
+    gateway: Option<Gateway>,
+) {
     let reg = registry(password);
-    let forms = [
+    let mut forms = vec![
         secret.to_string(),
         b64(secret),
         b64(&format!("{USER}:{secret}")),
         password.to_string(),
         b64(&format!("{USER}:{password}")),
     ];
+    if let Some(g) = &gateway {
+        forms.push(g.token.clone());
+        forms.push(b64(&g.token));
+    }
     let plans = [
         FaultPlan::Seeded {
             seed: 11,
@@ -114,7 +129,11 @@ fn no_leak(
         },
     ];
     for (i, plan) in plans.into_iter().enumerate() {
-        let proxy = FaultProxy::start(reg.host(), plan);
+        let with_gateway = gateway.clone().map(|mut g| {
+            g.upstream = reg.basic_header().unwrap();
+            g
+        });
+        let proxy = FaultProxy::start_with(reg.host(), plan, with_gateway);
         let layers = tempfile::tempdir().unwrap();
         let out = analyze(layers.path(), &proxy, &env(proxy.host()));
         let all = [out.stdout.clone(), out.stderr.clone()].concat();
@@ -132,6 +151,10 @@ fn no_leak(
                 "{case}: {}",
                 String::from_utf8_lossy(&all)
             );
+        }
+        if i == 0 && gateway.is_some() {
+            let tokens = proxy.stats().requests.get(&Kind::Token).copied();
+            assert!(tokens.unwrap_or(0) > 0, "{case}: no token was asked for");
         }
         let mut outputs = files(layers.path());
         outputs.push(("output".into(), all));
@@ -237,5 +260,29 @@ fn a_credential_helper_secret_never_leaks() {
             ]
         },
         true,
+    );
+}
+
+#[test]
+fn a_token_from_a_token_service_never_leaks() {
+    // basic credentials are exchanged for a bearer token at the proxy's token service
+    let pw = "pw-token-client-40d2";
+    let basic = format!("Basic {}", b64(&format!("{USER}:{pw}")));
+    no_leak_with(
+        "token service",
+        pw,
+        "pw-token-upstream-6e0f",
+        &|host| {
+            vec![(
+                "CNB_REGISTRY_AUTH".into(),
+                format!(r#"{{"{host}":"{basic}"}}"#),
+            )]
+        },
+        true,
+        Some(Gateway {
+            client: basic.clone(),
+            upstream: String::new(),
+            token: "tok-issued-by-service-a91b".into(),
+        }),
     );
 }

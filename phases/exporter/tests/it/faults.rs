@@ -11,13 +11,28 @@ use std::process::{Command, Output};
 use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
+use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
 use cnb_test_support::fault_proxy::{
-    Fault, FaultPlan, FaultProxy, Kind, record, rounds, seed_from_env, transient,
+    Fault, FaultPlan, FaultProxy, Gateway, Kind, record, rounds, seed_from_env, transient,
 };
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::registry::Registry;
 use cnb_test_support::registry_walk::{blobs_of, linked_blobs, walk};
+
+const USER: &str = "cnb";
+const PASSWORD: &str = "upstream-pw";
+/// `Basic <base64 cnb:client-pw>`: what the exporter presents to the token service.
+const CLIENT_AUTH: &str = "Basic Y25iOmNsaWVudC1wdw==";
+
+fn store(reg: &Registry) -> RegistryStore {
+    let header = reg.basic_header().unwrap();
+    RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        auth: AuthSource::new(Some(&format!(r#"{{"{}":"{header}"}}"#, reg.host())), None).unwrap(),
+        ..Default::default()
+    })
+    .unwrap()
+}
 
 fn write(path: &Path, content: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -35,14 +50,16 @@ struct Build {
 
 /// A registry holding the run image, a proxy in front of it, and a build's layers dir.
 fn setup(plan: FaultPlan) -> (Registry, FaultProxy, Build) {
-    let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let reg = Registry::builder().basic_auth(USER, PASSWORD).start();
+    let store = store(&reg);
     let (_, children) = save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
-    let proxy = FaultProxy::start(reg.host(), plan);
+    // the proxy plays the registry's token service, so token requests meet faults too
+    let gateway = Gateway {
+        client: CLIENT_AUTH.into(),
+        upstream: reg.basic_header().unwrap(),
+        token: "tok-exporter-faults".into(),
+    };
+    let proxy = FaultProxy::start_with(reg.host(), plan, Some(gateway));
     let dir = tempfile::tempdir().unwrap();
     let b = Build {
         layers: dir.path().join("layers"),
@@ -107,6 +124,10 @@ fn export(b: &Build, proxy: &FaultProxy) -> Output {
         .env("CNB_PLATFORM_API", "0.15")
         .env("CNB_INSECURE_REGISTRIES", proxy.host())
         .env("CNB_REGISTRY_TIMEOUT", "2")
+        .env(
+            "CNB_REGISTRY_AUTH",
+            format!(r#"{{"{}":"{CLIENT_AUTH}"}}"#, proxy.host()),
+        )
         .output()
         .unwrap()
 }
@@ -121,7 +142,7 @@ fn text(out: &Output) -> String {
 
 /// No tag of the registry points at anything missing.
 fn assert_whole(reg: &Registry, seed: u64, when: &str) {
-    let w = walk(reg.host(), None);
+    let w = walk(reg.host(), reg.basic_header().as_deref());
     assert!(
         w.problems.is_empty() && !w.tags.is_empty(),
         "CNB_FAULT_SEED={seed} {when}: {:?} (tags {:?})",
@@ -132,11 +153,7 @@ fn assert_whole(reg: &Registry, seed: u64, when: &str) {
 
 /// Feeds the previous export's metadata into analyzed.toml, as the analyzer would.
 fn analyze_previous(b: &Build, reg: &Registry, proxy: &FaultProxy) {
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = store(reg);
     let name = reg.image("cnb/app:latest");
     let img = cnb_image::open(
         &store,
@@ -210,7 +227,12 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
     let (reg, proxy, b) = setup(FaultPlan::None);
     let out = export(&b, &proxy);
     assert!(out.status.success(), "{}", text(&out));
-    let before = blobs_of(reg.host(), None, "cnb/app", "latest");
+    let before = blobs_of(
+        reg.host(),
+        reg.basic_header().as_deref(),
+        "cnb/app",
+        "latest",
+    );
     analyze_previous(&b, &reg, &proxy);
     change(&b, "v2");
     proxy.reset(FaultPlan::Always { kind, fault });
@@ -229,7 +251,12 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
     }
     assert_whole(&reg, 0, "after a permanent fault");
     assert_eq!(
-        blobs_of(reg.host(), None, "cnb/app", "latest"),
+        blobs_of(
+            reg.host(),
+            reg.basic_header().as_deref(),
+            "cnb/app",
+            "latest"
+        ),
         before,
         "the tag moved although the export failed"
     );
@@ -242,7 +269,7 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
     let mut missing: Vec<String> = ["cnb/app", "cnb/cache"]
         .iter()
         .flat_map(|repo| {
-            blobs_of(reg.host(), None, repo, "latest")
+            blobs_of(reg.host(), reg.basic_header().as_deref(), repo, "latest")
                 .into_iter()
                 .filter(|d| !held.contains(&(repo.to_string(), d.clone())))
                 .collect::<Vec<_>>()
