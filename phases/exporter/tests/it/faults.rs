@@ -112,10 +112,11 @@ fn analyzed(b: &Build, previous: &str, md: LayersMetadata) {
     .unwrap();
 }
 
+/// Runs the exporter at `-log-level debug`; its output never holds a secret.
 fn export(b: &Build, proxy: &FaultProxy) -> Output {
     let image = format!("{}/cnb/app:latest", proxy.host());
     let cache = format!("{}/cnb/cache:latest", proxy.host());
-    Command::new(env!("CARGO_BIN_EXE_exporter"))
+    let out = Command::new(env!("CARGO_BIN_EXE_exporter"))
         .args(["-layers", b.layers.to_str().unwrap()])
         .args(["-app", b.app.to_str().unwrap()])
         .args(["-launcher", b.launcher.to_str().unwrap()])
@@ -129,15 +130,62 @@ fn export(b: &Build, proxy: &FaultProxy) -> Output {
             format!(r#"{{"{}":"{CLIENT_AUTH}"}}"#, proxy.host()),
         )
         .output()
-        .unwrap()
+        .unwrap();
+    text(&out);
+    out
 }
 
+/// The run's output; asserts that no credential, token or their base64 forms are in it or in
+/// any file under the layers dir (report.toml included).
 fn text(out: &Output) -> String {
-    format!(
+    let all = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    )
+    );
+    let secrets = [
+        "client-pw",
+        "Y25iOmNsaWVudC1wdw",
+        "tok-exporter-faults",
+        "dG9rLWV4cG9ydGVyLWZhdWx0cw",
+        PASSWORD,
+        "Y25iOnVwc3RyZWFtLXB3",
+    ];
+    for s in secrets {
+        assert!(!all.contains(s), "'{s}' leaked into the output: {all}");
+    }
+    all
+}
+
+fn assert_no_secret_in(dir: &Path) {
+    for e in walkdir(dir) {
+        let bytes = std::fs::read(&e).unwrap_or_default();
+        for s in [
+            "client-pw",
+            "tok-exporter-faults",
+            PASSWORD,
+            "Y25iOmNsaWVudC1wdw",
+        ] {
+            assert!(
+                !bytes.windows(s.len()).any(|w| w == s.as_bytes()),
+                "'{s}' in {}",
+                e.display()
+            );
+        }
+    }
+}
+
+fn walkdir(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// No tag of the registry points at anything missing.
@@ -207,6 +255,7 @@ fn transient_faults_are_retried_and_the_export_succeeds() {
             text(&out)
         );
         assert_whole(&reg, seed, "after the re-export");
+        assert_no_secret_in(&b.layers);
         let again: Report = cnb_formats::read_toml(&b.layers.join("report.toml")).unwrap();
         assert_eq!(
             again.image.digest, report.image.digest,
@@ -250,6 +299,7 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
         assert!(line.contains(part), "'{part}' not in: {line}");
     }
     assert_whole(&reg, 0, "after a permanent fault");
+    assert_no_secret_in(&b.layers);
     assert_eq!(
         blobs_of(
             reg.host(),
