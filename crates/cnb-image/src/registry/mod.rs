@@ -15,7 +15,9 @@
 mod auth;
 mod docker_config;
 mod download;
+mod error;
 mod identity;
+mod options;
 mod ping;
 mod retry;
 
@@ -40,6 +42,9 @@ use sha2::{Digest as _, Sha256};
 
 pub use auth::{AuthSource, Credential};
 use download::{BlobReader, Resume};
+pub use error::RegistryError;
+pub(crate) use error::{chain, one_line};
+pub use options::RegistryOptions;
 pub use retry::RetryPolicy;
 use retry::{Class, Failure, with_retry};
 
@@ -53,199 +58,6 @@ const ACCEPTED_MANIFESTS: [&str; 4] = [
     IMAGE_MANIFEST_MEDIA_TYPE,
     IMAGE_MANIFEST_LIST_MEDIA_TYPE,
 ];
-
-/// Errors of the registry backend; every message names the operation and the image.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The registry refused the credentials (or wanted some).
-    #[error(
-        "{op} '{reference}': unauthorized (credentials missing or rejected by the registry): check the credentials for {} in CNB_REGISTRY_AUTH or the docker config",
-        registry_of(reference)
-    )]
-    Unauthorized {
-        /// The operation ("pull manifest", "push blob", ...).
-        op: &'static str,
-        /// The image reference.
-        reference: String,
-    },
-    /// The registry does not have what was asked for.
-    #[error("{op} '{reference}': not found")]
-    NotFound {
-        /// The operation.
-        op: &'static str,
-        /// The image reference.
-        reference: String,
-    },
-    /// Any other failure, after retries where they made sense.
-    #[error("{op} '{reference}': {reason}{}", hint(reason, reference))]
-    Failed {
-        /// The operation.
-        op: &'static str,
-        /// The image reference.
-        reference: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Credentials configuration that cannot be used (`CNB_REGISTRY_AUTH`, docker config).
-    #[error("registry credentials: {0}")]
-    AuthConfig(String),
-    /// A registry setting that cannot be used.
-    #[error("registry settings: {0}")]
-    Config(String),
-    /// A CA certificate that cannot be read or used.
-    #[error("registry tls setup: {0}")]
-    Tls(String),
-    /// The private runtime could not start.
-    #[error("registry client runtime: {0}")]
-    Runtime(String),
-}
-
-impl RegistryError {
-    fn from_failure(op: &'static str, reference: impl Into<String>, failure: Failure) -> Self {
-        let reference = reference.into();
-        match failure.class {
-            Class::Unauthorized => RegistryError::Unauthorized { op, reference },
-            Class::NotFound => RegistryError::NotFound { op, reference },
-            Class::Transient | Class::Fatal => RegistryError::Failed {
-                op,
-                reference,
-                reason: failure.reason,
-            },
-        }
-    }
-}
-
-/// The registry part of a reference (`host[:port]`), for messages.
-fn registry_of(reference: &str) -> String {
-    match ImageRef::parse(reference.split('@').next().unwrap_or(reference)) {
-        Ok(image) => image.registry,
-        Err(_) => reference.split('/').next().unwrap_or(reference).to_string(),
-    }
-}
-
-/// What to check after a failure that retries did not cure.
-fn hint(reason: &str, reference: &str) -> String {
-    let registry = registry_of(reference);
-    let r = reason.to_ascii_lowercase();
-    if r.contains("certificate") {
-        format!(
-            ": check the ca certificates trusted for {registry} (SSL_CERT_FILE) or -insecure-registry"
-        )
-    } else if r.contains("gave up after") || r.contains("timed out") {
-        format!(": check that the registry {registry} is up and reachable from here")
-    } else {
-        String::new()
-    }
-}
-
-/// An error and its sources as one lower-case line.
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    one_line(&parts.join(": "))
-}
-
-/// Collapses white space and lower-cases the first letter.
-pub(crate) fn one_line(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut chars = joined.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => joined,
-    }
-}
-
-/// How to reach registries.
-#[derive(Debug, Clone)]
-pub struct RegistryOptions {
-    /// Prefixes of image references (`host[:port]` or `host[:port]/repo`) of insecure
-    /// registries: tried over HTTPS without verifying the certificate, then over plain HTTP when
-    /// HTTPS gets no answer.
-    pub insecure_registries: Vec<String>,
-    /// PEM files of extra CA certificates to trust.
-    pub ca_certificates: Vec<PathBuf>,
-    /// Where credentials come from.
-    pub auth: AuthSource,
-    /// Bound of the TCP/TLS connect phase.
-    pub connect_timeout: Duration,
-    /// Bound of the wait for any bytes of a response.
-    pub read_timeout: Duration,
-    /// Bound of one attempt of a small call (manifest, HEAD, mount).
-    pub request_timeout: Duration,
-    /// Bound of one attempt of a blob upload.
-    pub transfer_timeout: Duration,
-    /// Retries of transient faults.
-    pub retry: RetryPolicy,
-    /// How many blobs `put_blobs` uploads at once.
-    pub max_concurrent_uploads: usize,
-}
-
-impl Default for RegistryOptions {
-    fn default() -> Self {
-        Self {
-            insecure_registries: Vec::new(),
-            ca_certificates: Vec::new(),
-            auth: AuthSource::anonymous(),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(60),
-            transfer_timeout: Duration::from_secs(30 * 60),
-            retry: RetryPolicy::default(),
-            max_concurrent_uploads: 4,
-        }
-    }
-}
-
-impl RegistryOptions {
-    /// Defaults, with credentials from `CNB_REGISTRY_AUTH` / `DOCKER_CONFIG` and an extra CA
-    /// from `SSL_CERT_FILE` when set.
-    pub fn from_process_env() -> Result<Self, RegistryError> {
-        let mut options = Self {
-            auth: AuthSource::from_process_env()?,
-            ..Self::default()
-        };
-        if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
-            options.ca_certificates.push(PathBuf::from(path));
-        }
-        if let Ok(value) = std::env::var("CNB_REGISTRY_TIMEOUT") {
-            options.set_timeout(&value)?;
-        }
-        Ok(options)
-    }
-
-    /// `CNB_REGISTRY_TIMEOUT` (seconds, an extension): bounds the wait for any answer and each
-    /// attempt of a small call, so a stalled registry is given up on (and retried) sooner.
-    pub fn set_timeout(&mut self, seconds: &str) -> Result<(), RegistryError> {
-        let secs: f64 = seconds
-            .trim()
-            .parse()
-            .ok()
-            .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s < 86_400.0)
-            .ok_or_else(|| {
-                RegistryError::Config(format!(
-                    "CNB_REGISTRY_TIMEOUT '{seconds}': expected a number of seconds"
-                ))
-            })?;
-        let t = Duration::from_secs_f64(secs);
-        self.read_timeout = t;
-        self.request_timeout = t;
-        self.connect_timeout = self.connect_timeout.min(t);
-        Ok(())
-    }
-
-    fn is_insecure(&self, name: &str) -> bool {
-        self.insecure_registries
-            .iter()
-            .any(|p| !p.is_empty() && name.starts_with(p.as_str()))
-    }
-}
 
 /// What a store has transferred so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -190,6 +190,56 @@ fn jitter(wait: Duration) -> Duration {
 mod tests {
     use super::*;
 
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn a_401_is_tried_once_more_then_final() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<(), Failure> =
+            rt.block_on(with_retry(&fast(), Duration::from_secs(5), || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async {
+                    Err(E::UnauthorizedError {
+                        url: "http://r/v2/".into(),
+                    })
+                }
+            }));
+        assert_eq!(calls.into_inner(), 2);
+        assert!(matches!(result, Err(f) if f.class == Class::Unauthorized));
+    }
+
+    #[test]
+    fn envelopes_whose_status_is_lost_are_transient_when_their_code_says_so() {
+        let envelope = |code: &str| E::RegistryError {
+            envelope: serde_json::from_str(&format!(
+                r#"{{"errors":[{{"code":"{code}","message":"m"}}]}}"#
+            ))
+            .unwrap(),
+            url: "http://r/v2/a/manifests/t".into(),
+        };
+        for code in [
+            "UNKNOWN",
+            "UNAVAILABLE",
+            "TOOMANYREQUESTS",
+            "TOO_MANY_REQUESTS",
+        ] {
+            assert_eq!(classify(&envelope(code)), Class::Transient, "{code}");
+        }
+        assert_eq!(classify(&envelope("MANIFEST_INVALID")), Class::Fatal);
+        assert_eq!(classify(&envelope("MANIFEST_UNKNOWN")), Class::NotFound);
+        assert_eq!(classify(&envelope("DENIED")), Class::Unauthorized);
+    }
+
     #[test]
     fn statuses() {
         for c in [400, 401, 403, 404, 405] {
