@@ -216,3 +216,45 @@ pub fn linked_blobs(storage: &std::path::Path) -> BTreeSet<(String, String)> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::image;
+    use crate::registry::Registry;
+    use cnb_image::registry::{RegistryOptions, RegistryStore};
+
+    #[test]
+    fn a_tag_whose_blob_is_gone_is_reported() {
+        let reg = Registry::start();
+        let store = RegistryStore::new(RegistryOptions {
+            insecure_registries: vec![reg.host().into()],
+            ..Default::default()
+        })
+        .unwrap();
+        image(
+            &cnb_image::Target::new("linux", "amd64", None),
+            &[("/a", "a")],
+            &[],
+        )
+        .save(&store, &[reg.image("cnb/a:latest")])
+        .unwrap();
+        let w = walk(reg.host(), None);
+        assert_eq!(w.tags, ["cnb/a:latest"]);
+        assert!(w.problems.is_empty(), "{:?}", w.problems);
+        let blobs = blobs_of(reg.host(), None, "cnb/a", "latest");
+        assert_eq!(blobs.len(), 2, "config and one layer");
+        assert_eq!(linked_blobs(reg.storage_dir()).len(), 2);
+        let layer = blobs.iter().next().unwrap();
+        let deleted = request(
+            reg.host(),
+            "DELETE",
+            &format!("/v2/cnb/a/blobs/{layer}"),
+            None,
+        );
+        assert_eq!(deleted.status, 202);
+        let w = walk(reg.host(), None);
+        assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
+        assert!(w.problems[0].contains(layer.as_str()), "{:?}", w.problems);
+    }
+}
