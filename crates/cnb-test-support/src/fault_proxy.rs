@@ -110,17 +110,21 @@ pub enum Fault {
     Reset,
     /// Read the request, answer nothing for [`FaultProxy::STALL`].
     Stall,
+    /// Forward the request, let the registry act on it, then reset before its answer reaches
+    /// the client (a write that happened although the client saw it fail).
+    LoseAnswer,
 }
 
 impl Fault {
     /// The faults a registry may throw at a client that should survive them.
-    pub const TRANSIENT: [Fault; 6] = [
+    pub const TRANSIENT: [Fault; 7] = [
         Fault::Status(500),
         Fault::Status(502),
         Fault::Status(503),
         Fault::TooManyRequests,
         Fault::Reset,
         Fault::Stall,
+        Fault::LoseAnswer,
     ];
 }
 
@@ -486,6 +490,17 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
                 std::thread::sleep(Duration::from_millis(100));
             }
         }
+        Some(Fault::LoseAnswer) => {
+            let mut head = head;
+            if let Some(g) = &gateway {
+                to_upstream(&mut head, g);
+            }
+            if let Some(mut up) = open_upstream(&conn, &head, upstream) {
+                let _ = read_head(&mut up);
+                let _ = up.shutdown(Shutdown::Both);
+            }
+            reset(&conn);
+        }
         Some(Fault::Reset) => {
             let has_body = header(&head.lines, "content-length").is_some_and(|v| v != "0")
                 || header(&head.lines, "transfer-encoding").is_some();
@@ -529,21 +544,27 @@ fn guard(
         }
         return;
     }
-    if auth.as_deref() == Some(format!("Bearer {}", g.token).as_str()) {
-        head.lines.retain(|l| {
-            !l.split(':')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("authorization")
-        });
-        head.lines.push(format!("Authorization: {}", g.upstream));
+    if to_upstream(&mut head, g) {
         return forward(conn, head, kind, upstream, state);
     }
     let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let challenge =
         format!("WWW-Authenticate: Bearer realm=\"http://{local}/token\",service=\"fault-proxy\"");
     answer(conn, 401, "Unauthorized", &[challenge.as_str()]);
+}
+
+/// Swaps a request's valid bearer token for the upstream credentials; false when it has none.
+fn to_upstream(head: &mut Head, g: &Gateway) -> bool {
+    let bearer = format!("Bearer {}", g.token);
+    if header(&head.lines, "authorization") != Some(bearer.as_str()) {
+        return false;
+    }
+    head.lines.retain(|l| {
+        let name = l.split(':').next().unwrap_or("").trim();
+        !name.eq_ignore_ascii_case("authorization")
+    });
+    head.lines.push(format!("Authorization: {}", g.upstream));
+    true
 }
 
 /// Closes with RST instead of FIN.
