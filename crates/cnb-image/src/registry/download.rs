@@ -12,7 +12,7 @@ use oci_client::Reference;
 use sha2::{Digest as _, Sha256};
 
 use super::retry::{Failure, RetryPolicy, with_retry};
-use super::{Conn, one_line};
+use super::{Conn, chain};
 use crate::Digest;
 
 /// What a blob download needs to pick up where a broken connection left it.
@@ -129,11 +129,7 @@ impl Read for BlobReader {
                 Some(Err(e)) => {
                     return Err(std::io::Error::new(
                         e.kind(),
-                        format!(
-                            "pull blob '{}': {}",
-                            self.reference,
-                            one_line(&e.to_string())
-                        ),
+                        format!("pull blob '{}': {}", self.reference, chain(&e)),
                     ));
                 }
                 None => {

@@ -103,7 +103,25 @@ pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
         }
         source = s.source();
     }
-    one_line(&parts.join(": "))
+    without_queries(&one_line(&parts.join(": ")))
+}
+
+/// Cuts the query off every URL in `s`: upload states and presigned blob URLs carry signatures
+/// that belong in no message or log.
+pub(crate) fn without_queries(s: &str) -> String {
+    s.split(' ')
+        .map(|word| {
+            let is_url = word.contains("http://") || word.contains("https://");
+            match word.find('?') {
+                Some(i) if is_url => {
+                    let end = word[i..].find([',', ')']).map_or(word.len(), |j| i + j);
+                    format!("{}{}", &word[..i], &word[end..])
+                }
+                _ => word.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Collapses white space and lower-cases the first letter.
@@ -119,6 +137,21 @@ pub(crate) fn one_line(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn urls_lose_their_queries() {
+        assert_eq!(
+            without_queries(
+                "server error: url http://r/v2/a/blobs/uploads/u?_state=abc&digest=sha256%3A1, code: 503"
+            ),
+            "server error: url http://r/v2/a/blobs/uploads/u, code: 503"
+        );
+        assert_eq!(
+            without_queries("error sending request for url (https://s3/x?X-Amz-Signature=s)"),
+            "error sending request for url (https://s3/x)"
+        );
+        assert_eq!(without_queries("what? no url"), "what? no url");
+    }
 
     #[test]
     fn final_failures_name_the_registry_and_what_to_check() {

@@ -101,6 +101,7 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(32), "{all}");
     let line = all.lines().rev().find(|l| l.contains("ERROR")).unwrap();
+    eprintln!("{line}"); // the message, for --no-capture
     for part in [proxy.host(), request, hint] {
         assert!(line.contains(part), "'{part}' not in: {line}");
     }
@@ -123,5 +124,15 @@ fn a_registry_refusing_every_request_exits_32_naming_the_credentials() {
         Fault::Unauthorized,
         "unauthorized",
         "check the credentials for",
+    );
+}
+
+#[test]
+fn a_registry_that_stalls_every_manifest_get_exits_32_naming_the_timeout() {
+    permanent(
+        Some(Kind::ManifestGet),
+        Fault::Stall,
+        "timed out",
+        "check that the registry",
     );
 }

@@ -295,6 +295,8 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
         .rev()
         .find(|l| l.contains("ERROR"))
         .unwrap_or_else(|| panic!("no error line: {all}"));
+    eprintln!("{line}"); // the message, for --no-capture
+    assert!(!line.contains("_state="), "an upload state in: {line}");
     for part in [proxy.host(), request, hint] {
         assert!(line.contains(part), "'{part}' not in: {line}");
     }

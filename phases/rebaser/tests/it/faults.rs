@@ -107,6 +107,7 @@ fn every_manifest_put_failing_exits_72_and_keeps_the_old_image() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(72), "{all}");
     let line = all.lines().rev().find(|l| l.contains("ERROR")).unwrap();
+    eprintln!("{line}"); // the message, for --no-capture
     for part in [proxy.host(), "push manifest", "check that the registry"] {
         assert!(line.contains(part), "'{part}' not in: {line}");
     }
