@@ -113,11 +113,14 @@ pub enum Fault {
     /// Forward the request, let the registry act on it, then reset before its answer reaches
     /// the client (a write that happened although the client saw it fail).
     LoseAnswer,
+    /// With a [`Gateway`]: the token the request bears expires now (a new one is handed out
+    /// from here on) and the request gets the 401 a registry answers an expired token with.
+    ExpireToken,
 }
 
 impl Fault {
     /// The faults a registry may throw at a client that should survive them.
-    pub const TRANSIENT: [Fault; 7] = [
+    pub const TRANSIENT: [Fault; 8] = [
         Fault::Status(500),
         Fault::Status(502),
         Fault::Status(503),
@@ -125,6 +128,7 @@ impl Fault {
         Fault::Reset,
         Fault::Stall,
         Fault::LoseAnswer,
+        Fault::ExpireToken,
     ];
 }
 
@@ -251,8 +255,20 @@ pub struct Gateway {
     pub client: String,
     /// The `Authorization` value sent upstream.
     pub upstream: String,
-    /// The token handed out.
+    /// The token handed out (with `-<generation>` appended once it has expired).
     pub token: String,
+    /// How often the token expired ([`Fault::ExpireToken`]); 0 when starting.
+    pub generation: u32,
+}
+
+impl Gateway {
+    /// The token valid now.
+    fn current(&self) -> String {
+        match self.generation {
+            0 => self.token.clone(),
+            n => format!("{}-{n}", self.token),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -478,6 +494,22 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
         },
         Some(Fault::Status(code)) => answer(conn, code, "Injected Fault", &[]),
         Some(Fault::TooManyRequests) => answer(conn, 429, "Too Many Requests", &["Retry-After: 1"]),
+        Some(Fault::ExpireToken) => {
+            // the token this request bears expires (an older one has expired already)
+            let bearer = header(&head.lines, "authorization").map(str::to_string);
+            let mut state = state.lock().unwrap();
+            if let Some(g) = state.gateway.as_mut()
+                && bearer == Some(format!("Bearer {}", g.current()))
+            {
+                g.generation += 1;
+            }
+            drop(state);
+            let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
+            let challenge = format!(
+                "WWW-Authenticate: Bearer realm=\"http://{local}/token\",service=\"fault-proxy\",error=\"invalid_token\""
+            );
+            answer(conn, 401, "Unauthorized", &[challenge.as_str()]);
+        }
         Some(Fault::Unauthorized) => answer(
             conn,
             401,
@@ -531,7 +563,7 @@ fn guard(
         if auth.as_deref() == Some(g.client.as_str()) {
             let body = format!(
                 "{{\"token\":\"{0}\",\"access_token\":\"{0}\",\"expires_in\":300}}",
-                g.token
+                g.current()
             );
             respond(conn, "200 OK", &[], &body);
         } else {
@@ -555,7 +587,7 @@ fn guard(
 
 /// Swaps a request's valid bearer token for the upstream credentials; false when it has none.
 fn to_upstream(head: &mut Head, g: &Gateway) -> bool {
-    let bearer = format!("Bearer {}", g.token);
+    let bearer = format!("Bearer {}", g.current());
     if header(&head.lines, "authorization") != Some(bearer.as_str()) {
         return false;
     }

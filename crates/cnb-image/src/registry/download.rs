@@ -67,14 +67,22 @@ impl Resume {
     }
 
     async fn rest(&self, from: u64) -> Result<ByteStream, Failure> {
-        let answer = with_retry(&self.policy, self.timeout, || {
-            self.conn.client.pull_blob_stream_partial(
-                &self.reference,
-                self.digest.as_str(),
-                from,
-                None,
-            )
-        })
+        let answer = with_retry(
+            &self.policy,
+            self.timeout,
+            || {
+                self.conn.client.pull_blob_stream_partial(
+                    &self.reference,
+                    self.digest.as_str(),
+                    from,
+                    None,
+                )
+            },
+            || {
+                self.conn
+                    .renew(&self.reference, oci_client::RegistryOperation::Pull)
+            },
+        )
         .await?;
         Ok(match answer {
             oci_client::client::BlobResponse::Partial(s) => s.stream,

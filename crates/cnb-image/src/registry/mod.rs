@@ -30,6 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
+use oci_client::RegistryOperation::{self, Pull, Push};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
@@ -91,11 +92,21 @@ fn bump(counter: &AtomicU64, n: u64) {
 }
 
 /// A client for one registry (and one protocol), with its credentials already stored.
-struct Conn {
+pub(super) struct Conn {
     client: Client,
+    /// The credentials the client was given, to ask for a fresh token with.
+    auth: RegistryAuth,
     /// When its access token (from an identity token) should be replaced by a fresh one: the
     /// client sends that token as is and cannot renew it.
     renew_at: Option<std::time::Instant>,
+}
+
+impl Conn {
+    /// Asks for a fresh token for `reference` and `op` in place of one the registry refused (it
+    /// may have expired or been revoked early); the client would keep sending the cached one.
+    pub(super) async fn renew(&self, reference: &Reference, op: RegistryOperation) {
+        let _ = self.client.auth(reference, &self.auth, op).await;
+    }
 }
 
 /// What a [`Conn`] is shared by: the registry and whether it is insecure, and the repository
@@ -245,6 +256,7 @@ impl RegistryStore {
                 conn.client
                     .pull_manifest_raw(reference, &auth, &ACCEPTED_MANIFESTS)
             },
+            || conn.renew(reference, Pull),
         ));
         let (bytes, _header_digest) = match result {
             Ok(v) => v,
@@ -285,9 +297,12 @@ impl RegistryStore {
         let digest = blob.digest.to_string();
         let policy = &self.options.retry;
         let short = self.options.request_timeout;
-        let exists = with_retry(policy, short, || {
-            conn.client.blob_exists(&reference, &digest)
-        })
+        let exists = with_retry(
+            policy,
+            short,
+            || conn.client.blob_exists(&reference, &digest),
+            || conn.renew(&reference, Pull),
+        )
         .await
         .map_err(|f| {
             RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
@@ -302,25 +317,35 @@ impl RegistryStore {
         let result = match &blob.data {
             BlobData::Bytes(data) => {
                 let data = Bytes::copy_from_slice(data);
-                with_retry(policy, long, || {
-                    conn.client.push_blob_stream(
-                        &reference,
-                        bytes_stream(data.clone()),
-                        &digest,
-                        Some(blob.size),
-                    )
-                })
+                with_retry(
+                    policy,
+                    long,
+                    || {
+                        conn.client.push_blob_stream(
+                            &reference,
+                            bytes_stream(data.clone()),
+                            &digest,
+                            Some(blob.size),
+                        )
+                    },
+                    || conn.renew(&reference, Push),
+                )
                 .await
             }
             BlobData::Path(path) => {
-                with_retry(policy, long, || {
-                    conn.client.push_blob_stream(
-                        &reference,
-                        file_stream(path.clone()),
-                        &digest,
-                        Some(blob.size),
-                    )
-                })
+                with_retry(
+                    policy,
+                    long,
+                    || {
+                        conn.client.push_blob_stream(
+                            &reference,
+                            file_stream(path.clone()),
+                            &digest,
+                            Some(blob.size),
+                        )
+                    },
+                    || conn.renew(&reference, Push),
+                )
                 .await
             }
             BlobData::Remote { from } => {
@@ -333,9 +358,12 @@ impl RegistryStore {
                 if source.image.registry == target.image.registry
                     && source.insecure == target.insecure
                 {
-                    let mounted = with_retry(policy, short, || {
-                        conn.client.mount_blob(&reference, &source_ref, &digest)
-                    })
+                    let mounted = with_retry(
+                        policy,
+                        short,
+                        || conn.client.mount_blob(&reference, &source_ref, &digest),
+                        || conn.renew(&reference, Push),
+                    )
                     .await;
                     match mounted {
                         Ok(()) => {
@@ -353,16 +381,24 @@ impl RegistryStore {
                     Some(self.conn_async(&source).await?)
                 };
                 let src = source_conn.as_deref().unwrap_or(conn);
-                with_retry(policy, long, || async {
-                    let stream = src
-                        .client
-                        .pull_blob_stream(&source_ref, digest.as_str())
-                        .await?;
-                    let stream = stream.stream.map_err(OciDistributionError::IoError);
-                    conn.client
-                        .push_blob_stream(&reference, stream, &digest, Some(blob.size))
-                        .await
-                })
+                with_retry(
+                    policy,
+                    long,
+                    || async {
+                        let stream = src
+                            .client
+                            .pull_blob_stream(&source_ref, digest.as_str())
+                            .await?;
+                        let stream = stream.stream.map_err(OciDistributionError::IoError);
+                        conn.client
+                            .push_blob_stream(&reference, stream, &digest, Some(blob.size))
+                            .await
+                    },
+                    || async {
+                        src.renew(&source_ref, Pull).await;
+                        conn.renew(&reference, Push).await;
+                    },
+                )
                 .await
             }
         };
@@ -468,7 +504,11 @@ impl RegistryStore {
         };
         let client = Client::try_from(config).map_err(|e| RegistryError::Tls(chain(&e)))?;
         client.store_auth_if_needed(registry, &auth).await;
-        let conn = Arc::new(Conn { client, renew_at });
+        let conn = Arc::new(Conn {
+            client,
+            auth,
+            renew_at,
+        });
         self.conns
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -586,6 +626,7 @@ impl BlobStore for RegistryStore {
                 &self.options.retry,
                 self.options.request_timeout,
                 || conn.client.pull_blob_stream(&reference, d.as_str()),
+                || conn.renew(&reference, Pull),
             ))
             .map_err(|f| match f.class {
                 Class::NotFound => ImageError::BlobNotFound {
@@ -625,6 +666,7 @@ impl BlobStore for RegistryStore {
                 &self.options.retry,
                 self.options.request_timeout,
                 || conn.client.blob_exists(&reference, &d),
+                || conn.renew(&reference, Pull),
             ))
             .map_err(|f| {
                 RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
@@ -680,6 +722,7 @@ impl BlobStore for RegistryStore {
                             Some(0),
                         )
                     },
+                    || conn.renew(&reference, Push),
                 ))
                 .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
             bump(&self.counters.blobs_uploaded, 1);
@@ -777,6 +820,7 @@ impl BlobStore for RegistryStore {
                     conn.client
                         .push_manifest_raw(&reference, body.clone(), content_type.clone())
                 },
+                || conn.renew(&reference, Push),
             ))
             .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
         bump(&self.counters.manifests_pushed, 1);

@@ -1,6 +1,6 @@
 //! Retries of registry calls: transient faults (connection errors, timeouts, HTTP 5xx and 429)
-//! are tried again with exponential backoff and jitter; a 401 is tried once more (a token that
-//! failed to arrive is asked for again); answers that will not change (400, 403, 404, 405, ...)
+//! are tried again with exponential backoff and jitter; a 401 gets fresh credentials and is
+//! tried again, twice at most (a token that expired or failed to arrive is asked for again); answers that will not change (400, 403, 404, 405, ...)
 //! are returned at once. Every attempt runs under a deadline.
 
 use std::future::Future;
@@ -122,21 +122,27 @@ pub(crate) struct Failure {
     pub reason: String,
 }
 
+/// How often a 401 gets fresh credentials and another try.
+const MAX_REAUTHS: u32 = 2;
+
 /// Runs `call` until it succeeds, fails for good, or runs out of attempts. Each attempt is
-/// bounded by `timeout`.
-pub(crate) async fn with_retry<T, F, Fut>(
+/// bounded by `timeout`. Before the one retry after a 401, `reauth` asks for fresh credentials.
+pub(crate) async fn with_retry<T, F, Fut, R, RFut>(
     policy: &RetryPolicy,
     timeout: Duration,
     mut call: F,
+    reauth: R,
 ) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    R: Fn() -> RFut,
+    RFut: Future<Output = ()>,
 {
     let mut backoff = policy.initial_backoff;
     let attempts = policy.attempts.max(1);
     let mut attempt = 1;
-    let mut reauthed = false;
+    let mut reauths = 0;
     loop {
         let failure = match tokio::time::timeout(timeout, call()).await {
             Ok(Ok(v)) => return Ok(v),
@@ -149,8 +155,9 @@ where
                 reason: format!("timed out after {}s", timeout.as_secs_f32()),
             },
         };
-        // one more try after a 401: a token that failed to arrive is asked for again
-        let retry_auth = failure.class == Class::Unauthorized && !reauthed;
+        // after a 401, fresh credentials and another try, twice at most: a token that expired
+        // (or failed to arrive) is asked for again, and may expire again while others renew
+        let retry_auth = failure.class == Class::Unauthorized && reauths < MAX_REAUTHS;
         if (failure.class != Class::Transient && !retry_auth) || attempt >= attempts {
             let reason = if failure.class == Class::Transient && attempts > 1 {
                 format!("{} (gave up after {attempts} attempts)", failure.reason)
@@ -162,7 +169,10 @@ where
                 reason,
             });
         }
-        reauthed |= retry_auth;
+        if retry_auth {
+            reauths += 1;
+            reauth().await;
+        }
         // oci-client drops the Retry-After header: a 429 waits at least a second, within the cap
         let wait = if failure.reason.contains("429") || failure.reason.contains("toomanyrequests") {
             backoff
@@ -199,22 +209,34 @@ mod tests {
     }
 
     #[test]
-    fn a_401_is_tried_once_more_then_final() {
+    fn a_401_renews_the_credentials_twice_then_is_final() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()
             .unwrap();
         let calls = std::sync::atomic::AtomicU32::new(0);
-        let result: Result<(), Failure> =
-            rt.block_on(with_retry(&fast(), Duration::from_secs(5), || {
+        let renewed = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<(), Failure> = rt.block_on(with_retry(
+            &fast(),
+            Duration::from_secs(5),
+            || {
                 calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 async {
                     Err(E::UnauthorizedError {
                         url: "http://r/v2/".into(),
                     })
                 }
-            }));
-        assert_eq!(calls.into_inner(), 2);
+            },
+            || async {
+                renewed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        ));
+        assert_eq!(calls.into_inner(), 3);
+        assert_eq!(
+            renewed.into_inner(),
+            2,
+            "credentials renewed before each retry"
+        );
         assert!(matches!(result, Err(f) if f.class == Class::Unauthorized));
     }
 

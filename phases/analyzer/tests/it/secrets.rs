@@ -283,6 +283,7 @@ fn a_token_from_a_token_service_never_leaks() {
             client: basic.clone(),
             upstream: String::new(),
             token: "tok-issued-by-service-a91b".into(),
+            generation: 0,
         }),
     );
 }

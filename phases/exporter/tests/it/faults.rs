@@ -58,6 +58,7 @@ fn setup(plan: FaultPlan) -> (Registry, FaultProxy, Build) {
         client: CLIENT_AUTH.into(),
         upstream: reg.basic_header().unwrap(),
         token: "tok-exporter-faults".into(),
+        generation: 0,
     };
     let proxy = FaultProxy::start_with(reg.host(), plan, Some(gateway));
     let dir = tempfile::tempdir().unwrap();
@@ -267,6 +268,36 @@ fn transient_faults_are_retried_and_the_export_succeeds() {
             stats.uploaded
         );
     }
+}
+
+#[test]
+fn tokens_that_expire_in_the_middle_are_renewed_and_the_export_succeeds() {
+    let plan = |seed| FaultPlan::Seeded {
+        seed,
+        rate: 0.15,
+        faults: vec![Fault::ExpireToken],
+        kinds: Kind::FAULTABLE
+            .into_iter()
+            .filter(|k| *k != Kind::Token)
+            .collect(),
+    };
+    let seed = seed_from_env();
+    let (reg, proxy, b) = setup(plan(seed));
+    let out = export(&b, &proxy);
+    let stats = proxy.reset(FaultPlan::None);
+    record(
+        "exporter-expired-tokens",
+        &stats,
+        if out.status.success() { "ok" } else { "failed" },
+    );
+    assert!(stats.total() > 0, "CNB_FAULT_SEED={seed}: no token expired");
+    assert!(
+        out.status.success(),
+        "CNB_FAULT_SEED={seed}; faults {:?}\n{}",
+        stats.log,
+        text(&out)
+    );
+    assert_whole(&reg, seed, "after the export");
 }
 
 /// A permanent fault of `kind`: exit 62 and one line naming the registry, the request and a
