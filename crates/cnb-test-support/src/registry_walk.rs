@@ -63,6 +63,21 @@ pub struct Walk {
     pub problems: Vec<String>,
 }
 
+/// [`walk`], then every manifest revision the storage holds, tagged or not (what a failed run
+/// may have left behind), each checked by digest.
+pub fn walk_all(host: &str, auth: Option<&str>, storage: &std::path::Path) -> Walk {
+    let mut w = walk(host, auth);
+    for (repo, digest) in revisions(storage) {
+        check_manifest(host, auth, &repo, &digest, Some(&digest), &mut w);
+    }
+    w
+}
+
+/// Every `(repository, digest)` manifest revision in a `docker-registry` storage root.
+pub fn revisions(storage: &std::path::Path) -> BTreeSet<(String, String)> {
+    links(storage, "_manifests/revisions")
+}
+
 /// Walks every repository and tag of the registry at `host`.
 pub fn walk(host: &str, auth: Option<&str>) -> Walk {
     let mut walk = Walk::default();
@@ -182,6 +197,12 @@ pub fn has_blob(host: &str, auth: Option<&str>, repo: &str, digest: &str) -> boo
 /// Every `(repository, digest)` blob link in a `docker-registry` storage root: what each
 /// repository holds, read from disk, to tell what a later run had to upload.
 pub fn linked_blobs(storage: &std::path::Path) -> BTreeSet<(String, String)> {
+    links(storage, "_layers")
+}
+
+/// The `(repository, digest)` links under `<repo>/<under>/sha256/<hex>/link`.
+fn links(storage: &std::path::Path, under: &str) -> BTreeSet<(String, String)> {
+    let (first, rest) = under.split_once('/').unwrap_or((under, ""));
     let root = storage.join("docker/registry/v2/repositories");
     let mut out = BTreeSet::new();
     let mut stack = vec![root.clone()];
@@ -191,13 +212,13 @@ pub fn linked_blobs(storage: &std::path::Path) -> BTreeSet<(String, String)> {
         };
         for e in entries.flatten() {
             let path = e.path();
-            if e.file_name() == "_layers" {
+            if e.file_name() == first {
                 let repo = dir
                     .strip_prefix(&root)
                     .unwrap()
                     .to_string_lossy()
                     .to_string();
-                for hex in std::fs::read_dir(path.join("sha256"))
+                for hex in std::fs::read_dir(path.join(rest).join("sha256"))
                     .into_iter()
                     .flatten()
                     .flatten()
@@ -245,6 +266,12 @@ mod tests {
         let blobs = blobs_of(reg.host(), None, "cnb/a", "latest");
         assert_eq!(blobs.len(), 2, "config and one layer");
         assert_eq!(linked_blobs(reg.storage_dir()).len(), 2);
+        assert_eq!(revisions(reg.storage_dir()).len(), 1);
+        assert!(
+            walk_all(reg.host(), None, reg.storage_dir())
+                .problems
+                .is_empty()
+        );
         let layer = blobs.iter().next().unwrap();
         let deleted = request(
             reg.host(),
@@ -253,8 +280,8 @@ mod tests {
             None,
         );
         assert_eq!(deleted.status, 202);
-        let w = walk(reg.host(), None);
-        assert_eq!(w.problems.len(), 1, "{:?}", w.problems);
+        let w = walk_all(reg.host(), None, reg.storage_dir());
+        assert_eq!(w.problems.len(), 2, "tag and revision: {:?}", w.problems);
         assert!(w.problems[0].contains(layer.as_str()), "{:?}", w.problems);
     }
 }

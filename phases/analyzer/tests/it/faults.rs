@@ -13,7 +13,7 @@ use cnb_test_support::fault_proxy::{
 };
 use cnb_test_support::fixtures::{four_platforms, image, save_run_index};
 use cnb_test_support::registry::Registry;
-use cnb_test_support::registry_walk::{request, walk};
+use cnb_test_support::registry_walk::{request, walk_all};
 
 /// A registry with a run index and a previous app image, a proxy in front of it.
 fn setup(plan: FaultPlan) -> (Registry, FaultProxy) {
@@ -89,7 +89,11 @@ fn transient_faults_are_retried_and_the_analysis_is_the_same() {
             "CNB_FAULT_SEED={seed}"
         );
         assert_eq!(an.run_image.unwrap().target.unwrap().arch, "amd64");
-        assert!(walk(reg.host(), None).problems.is_empty());
+        assert!(
+            walk_all(reg.host(), None, reg.storage_dir())
+                .problems
+                .is_empty()
+        );
     }
 }
 

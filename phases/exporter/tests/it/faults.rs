@@ -17,7 +17,7 @@ use cnb_test_support::fault_proxy::{
 };
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::registry::Registry;
-use cnb_test_support::registry_walk::{blobs_of, linked_blobs, walk};
+use cnb_test_support::registry_walk::{blobs_of, linked_blobs, walk_all};
 
 const USER: &str = "cnb";
 const PASSWORD: &str = "upstream-pw";
@@ -191,7 +191,7 @@ fn walkdir(dir: &Path) -> Vec<PathBuf> {
 
 /// No tag of the registry points at anything missing.
 fn assert_whole(reg: &Registry, seed: u64, when: &str) {
-    let w = walk(reg.host(), reg.basic_header().as_deref());
+    let w = walk_all(reg.host(), reg.basic_header().as_deref(), reg.storage_dir());
     assert!(
         w.problems.is_empty() && !w.tags.is_empty(),
         "CNB_FAULT_SEED={seed} {when}: {:?} (tags {:?})",

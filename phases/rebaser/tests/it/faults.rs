@@ -10,7 +10,7 @@ use cnb_test_support::fault_proxy::{
 };
 use cnb_test_support::fixtures::save_run_index;
 use cnb_test_support::registry::Registry;
-use cnb_test_support::registry_walk::{blobs_of, linked_blobs, walk};
+use cnb_test_support::registry_walk::{blobs_of, linked_blobs, walk_all};
 
 use crate::rebase::{app_image, rebaser, t, text};
 
@@ -46,7 +46,7 @@ fn rebase(proxy: &FaultProxy, report: &std::path::Path) -> std::process::Output 
 }
 
 fn assert_whole(reg: &Registry, seed: u64, when: &str) {
-    let w = walk(reg.host(), None);
+    let w = walk_all(reg.host(), None, reg.storage_dir());
     assert!(
         w.problems.is_empty() && !w.tags.is_empty(),
         "CNB_FAULT_SEED={seed} {when}: {:?}",

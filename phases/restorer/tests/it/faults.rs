@@ -13,7 +13,7 @@ use cnb_test_support::fault_proxy::{
     Fault, FaultPlan, FaultProxy, Kind, record, rounds, seed_from_env, transient,
 };
 use cnb_test_support::registry::Registry;
-use cnb_test_support::registry_walk::walk;
+use cnb_test_support::registry_walk::walk_all;
 
 const GROUP: &str = "[[group]]\nid = \"samples/bp\"\nversion = \"1\"\napi = \"0.10\"\n";
 
@@ -107,7 +107,11 @@ fn transient_faults_are_retried_and_every_byte_comes_back() {
             restored == big(),
             "CNB_FAULT_SEED={seed}: the layer came back different"
         );
-        assert!(walk(reg.host(), None).problems.is_empty());
+        assert!(
+            walk_all(reg.host(), None, reg.storage_dir())
+                .problems
+                .is_empty()
+        );
     }
 }
 
