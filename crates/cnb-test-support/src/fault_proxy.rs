@@ -274,6 +274,8 @@ impl Gateway {
 #[derive(Default)]
 struct State {
     gateway: Option<Gateway>,
+    /// When the current token replaced an expired one.
+    token_born: Option<Instant>,
     plan: Option<FaultPlan>,
     seen: HashMap<String, usize>,
     requests: BTreeMap<Kind, usize>,
@@ -494,16 +496,11 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
         },
         Some(Fault::Status(code)) => answer(conn, code, "Injected Fault", &[]),
         Some(Fault::TooManyRequests) => answer(conn, 429, "Too Many Requests", &["Retry-After: 1"]),
+        Some(Fault::ExpireToken) if !expire_token(&head, kind, state) => match gateway {
+            Some(g) => guard(conn, head, kind, upstream, state, &g),
+            None => forward(conn, head, kind, upstream, state),
+        },
         Some(Fault::ExpireToken) => {
-            // the token this request bears expires (an older one has expired already)
-            let bearer = header(&head.lines, "authorization").map(str::to_string);
-            let mut state = state.lock().unwrap();
-            if let Some(g) = state.gateway.as_mut()
-                && bearer == Some(format!("Bearer {}", g.current()))
-            {
-                g.generation += 1;
-            }
-            drop(state);
             let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
             let challenge = format!(
                 "WWW-Authenticate: Bearer realm=\"http://{local}/token\",service=\"fault-proxy\",error=\"invalid_token\""
@@ -547,6 +544,38 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
             }
         }
     }
+}
+
+/// A token lives this long before it can expire: tokens last minutes, and one handed out a
+/// moment ago does not expire before its holders could use it.
+const TOKEN_MIN_LIFE: Duration = Duration::from_secs(3);
+
+/// Expires the current token if the request bears it and it is old enough; false (and the
+/// fault not counted) when the request bears the current token but it is too young to expire.
+fn expire_token(head: &Head, kind: Kind, state: &Mutex<State>) -> bool {
+    let bearer = header(&head.lines, "authorization").map(str::to_string);
+    let mut state = state.lock().unwrap();
+    let now = Instant::now();
+    let born = state.token_born;
+    let Some(g) = state.gateway.as_mut() else {
+        return true;
+    };
+    if bearer != Some(format!("Bearer {}", g.current())) {
+        return true; // an older token: expired already
+    }
+    if born.is_some_and(|b| now.duration_since(b) < TOKEN_MIN_LIFE) {
+        if let Some(n) = state.injected.get_mut(&(kind, Fault::ExpireToken)) {
+            *n -= 1;
+        }
+        let entry = format!("ExpireToken {kind:?} {}", head.target);
+        if let Some(i) = state.log.iter().rposition(|l| *l == entry) {
+            state.log.remove(i);
+        }
+        return false;
+    }
+    g.generation += 1;
+    state.token_born = Some(now);
+    true
 }
 
 /// The [`Gateway`]: hands out tokens, forwards requests bearing one, challenges the rest.
