@@ -15,6 +15,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+pub use crate::token_gateway::Gateway;
+use crate::token_gateway::{expire_token, guard, to_upstream};
+
 /// What a request does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -246,43 +249,18 @@ fn identity(kind: Kind, target: &str) -> String {
     format!("{kind:?} {path} {digest}")
 }
 
-/// Bearer-token auth in front of a basic-auth registry, as registries with a token service
-/// have: `/v2/` answers a bearer challenge naming the proxy's `/token`, which hands out
-/// `token` for the right basic credentials; requests bearing it go upstream with `upstream`.
-#[derive(Debug, Clone)]
-pub struct Gateway {
-    /// The `Authorization` value `/token` wants (`Basic <base64 user:password>`).
-    pub client: String,
-    /// The `Authorization` value sent upstream.
-    pub upstream: String,
-    /// The token handed out (with `-<generation>` appended once it has expired).
-    pub token: String,
-    /// How often the token expired ([`Fault::ExpireToken`]); 0 when starting.
-    pub generation: u32,
-}
-
-impl Gateway {
-    /// The token valid now.
-    fn current(&self) -> String {
-        match self.generation {
-            0 => self.token.clone(),
-            n => format!("{}-{n}", self.token),
-        }
-    }
-}
-
 #[derive(Default)]
-struct State {
-    gateway: Option<Gateway>,
+pub(crate) struct State {
+    pub(crate) gateway: Option<Gateway>,
     /// When the current token replaced an expired one.
-    token_born: Option<Instant>,
-    plan: Option<FaultPlan>,
-    seen: HashMap<String, usize>,
-    requests: BTreeMap<Kind, usize>,
-    injected: BTreeMap<(Kind, Fault), usize>,
+    pub(crate) token_born: Option<Instant>,
+    pub(crate) plan: Option<FaultPlan>,
+    pub(crate) seen: HashMap<String, usize>,
+    pub(crate) requests: BTreeMap<Kind, usize>,
+    pub(crate) injected: BTreeMap<(Kind, Fault), usize>,
     /// Digests whose upload (closing PUT or mount) the registry acknowledged with 201.
-    uploaded: Vec<String>,
-    log: Vec<String>,
+    pub(crate) uploaded: Vec<String>,
+    pub(crate) log: Vec<String>,
 }
 
 impl State {
@@ -422,11 +400,11 @@ impl Drop for FaultProxy {
 }
 
 /// A request head: its lines, and the body bytes read with it.
-struct Head {
-    method: String,
-    target: String,
-    lines: Vec<String>,
-    rest: Vec<u8>,
+pub(crate) struct Head {
+    pub(crate) method: String,
+    pub(crate) target: String,
+    pub(crate) lines: Vec<String>,
+    pub(crate) rest: Vec<u8>,
 }
 
 fn read_head(conn: &mut TcpStream) -> Option<Head> {
@@ -457,7 +435,7 @@ fn read_head(conn: &mut TcpStream) -> Option<Head> {
     })
 }
 
-fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+pub(crate) fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
     lines.iter().skip(1).find_map(|l| {
         let (k, v) = l.split_once(':')?;
         k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
@@ -546,102 +524,20 @@ fn serve(mut conn: TcpStream, upstream: &str, state: &Mutex<State>, stop: &Atomi
     }
 }
 
-/// A token lives this long before it can expire: tokens last minutes, and one handed out a
-/// moment ago does not expire before its holders could use it.
-const TOKEN_MIN_LIFE: Duration = Duration::from_secs(3);
-
-/// Expires the current token if the request bears it and it is old enough; false (and the
-/// fault not counted) when the request bears the current token but it is too young to expire.
-fn expire_token(head: &Head, kind: Kind, state: &Mutex<State>) -> bool {
-    let bearer = header(&head.lines, "authorization").map(str::to_string);
-    let mut state = state.lock().unwrap();
-    let now = Instant::now();
-    let born = state.token_born;
-    let Some(g) = state.gateway.as_mut() else {
-        return true;
-    };
-    if bearer != Some(format!("Bearer {}", g.current())) {
-        return true; // an older token: expired already
-    }
-    if born.is_some_and(|b| now.duration_since(b) < TOKEN_MIN_LIFE) {
-        if let Some(n) = state.injected.get_mut(&(kind, Fault::ExpireToken)) {
-            *n -= 1;
-        }
-        let entry = format!("ExpireToken {kind:?} {}", head.target);
-        if let Some(i) = state.log.iter().rposition(|l| *l == entry) {
-            state.log.remove(i);
-        }
-        return false;
-    }
-    g.generation += 1;
-    state.token_born = Some(now);
-    true
-}
-
-/// The [`Gateway`]: hands out tokens, forwards requests bearing one, challenges the rest.
-fn guard(
-    conn: TcpStream,
-    mut head: Head,
-    kind: Kind,
-    upstream: &str,
-    state: &Mutex<State>,
-    g: &Gateway,
-) {
-    let auth = header(&head.lines, "authorization").map(str::to_string);
-    if kind == Kind::Token {
-        if auth.as_deref() == Some(g.client.as_str()) {
-            let body = format!(
-                "{{\"token\":\"{0}\",\"access_token\":\"{0}\",\"expires_in\":300}}",
-                g.current()
-            );
-            respond(conn, "200 OK", &[], &body);
-        } else {
-            answer(
-                conn,
-                401,
-                "Unauthorized",
-                &["WWW-Authenticate: Basic realm=\"token\""],
-            );
-        }
-        return;
-    }
-    if to_upstream(&mut head, g) {
-        return forward(conn, head, kind, upstream, state);
-    }
-    let local = conn.local_addr().map(|a| a.to_string()).unwrap_or_default();
-    let challenge =
-        format!("WWW-Authenticate: Bearer realm=\"http://{local}/token\",service=\"fault-proxy\"");
-    answer(conn, 401, "Unauthorized", &[challenge.as_str()]);
-}
-
-/// Swaps a request's valid bearer token for the upstream credentials; false when it has none.
-fn to_upstream(head: &mut Head, g: &Gateway) -> bool {
-    let bearer = format!("Bearer {}", g.current());
-    if header(&head.lines, "authorization") != Some(bearer.as_str()) {
-        return false;
-    }
-    head.lines.retain(|l| {
-        let name = l.split(':').next().unwrap_or("").trim();
-        !name.eq_ignore_ascii_case("authorization")
-    });
-    head.lines.push(format!("Authorization: {}", g.upstream));
-    true
-}
-
 /// Closes with RST instead of FIN.
 fn reset(conn: &TcpStream) {
     let _ = socket2::SockRef::from(conn).set_linger(Some(Duration::ZERO));
     let _ = conn.shutdown(Shutdown::Both);
 }
 
-fn answer(conn: TcpStream, code: u16, reason: &str, extra: &[&str]) {
+pub(crate) fn answer(conn: TcpStream, code: u16, reason: &str, extra: &[&str]) {
     let body = format!(
         "{{\"errors\":[{{\"code\":\"UNKNOWN\",\"message\":\"fault proxy: {code} {reason}\"}}]}}"
     );
     respond(conn, &format!("{code} {reason}"), extra, &body);
 }
 
-fn respond(mut conn: TcpStream, status: &str, extra: &[&str], body: &str) {
+pub(crate) fn respond(mut conn: TcpStream, status: &str, extra: &[&str], body: &str) {
     let mut head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -678,7 +574,13 @@ fn open_upstream(conn: &TcpStream, head: &Head, upstream: &str) -> Option<TcpStr
     Some(up)
 }
 
-fn forward(mut conn: TcpStream, head: Head, kind: Kind, upstream: &str, state: &Mutex<State>) {
+pub(crate) fn forward(
+    mut conn: TcpStream,
+    head: Head,
+    kind: Kind,
+    upstream: &str,
+    state: &Mutex<State>,
+) {
     let Some(mut up) = open_upstream(&conn, &head, upstream) else {
         reset(&conn);
         return;

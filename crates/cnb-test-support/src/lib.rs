@@ -11,6 +11,7 @@ pub mod fixtures;
 pub mod idle_proxy;
 pub mod registry;
 pub mod registry_walk;
+pub mod token_gateway;
 
 use std::path::PathBuf;
 
