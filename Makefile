@@ -5,7 +5,7 @@ WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 .PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
 	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
 	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
-	build-image-linux-arm64 publish release-check bench demo demo-multiarch upstream-fixtures e2e e2e-platforms test fuzz lint fmt fmt-check clippy \
+	build-image-linux-arm64 publish release-check bench demo demo-multiarch upstream-fixtures e2e e2e-platforms test fuzz faults lint fmt fmt-check clippy \
 	check-windows check-deps launcher-size setup clean
 
 all: build-dev
@@ -166,6 +166,11 @@ fuzz:
 		CNB_FUZZ_CASES=$(FUZZ_CASES) timeout $(FUZZ_TIME) $(CARGO) test -q -p $$c --test it hostile; \
 		rc=$$?; [ $$rc -eq 0 ] || [ $$rc -eq 124 ] || exit $$rc; \
 	done
+
+## faults: the registry fault tests for CNB_FAULT_ROUNDS (20) seeds each, with the figures of
+##         docs/reliability.md (faults per request kind); CNB_FAULT_SEED=<n> replays a seed
+faults:
+	bash .ci/faults
 
 ## lint: formatting and clippy only
 lint: fmt-check clippy

@@ -2,14 +2,18 @@
 //! phase harness the phases' black-box tests run their binary with ([`phase`]), tiny
 //! multi-arch image fixtures built with our own crates, and a real OCI registry (Debian's
 //! `docker-registry`) started on a free loopback port and a real Docker daemon, each stopped when
-//! dropped.
+//! dropped; an HTTP fault proxy to put in front of the registry and a walker that checks what it
+//! holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod dockerd;
+pub mod fault_proxy;
 pub mod fixtures;
 pub mod idle_proxy;
 pub mod phase;
 pub mod registry;
+pub mod registry_walk;
+pub mod token_gateway;
 
 use std::path::PathBuf;
 

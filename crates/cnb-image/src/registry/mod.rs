@@ -14,7 +14,10 @@
 
 mod auth;
 mod docker_config;
+mod download;
+mod error;
 mod identity;
+mod options;
 mod ping;
 mod retry;
 
@@ -27,6 +30,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{Stream, StreamExt, TryStreamExt};
+use oci_client::RegistryOperation::{self, Pull, Push};
 use oci_client::client::{Certificate, CertificateEncoding, ClientConfig, ClientProtocol};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::{
@@ -38,6 +42,10 @@ use oci_client::{Client, Reference};
 use sha2::{Digest as _, Sha256};
 
 pub use auth::{AuthSource, Credential};
+use download::{BlobReader, Resume};
+pub use error::RegistryError;
+pub(crate) use error::{chain, one_line};
+pub use options::RegistryOptions;
 pub use retry::RetryPolicy;
 use retry::{Class, Failure, with_retry};
 
@@ -51,147 +59,6 @@ const ACCEPTED_MANIFESTS: [&str; 4] = [
     IMAGE_MANIFEST_MEDIA_TYPE,
     IMAGE_MANIFEST_LIST_MEDIA_TYPE,
 ];
-
-/// Errors of the registry backend; every message names the operation and the image.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// The registry refused the credentials (or wanted some).
-    #[error("{op} '{reference}': unauthorized (credentials missing or rejected by the registry)")]
-    Unauthorized {
-        /// The operation ("pull manifest", "push blob", ...).
-        op: &'static str,
-        /// The image reference.
-        reference: String,
-    },
-    /// The registry does not have what was asked for.
-    #[error("{op} '{reference}': not found")]
-    NotFound {
-        /// The operation.
-        op: &'static str,
-        /// The image reference.
-        reference: String,
-    },
-    /// Any other failure, after retries where they made sense.
-    #[error("{op} '{reference}': {reason}")]
-    Failed {
-        /// The operation.
-        op: &'static str,
-        /// The image reference.
-        reference: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Credentials configuration that cannot be used (`CNB_REGISTRY_AUTH`, docker config).
-    #[error("registry credentials: {0}")]
-    AuthConfig(String),
-    /// A CA certificate that cannot be read or used.
-    #[error("registry tls setup: {0}")]
-    Tls(String),
-    /// The private runtime could not start.
-    #[error("registry client runtime: {0}")]
-    Runtime(String),
-}
-
-impl RegistryError {
-    fn from_failure(op: &'static str, reference: impl Into<String>, failure: Failure) -> Self {
-        let reference = reference.into();
-        match failure.class {
-            Class::Unauthorized => RegistryError::Unauthorized { op, reference },
-            Class::NotFound => RegistryError::NotFound { op, reference },
-            Class::Transient | Class::Fatal => RegistryError::Failed {
-                op,
-                reference,
-                reason: failure.reason,
-            },
-        }
-    }
-}
-
-/// An error and its sources as one lower-case line.
-pub(crate) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = vec![err.to_string()];
-    let mut source = err.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    one_line(&parts.join(": "))
-}
-
-/// Collapses white space and lower-cases the first letter.
-pub(crate) fn one_line(s: &str) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut chars = joined.chars();
-    match chars.next() {
-        Some(first) => first.to_lowercase().chain(chars).collect(),
-        None => joined,
-    }
-}
-
-/// How to reach registries.
-#[derive(Debug, Clone)]
-pub struct RegistryOptions {
-    /// Prefixes of image references (`host[:port]` or `host[:port]/repo`) of insecure
-    /// registries: tried over HTTPS without verifying the certificate, then over plain HTTP when
-    /// HTTPS gets no answer.
-    pub insecure_registries: Vec<String>,
-    /// PEM files of extra CA certificates to trust.
-    pub ca_certificates: Vec<PathBuf>,
-    /// Where credentials come from.
-    pub auth: AuthSource,
-    /// Bound of the TCP/TLS connect phase.
-    pub connect_timeout: Duration,
-    /// Bound of the wait for any bytes of a response.
-    pub read_timeout: Duration,
-    /// Bound of one attempt of a small call (manifest, HEAD, mount).
-    pub request_timeout: Duration,
-    /// Bound of one attempt of a blob upload.
-    pub transfer_timeout: Duration,
-    /// Retries of transient faults.
-    pub retry: RetryPolicy,
-    /// How many blobs `put_blobs` uploads at once.
-    pub max_concurrent_uploads: usize,
-}
-
-impl Default for RegistryOptions {
-    fn default() -> Self {
-        Self {
-            insecure_registries: Vec::new(),
-            ca_certificates: Vec::new(),
-            auth: AuthSource::anonymous(),
-            connect_timeout: Duration::from_secs(10),
-            read_timeout: Duration::from_secs(60),
-            request_timeout: Duration::from_secs(60),
-            transfer_timeout: Duration::from_secs(30 * 60),
-            retry: RetryPolicy::default(),
-            max_concurrent_uploads: 4,
-        }
-    }
-}
-
-impl RegistryOptions {
-    /// Defaults, with credentials from `CNB_REGISTRY_AUTH` / `DOCKER_CONFIG` and an extra CA
-    /// from `SSL_CERT_FILE` when set.
-    pub fn from_process_env() -> Result<Self, RegistryError> {
-        let mut options = Self {
-            auth: AuthSource::from_process_env()?,
-            ..Self::default()
-        };
-        if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
-            options.ca_certificates.push(PathBuf::from(path));
-        }
-        Ok(options)
-    }
-
-    fn is_insecure(&self, name: &str) -> bool {
-        self.insecure_registries
-            .iter()
-            .any(|p| !p.is_empty() && name.starts_with(p.as_str()))
-    }
-}
 
 /// What a store has transferred so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -225,11 +92,21 @@ fn bump(counter: &AtomicU64, n: u64) {
 }
 
 /// A client for one registry (and one protocol), with its credentials already stored.
-struct Conn {
+pub(super) struct Conn {
     client: Client,
+    /// The credentials the client was given, to ask for a fresh token with.
+    auth: RegistryAuth,
     /// When its access token (from an identity token) should be replaced by a fresh one: the
     /// client sends that token as is and cannot renew it.
     renew_at: Option<std::time::Instant>,
+}
+
+impl Conn {
+    /// Asks for a fresh token for `reference` and `op` in place of one the registry refused (it
+    /// may have expired or been revoked early); the client would keep sending the cached one.
+    pub(super) async fn renew(&self, reference: &Reference, op: RegistryOperation) {
+        let _ = self.client.auth(reference, &self.auth, op).await;
+    }
 }
 
 /// What a [`Conn`] is shared by: the registry and whether it is insecure, and the repository
@@ -379,6 +256,7 @@ impl RegistryStore {
                 conn.client
                     .pull_manifest_raw(reference, &auth, &ACCEPTED_MANIFESTS)
             },
+            || conn.renew(reference, Pull),
         ));
         let (bytes, _header_digest) = match result {
             Ok(v) => v,
@@ -419,9 +297,12 @@ impl RegistryStore {
         let digest = blob.digest.to_string();
         let policy = &self.options.retry;
         let short = self.options.request_timeout;
-        let exists = with_retry(policy, short, || {
-            conn.client.blob_exists(&reference, &digest)
-        })
+        let exists = with_retry(
+            policy,
+            short,
+            || conn.client.blob_exists(&reference, &digest),
+            || conn.renew(&reference, Pull),
+        )
         .await
         .map_err(|f| {
             RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
@@ -436,25 +317,35 @@ impl RegistryStore {
         let result = match &blob.data {
             BlobData::Bytes(data) => {
                 let data = Bytes::copy_from_slice(data);
-                with_retry(policy, long, || {
-                    conn.client.push_blob_stream(
-                        &reference,
-                        bytes_stream(data.clone()),
-                        &digest,
-                        Some(blob.size),
-                    )
-                })
+                with_retry(
+                    policy,
+                    long,
+                    || {
+                        conn.client.push_blob_stream(
+                            &reference,
+                            bytes_stream(data.clone()),
+                            &digest,
+                            Some(blob.size),
+                        )
+                    },
+                    || conn.renew(&reference, Push),
+                )
                 .await
             }
             BlobData::Path(path) => {
-                with_retry(policy, long, || {
-                    conn.client.push_blob_stream(
-                        &reference,
-                        file_stream(path.clone()),
-                        &digest,
-                        Some(blob.size),
-                    )
-                })
+                with_retry(
+                    policy,
+                    long,
+                    || {
+                        conn.client.push_blob_stream(
+                            &reference,
+                            file_stream(path.clone()),
+                            &digest,
+                            Some(blob.size),
+                        )
+                    },
+                    || conn.renew(&reference, Push),
+                )
                 .await
             }
             BlobData::Remote { from } => {
@@ -467,9 +358,12 @@ impl RegistryStore {
                 if source.image.registry == target.image.registry
                     && source.insecure == target.insecure
                 {
-                    let mounted = with_retry(policy, short, || {
-                        conn.client.mount_blob(&reference, &source_ref, &digest)
-                    })
+                    let mounted = with_retry(
+                        policy,
+                        short,
+                        || conn.client.mount_blob(&reference, &source_ref, &digest),
+                        || conn.renew(&reference, Push),
+                    )
                     .await;
                     match mounted {
                         Ok(()) => {
@@ -487,16 +381,24 @@ impl RegistryStore {
                     Some(self.conn_async(&source).await?)
                 };
                 let src = source_conn.as_deref().unwrap_or(conn);
-                with_retry(policy, long, || async {
-                    let stream = src
-                        .client
-                        .pull_blob_stream(&source_ref, digest.as_str())
-                        .await?;
-                    let stream = stream.stream.map_err(OciDistributionError::IoError);
-                    conn.client
-                        .push_blob_stream(&reference, stream, &digest, Some(blob.size))
-                        .await
-                })
+                with_retry(
+                    policy,
+                    long,
+                    || async {
+                        let stream = src
+                            .client
+                            .pull_blob_stream(&source_ref, digest.as_str())
+                            .await?;
+                        let stream = stream.stream.map_err(OciDistributionError::IoError);
+                        conn.client
+                            .push_blob_stream(&reference, stream, &digest, Some(blob.size))
+                            .await
+                    },
+                    || async {
+                        src.renew(&source_ref, Pull).await;
+                        conn.renew(&reference, Push).await;
+                    },
+                )
                 .await
             }
         };
@@ -602,7 +504,11 @@ impl RegistryStore {
         };
         let client = Client::try_from(config).map_err(|e| RegistryError::Tls(chain(&e)))?;
         client.store_auth_if_needed(registry, &auth).await;
-        let conn = Arc::new(Conn { client, renew_at });
+        let conn = Arc::new(Conn {
+            client,
+            auth,
+            renew_at,
+        });
         self.conns
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -694,64 +600,6 @@ fn read_chunk(data: &mut dyn Read) -> std::io::Result<Option<Vec<u8>>> {
     Ok(Some(buf))
 }
 
-/// A blob download as a [`Read`]: a task on the store's runtime feeds a bounded channel, the
-/// reader hashes what passes and fails at EOF when the digest differs.
-struct BlobReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
-    pending: Bytes,
-    hasher: Sha256,
-    expected: Digest,
-    reference: String,
-    finished: bool,
-    _runtime: Arc<tokio::runtime::Runtime>,
-}
-
-impl Read for BlobReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        while self.pending.is_empty() {
-            if self.finished {
-                return Ok(0);
-            }
-            match self.rx.blocking_recv() {
-                Some(Ok(chunk)) => {
-                    self.hasher.update(&chunk);
-                    self.pending = chunk;
-                }
-                Some(Err(e)) => {
-                    return Err(std::io::Error::new(
-                        e.kind(),
-                        format!(
-                            "pull blob '{}': {}",
-                            self.reference,
-                            one_line(&e.to_string())
-                        ),
-                    ));
-                }
-                None => {
-                    self.finished = true;
-                    let actual = hex::encode(std::mem::take(&mut self.hasher).finalize());
-                    if actual != self.expected.hex() {
-                        return Err(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            format!(
-                                "pull blob '{}': content does not match its digest {} (got sha256:{actual})",
-                                self.reference, self.expected
-                            ),
-                        ));
-                    }
-                    return Ok(0);
-                }
-            }
-        }
-        let n = buf.len().min(self.pending.len());
-        buf[..n].copy_from_slice(&self.pending.split_to(n));
-        Ok(n)
-    }
-}
-
 impl BlobStore for RegistryStore {
     fn manifest(&self, name: &str) -> crate::Result<Option<RawManifest>> {
         let target = self.target(name)?;
@@ -778,6 +626,7 @@ impl BlobStore for RegistryStore {
                 &self.options.retry,
                 self.options.request_timeout,
                 || conn.client.pull_blob_stream(&reference, d.as_str()),
+                || conn.renew(&reference, Pull),
             ))
             .map_err(|f| match f.class {
                 Class::NotFound => ImageError::BlobNotFound {
@@ -788,15 +637,14 @@ impl BlobStore for RegistryStore {
             })?;
         bump(&self.counters.blobs_downloaded, 1);
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        self.runtime.spawn(async move {
-            let mut stream = stream.stream;
-            while let Some(item) = stream.next().await {
-                let stop = item.is_err();
-                if tx.send(item).await.is_err() || stop {
-                    break;
-                }
-            }
-        });
+        let resume = Resume {
+            conn,
+            reference,
+            digest: d,
+            policy: self.options.retry.clone(),
+            timeout: self.options.request_timeout,
+        };
+        self.runtime.spawn(resume.feed(stream.stream, tx));
         Ok(Box::new(BlobReader {
             rx,
             pending: Bytes::new(),
@@ -818,6 +666,7 @@ impl BlobStore for RegistryStore {
                 &self.options.retry,
                 self.options.request_timeout,
                 || conn.client.blob_exists(&reference, &d),
+                || conn.renew(&reference, Pull),
             ))
             .map_err(|f| {
                 RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
@@ -873,6 +722,7 @@ impl BlobStore for RegistryStore {
                             Some(0),
                         )
                     },
+                    || conn.renew(&reference, Push),
                 ))
                 .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
             bump(&self.counters.blobs_uploaded, 1);
@@ -970,6 +820,7 @@ impl BlobStore for RegistryStore {
                     conn.client
                         .push_manifest_raw(&reference, body.clone(), content_type.clone())
                 },
+                || conn.renew(&reference, Push),
             ))
             .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
         bump(&self.counters.manifests_pushed, 1);

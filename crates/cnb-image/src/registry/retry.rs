@@ -1,6 +1,7 @@
 //! Retries of registry calls: transient faults (connection errors, timeouts, HTTP 5xx and 429)
-//! are tried again with exponential backoff; answers that will not change (400, 401, 403, 404,
-//! 405, ...) are returned at once. Every attempt runs under a deadline.
+//! are tried again with exponential backoff and jitter; a 401 gets fresh credentials and is
+//! tried again, twice at most (a token that expired or failed to arrive is asked for again); answers that will not change (400, 403, 404, 405, ...)
+//! are returned at once. Every attempt runs under a deadline.
 
 use std::future::Future;
 use std::time::Duration;
@@ -74,10 +75,16 @@ pub(crate) fn classify(err: &E) -> Class {
                 )
             }) {
                 Class::NotFound
-            } else if codes
-                .iter()
-                .any(|c| matches!(c, OciErrorCode::Toomanyrequests))
-            {
+            } else if codes.iter().any(|c| match c {
+                OciErrorCode::Toomanyrequests => true,
+                // the status is lost with an envelope: distribution answers 5xx with UNKNOWN,
+                // and proxies throttle (429) with codes of their own
+                OciErrorCode::Other(code) => matches!(
+                    code.to_ascii_uppercase().as_str(),
+                    "UNKNOWN" | "UNAVAILABLE" | "TOO_MANY_REQUESTS" | "TOOMANYREQUESTS"
+                ),
+                _ => false,
+            }) {
                 Class::Transient
             } else {
                 Class::Fatal
@@ -115,20 +122,27 @@ pub(crate) struct Failure {
     pub reason: String,
 }
 
+/// How often a 401 gets fresh credentials and another try.
+const MAX_REAUTHS: u32 = 2;
+
 /// Runs `call` until it succeeds, fails for good, or runs out of attempts. Each attempt is
-/// bounded by `timeout`.
-pub(crate) async fn with_retry<T, F, Fut>(
+/// bounded by `timeout`. Before the one retry after a 401, `reauth` asks for fresh credentials.
+pub(crate) async fn with_retry<T, F, Fut, R, RFut>(
     policy: &RetryPolicy,
     timeout: Duration,
     mut call: F,
+    reauth: R,
 ) -> Result<T, Failure>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, E>>,
+    R: Fn() -> RFut,
+    RFut: Future<Output = ()>,
 {
     let mut backoff = policy.initial_backoff;
     let attempts = policy.attempts.max(1);
     let mut attempt = 1;
+    let mut reauths = 0;
     loop {
         let failure = match tokio::time::timeout(timeout, call()).await {
             Ok(Ok(v)) => return Ok(v),
@@ -141,7 +155,10 @@ where
                 reason: format!("timed out after {}s", timeout.as_secs_f32()),
             },
         };
-        if failure.class != Class::Transient || attempt >= attempts {
+        // after a 401, fresh credentials and another try, twice at most: a token that expired
+        // (or failed to arrive) is asked for again, and may expire again while others renew
+        let retry_auth = failure.class == Class::Unauthorized && reauths < MAX_REAUTHS;
+        if (failure.class != Class::Transient && !retry_auth) || attempt >= attempts {
             let reason = if failure.class == Class::Transient && attempts > 1 {
                 format!("{} (gave up after {attempts} attempts)", failure.reason)
             } else {
@@ -152,15 +169,98 @@ where
                 reason,
             });
         }
-        tokio::time::sleep(backoff).await;
+        if retry_auth {
+            reauths += 1;
+            reauth().await;
+        }
+        // oci-client drops the Retry-After header: a 429 waits at least a second, within the cap
+        let wait = if failure.reason.contains("429") || failure.reason.contains("toomanyrequests") {
+            backoff
+                .max(Duration::from_secs(1))
+                .min(policy.max_backoff.max(Duration::from_secs(1)))
+        } else {
+            backoff
+        };
+        tokio::time::sleep(wait + jitter(wait)).await;
         backoff = (backoff * 2).min(policy.max_backoff);
         attempt += 1;
     }
 }
 
+/// Up to a quarter of `wait`, so clients failed together do not retry together.
+fn jitter(wait: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    wait.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn fast() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 5,
+            initial_backoff: Duration::from_millis(1),
+            max_backoff: Duration::from_millis(2),
+        }
+    }
+
+    #[test]
+    fn a_401_renews_the_credentials_twice_then_is_final() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let calls = std::sync::atomic::AtomicU32::new(0);
+        let renewed = std::sync::atomic::AtomicU32::new(0);
+        let result: Result<(), Failure> = rt.block_on(with_retry(
+            &fast(),
+            Duration::from_secs(5),
+            || {
+                calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async {
+                    Err(E::UnauthorizedError {
+                        url: "http://r/v2/".into(),
+                    })
+                }
+            },
+            || async {
+                renewed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            },
+        ));
+        assert_eq!(calls.into_inner(), 3);
+        assert_eq!(
+            renewed.into_inner(),
+            2,
+            "credentials renewed before each retry"
+        );
+        assert!(matches!(result, Err(f) if f.class == Class::Unauthorized));
+    }
+
+    #[test]
+    fn envelopes_whose_status_is_lost_are_transient_when_their_code_says_so() {
+        let envelope = |code: &str| E::RegistryError {
+            envelope: serde_json::from_str(&format!(
+                r#"{{"errors":[{{"code":"{code}","message":"m"}}]}}"#
+            ))
+            .unwrap(),
+            url: "http://r/v2/a/manifests/t".into(),
+        };
+        for code in [
+            "UNKNOWN",
+            "UNAVAILABLE",
+            "TOOMANYREQUESTS",
+            "TOO_MANY_REQUESTS",
+        ] {
+            assert_eq!(classify(&envelope(code)), Class::Transient, "{code}");
+        }
+        assert_eq!(classify(&envelope("MANIFEST_INVALID")), Class::Fatal);
+        assert_eq!(classify(&envelope("MANIFEST_UNKNOWN")), Class::NotFound);
+        assert_eq!(classify(&envelope("DENIED")), Class::Unauthorized);
+    }
 
     #[test]
     fn statuses() {

@@ -3,6 +3,7 @@
 
 mod bom;
 mod extended;
+mod faults;
 mod index;
 mod layout;
 mod registry;
