@@ -1,7 +1,8 @@
 //! The volume cache (`-cache-dir`): `committed/<diffID>.tar` per cached layer and
 //! `committed/io.buildpacks.lifecycle.cache.metadata` (JSON), as upstream lays it out. A new cache
 //! is staged next to the old one and swapped in by renames, so a failed export leaves the previous
-//! cache whole.
+//! cache whole. A kill between the two renames of the swap leaves only `committed-backup`: readers
+//! take it as the cache, and the next export puts it back before anything else.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -67,9 +68,39 @@ impl VolumeCache {
         self.root.join("committed")
     }
 
+    fn backup(&self) -> PathBuf {
+        self.root.join("committed-backup")
+    }
+
+    /// The directory holding the cache as it is: `committed`, or the backup when a swap was
+    /// interrupted after moving the old cache aside (then the backup is still the whole old cache).
+    fn current(&self) -> PathBuf {
+        let committed = self.committed();
+        let backup = self.backup();
+        if !committed.is_dir() && backup.is_dir() {
+            backup
+        } else {
+            committed
+        }
+    }
+
+    /// Finishes what an interrupted export left: puts the old cache back when the swap stopped
+    /// half-way, and drops the backup when the swap was done.
+    fn recover(&self) -> Result<(), CacheError> {
+        let (committed, backup) = (self.committed(), self.backup());
+        if !backup.exists() {
+            return Ok(());
+        }
+        if committed.is_dir() {
+            std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))
+        } else {
+            std::fs::rename(&backup, &committed).map_err(io("rename", &backup))
+        }
+    }
+
     /// The recorded metadata (empty for a new cache).
     pub fn metadata(&self) -> Result<CacheMetadata, CacheError> {
-        let path = self.committed().join(METADATA_FILE);
+        let path = self.current().join(METADATA_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(CacheMetadata::from_label(&text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CacheMetadata::default()),
@@ -79,7 +110,7 @@ impl VolumeCache {
 
     /// Where a cached layer's tar is.
     pub fn layer_path(&self, diff_id: &str) -> PathBuf {
-        self.committed().join(format!("{diff_id}.tar"))
+        self.current().join(format!("{diff_id}.tar"))
     }
 
     /// Writes the `cache = true` layers of `group` under `layers` as the new cache: unchanged
@@ -91,6 +122,7 @@ impl VolumeCache {
         owner: Owner,
         log: &Logger,
     ) -> Result<(), CacheError> {
+        self.recover()?;
         let previous = self.metadata().unwrap_or_else(|e| {
             log.warn(format!("ignoring the old cache's metadata: {e}"));
             CacheMetadata::default()
@@ -149,11 +181,7 @@ impl VolumeCache {
         let md_path = staging.join(METADATA_FILE);
         std::fs::write(&md_path, out.to_label()?).map_err(io("write", &md_path))?;
         // Swap: the old cache stays whole until the new one is complete.
-        let committed = self.committed();
-        let backup = self.root.join("committed-backup");
-        if backup.exists() {
-            std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))?;
-        }
+        let (committed, backup) = (self.committed(), self.backup());
         if committed.exists() {
             std::fs::rename(&committed, &backup).map_err(io("rename", &committed))?;
         }

@@ -4,6 +4,7 @@
 //! dropped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chaos;
 pub mod dockerd;
 pub mod fixtures;
 pub mod idle_proxy;

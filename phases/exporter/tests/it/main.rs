@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bom;
+mod chaos;
 mod extended;
 mod index;
 mod layout;

@@ -1,0 +1,156 @@
+//! Kill loops (issue #17): the exporter SIGKILLed at random moments while it writes an OCI layout
+//! and a cache dir. After each kill the tag still names a complete image (the previous one or the
+//! new one), the cache is the old or the new one, never a mix, and a rerun succeeds and reuses the
+//! cache. `CNB_CHAOS_RUNS` kills per case (5 by default, 50 in `make chaos`).
+
+use std::path::Path;
+use std::process::Command;
+
+use cnb_test_support::chaos::{self, Rng, Snapshot, Tally};
+
+use crate::layout::{World, ok, world, write};
+
+const TAG: &str = "registry.test/app:latest";
+
+/// A launch + cache layer of `mib` MiB whose bytes depend on `variant` (incompressible, so the
+/// export spends its time hashing, compressing and writing).
+pub(crate) fn big_layer(w: &World, variant: u64, mib: usize) {
+    let bp = w.layers.join("samples_hello-world");
+    write(&bp.join("big.toml"), "[types]\nlaunch = true\ncache = true\n");
+    let mut x = variant.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut data = Vec::with_capacity(mib << 20);
+    while data.len() < mib << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    std::fs::create_dir_all(bp.join("big")).unwrap();
+    std::fs::write(bp.join("big/data"), data).unwrap();
+}
+
+pub(crate) fn exporter_cmd(w: &World, cache: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_exporter"));
+    c.args(["-layout", "-layout-dir"])
+        .arg(&w.root)
+        .arg("-layers")
+        .arg(&w.layers)
+        .arg("-app")
+        .arg(&w.app)
+        .arg("-launcher")
+        .arg(w.dir.path().join("launcher"))
+        .arg("-cache-dir")
+        .arg(cache)
+        .arg(TAG)
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.15")
+        .env("CNB_EXPERIMENTAL_MODE", "warn");
+    c
+}
+
+/// The cache as its reader sees it: `committed`, or the backup a swap cut short left.
+fn cache_state(cache: &Path) -> Snapshot {
+    let committed = cache.join("committed");
+    let dir = if committed.is_dir() {
+        committed
+    } else {
+        cache.join("committed-backup")
+    };
+    chaos::snapshot(&dir, &|_| false)
+}
+
+fn layout_dir(w: &World) -> std::path::PathBuf {
+    w.root.join("registry.test/app/latest")
+}
+
+#[test]
+fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
+    let w = world();
+    let cache = w.dir.path().join("cache");
+    let mut rng = Rng::from_env("exporter-layout");
+    big_layer(&w, 0, 8);
+    let took = chaos::time_run(&mut exporter_cmd(&w, &cache));
+    println!("chaos exporter-layout: an uninterrupted export takes {took:?}");
+    let mut tally = Tally::default();
+    for i in 1..=chaos::runs() as u64 {
+        let old_image = chaos::check_layout_image(&layout_dir(&w), "latest");
+        let old_cache = cache_state(&cache);
+        big_layer(&w, i, 8);
+        let at = took.mul_f64(rng.fraction());
+        let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, "KILL");
+        tally.kills += usize::from(run.signalled);
+        tally.finished += usize::from(!run.signalled);
+        let killed_image = chaos::check_layout_image(&layout_dir(&w), "latest");
+        let killed_cache = cache_state(&cache);
+
+        let out = exporter_cmd(&w, &cache).output().unwrap();
+        let stdout = ok(&out);
+        assert!(
+            stdout.contains("Reusing cache layer 'samples/hello-world:hello'"),
+            "run {i} (kill at {at:?}): the rerun did not reuse the cache:\n{stdout}"
+        );
+        let new_image = chaos::check_layout_image(&layout_dir(&w), "latest");
+        let new_cache = cache_state(&cache);
+        assert!(
+            killed_image == old_image || killed_image == new_image,
+            "run {i} (kill at {at:?}): the tag names {killed_image}, neither the old {old_image} nor the new {new_image}"
+        );
+        assert!(
+            killed_cache == old_cache || killed_cache == new_cache,
+            "run {i} (kill at {at:?}): the cache is a mix:\n{killed_cache:#?}\nold {old_cache:#?}\nnew {new_cache:#?}"
+        );
+        if killed_image == new_image && killed_cache == new_cache {
+            tally.new += 1;
+        } else {
+            tally.old += 1;
+        }
+        let temps = chaos::temp_files(&w.root);
+        assert!(
+            temps.is_empty(),
+            "run {i}: the rerun left temp files of the killed run: {temps:?}"
+        );
+        assert!(!cache.join("staging").exists() && !cache.join("committed-backup").exists());
+    }
+    tally.report("exporter-layout");
+    assert_eq!(tally.kills + tally.finished, chaos::runs());
+}
+
+#[test]
+fn a_swap_cut_short_keeps_the_old_cache_and_the_next_export_recovers() {
+    let w = world();
+    let cache = w.dir.path().join("cache");
+    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    let old = cache_state(&cache);
+    // The state a kill between the swap's two renames leaves.
+    std::fs::rename(cache.join("committed"), cache.join("committed-backup")).unwrap();
+    std::fs::create_dir_all(cache.join("staging")).unwrap();
+    assert_eq!(cache_state(&cache), old);
+    let stdout = ok(&exporter_cmd(&w, &cache).output().unwrap());
+    assert!(
+        stdout.contains("Reusing cache layer 'samples/hello-world:hello'"),
+        "{stdout}"
+    );
+    assert!(cache.join("committed").is_dir());
+    assert!(!cache.join("committed-backup").exists());
+    assert!(!cache.join("staging").exists());
+}
+
+#[test]
+fn stale_temp_files_of_a_killed_writer_are_removed_by_the_next_export() {
+    let w = world();
+    let cache = w.dir.path().join("cache");
+    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    // 999999999 is above any pid_max, so no process has it; this test process's own file must stay.
+    let blobs = layout_dir(&w).join("blobs/sha256");
+    let stale = blobs.join(".tmp-999999999-0");
+    let live = blobs.join(format!(".tmp-{}-7", std::process::id()));
+    std::fs::write(&stale, b"half a blob").unwrap();
+    std::fs::write(&live, b"a live writer's blob").unwrap();
+    std::fs::write(layout_dir(&w).join(".tmp-999999999-1"), b"half an index").unwrap();
+    big_layer(&w, 3, 1);
+    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    assert!(!stale.exists());
+    assert!(!layout_dir(&w).join(".tmp-999999999-1").exists());
+    assert!(live.exists(), "a running process's temp file was removed");
+    std::fs::remove_file(live).unwrap();
+}
