@@ -133,4 +133,22 @@ mod tests {
         assert_eq!(std::fs::read(lookup(&d1).unwrap()).unwrap(), b"one");
         assert!(lookup(&d2).is_none());
     }
+
+    #[test]
+    fn a_commit_cut_short_keeps_the_old_layers() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("lc");
+        let d1 = Digest::of(b"one");
+        let src = dir.path().join("l.tar");
+        std::fs::write(&src, b"one").unwrap();
+        let c = LaunchCache::open(&root).unwrap();
+        c.stage(&src, d1.as_str()).unwrap();
+        c.commit().unwrap();
+        // A kill between the commit's two renames: only the backup holds the layers.
+        std::fs::rename(root.join("committed"), root.join("committed-backup")).unwrap();
+        assert!(LaunchCache::lookup(&root)(&d1).is_some());
+        let c = LaunchCache::open(&root).unwrap();
+        assert!(root.join("committed").is_dir() && !root.join("committed-backup").exists());
+        assert!(c.keep(d1.as_str()).unwrap());
+    }
 }

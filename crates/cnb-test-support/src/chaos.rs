@@ -9,6 +9,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cnb_image::Digest;
+pub use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
 /// Kills per case: `CNB_CHAOS_RUNS`, else 5.
 pub fn runs() -> usize {
@@ -49,6 +51,7 @@ impl Rng {
 }
 
 /// Runs `cmd` to the end and returns how long it took; panics with its output when it fails.
+/// Callers measure a few runs and take the shortest, so kill moments fall inside real runs.
 pub fn time_run(cmd: &mut Command) -> Duration {
     let start = Instant::now();
     let out = cmd.output().expect("start the phase");
@@ -70,8 +73,8 @@ pub struct Interrupted {
     pub signalled: bool,
 }
 
-/// Starts `cmd`, sends `signal` (`KILL`, `TERM`, `INT`) after `after`, and waits for the end.
-pub fn interrupt_at(cmd: &mut Command, after: Duration, signal: &str) -> Interrupted {
+/// Starts `cmd`, sends `signal` after `after`, and waits for the end.
+pub fn interrupt_at(cmd: &mut Command, after: Duration, signal: Signal) -> Interrupted {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -92,16 +95,19 @@ pub fn interrupt_at(cmd: &mut Command, after: Duration, signal: &str) -> Interru
         }
         std::thread::sleep((deadline - now).min(Duration::from_millis(2)));
     }
-    let sent = Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
-        .status()
-        .expect("run kill");
+    let pid = Pid::from_raw(child.id() as i32);
+    let sent = nix::sys::signal::kill(pid, signal);
     let status = child.wait().expect("wait for the phase");
     Interrupted {
         status,
-        signalled: sent.success(),
+        signalled: sent.is_ok() && !finished_normally(&status),
     }
+}
+
+/// Whether the process exited on its own (a zombie not yet reaped still takes the signal).
+fn finished_normally(status: &ExitStatus) -> bool {
+    use std::os::unix::process::ExitStatusExt;
+    status.signal().is_none() && status.code().is_some()
 }
 
 /// A directory's content: relative path -> `dir`, `link:<target>` or the file's digest.
@@ -228,4 +234,13 @@ impl Tally {
             self.kills, self.finished, self.old, self.new
         );
     }
+}
+
+/// The entries where two snapshots differ, for a failure message.
+pub fn diff(a: &Snapshot, b: &Snapshot) -> Vec<String> {
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .map(|k| format!("{k}: {:?} vs {:?}", a.get(k), b.get(k)))
+        .collect()
 }

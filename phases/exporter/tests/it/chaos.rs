@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use cnb_test_support::chaos::{self, Rng, Snapshot, Tally};
+use cnb_test_support::chaos::{self, Rng, Signal, Snapshot, Tally};
 
 use crate::layout::{World, ok, world, write};
 
@@ -68,8 +68,14 @@ fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
     let w = world();
     let cache = w.dir.path().join("cache");
     let mut rng = Rng::from_env("exporter-layout");
-    big_layer(&w, 0, 8);
-    let took = chaos::time_run(&mut exporter_cmd(&w, &cache));
+    // Each measured run exports new content, as each killed run does.
+    let took = (0..3)
+        .map(|v| {
+            big_layer(&w, 1000 + v, 8);
+            chaos::time_run(&mut exporter_cmd(&w, &cache))
+        })
+        .min()
+        .unwrap();
     println!("chaos exporter-layout: an uninterrupted export takes {took:?}");
     let mut tally = Tally::default();
     for i in 1..=chaos::runs() as u64 {
@@ -77,13 +83,15 @@ fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
         let old_cache = cache_state(&cache);
         big_layer(&w, i, 8);
         let at = took.mul_f64(rng.fraction());
-        let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, "KILL");
+        let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, Signal::SIGKILL);
         tally.kills += usize::from(run.signalled);
         tally.finished += usize::from(!run.signalled);
         let killed_image = chaos::check_layout_image(&layout_dir(&w), "latest");
         let killed_cache = cache_state(&cache);
 
+        let t = std::time::Instant::now();
         let out = exporter_cmd(&w, &cache).output().unwrap();
+        println!("run {i}: kill at {at:?}, rerun {:?}", t.elapsed());
         let stdout = ok(&out);
         assert!(
             stdout.contains("Reusing cache layer 'samples/hello-world:hello'"),
@@ -104,7 +112,10 @@ fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
         } else {
             tally.old += 1;
         }
-        let temps = chaos::temp_files(&w.root);
+        let temps: Vec<String> = [&w.root, &w.layers, &cache]
+            .iter()
+            .flat_map(|d| chaos::temp_files(d))
+            .collect();
         assert!(
             temps.is_empty(),
             "run {i}: the rerun left temp files of the killed run: {temps:?}"

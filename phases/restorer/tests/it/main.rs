@@ -3,4 +3,5 @@
 
 mod build_image;
 mod cache;
+mod chaos;
 mod run_image;
