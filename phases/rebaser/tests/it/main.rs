@@ -1,6 +1,7 @@
 //! Black-box tests of the rebaser binary: multi-arch run images, refusals, registry and layout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod chaos;
 mod index;
 mod rebase;
 mod report;
