@@ -6,7 +6,14 @@
 use std::path::Path;
 use std::process::Command;
 
+use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
+use cnb_formats::labels::LayersMetadata;
+use cnb_formats::target::TargetMetadata;
+use cnb_image::registry::{RegistryOptions, RegistryStore};
 use cnb_test_support::chaos::{self, Rng, Signal, Snapshot, Tally};
+
+use cnb_test_support::fixtures::{four_platforms, save_run_index};
+use cnb_test_support::registry::Registry;
 
 use crate::layout::{World, ok, world, write};
 
@@ -164,4 +171,114 @@ fn stale_temp_files_of_a_killed_writer_are_removed_by_the_next_export() {
     assert!(!layout_dir(&w).join(".tmp-999999999-1").exists());
     assert!(live.exists(), "a running process's temp file was removed");
     std::fs::remove_file(live).unwrap();
+}
+
+/// The exporter against a registry with a cache image, for the world's layers.
+fn registry_exporter(w: &World, reg: &Registry) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_exporter"));
+    c.arg("-layers")
+        .arg(&w.layers)
+        .arg("-app")
+        .arg(&w.app)
+        .arg("-launcher")
+        .arg(w.dir.path().join("launcher"))
+        .arg("-cache-image")
+        .arg(reg.image("cnb/cache:latest"))
+        .arg(reg.image("cnb/app:latest"))
+        .env_clear()
+        .env("CNB_PLATFORM_API", "0.15")
+        .env("CNB_INSECURE_REGISTRIES", reg.host());
+    c
+}
+
+/// analyzed.toml naming the arm64 child of a run index in the registry.
+fn registry_world(reg: &Registry) -> World {
+    let store = RegistryStore::new(RegistryOptions {
+        insecure_registries: vec![reg.host().into()],
+        ..Default::default()
+    })
+    .unwrap();
+    let run = reg.image("cnb/run:multi");
+    let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
+    let w = world();
+    Analyzed {
+        image: Some(ImageIdentifier {
+            reference: String::new(),
+        }),
+        build_image: None,
+        run_image: Some(RunImage {
+            reference: format!("{}/cnb/run@{}", reg.host(), children[1].digest),
+            image: run,
+            extend: false,
+            target: Some(TargetMetadata {
+                os: "linux".into(),
+                arch: "arm64".into(),
+                arch_variant: "v8".into(),
+                ..Default::default()
+            }),
+        }),
+        metadata: LayersMetadata::default(),
+    }
+    .write(&w.layers.join("analyzed.toml"))
+    .unwrap();
+    w
+}
+
+#[test]
+fn killed_exports_to_a_registry_and_cache_image_lose_nothing() {
+    let reg = Registry::start();
+    let w = registry_world(&reg);
+    let (app, cache) = (reg.image("cnb/app:latest"), reg.image("cnb/cache:latest"));
+    let mut rng = Rng::from_env("exporter-registry");
+    let took = (0..3)
+        .map(|v| {
+            big_layer(&w, 1000 + v, 8);
+            chaos::time_run(&mut registry_exporter(&w, &reg))
+        })
+        .min()
+        .unwrap();
+    println!("chaos exporter-registry: an uninterrupted export takes {took:?}");
+    let mut tally = Tally::default();
+    for i in 1..=chaos::runs() as u64 {
+        let old = (
+            chaos::check_registry_image(&app),
+            chaos::check_registry_image(&cache),
+        );
+        big_layer(&w, i, 8);
+        let at = took.mul_f64(rng.fraction());
+        let run = chaos::interrupt_at(&mut registry_exporter(&w, &reg), at, Signal::SIGKILL);
+        tally.kills += usize::from(run.signalled);
+        tally.finished += usize::from(!run.signalled);
+        let killed = (
+            chaos::check_registry_image(&app),
+            chaos::check_registry_image(&cache),
+        );
+        let stdout = ok(&registry_exporter(&w, &reg).output().unwrap());
+        assert!(
+            stdout.contains("Reusing cache layer 'samples/hello-world:hello'"),
+            "run {i} (kill at {at:?}): the rerun did not reuse the cache image:\n{stdout}"
+        );
+        let new = (
+            chaos::check_registry_image(&app),
+            chaos::check_registry_image(&cache),
+        );
+        for (what, k, o, n) in [
+            ("app", &killed.0, &old.0, &new.0),
+            ("cache", &killed.1, &old.1, &new.1),
+        ] {
+            assert!(
+                k == o || k == n,
+                "run {i} (kill at {at:?}): the {what} tag names {k}, neither the old {o} nor the new {n}"
+            );
+        }
+        if killed == new {
+            tally.new += 1;
+        } else {
+            tally.old += 1;
+        }
+        let temps = chaos::temp_files(&w.layers);
+        assert!(temps.is_empty(), "run {i}: temp files left: {temps:?}");
+    }
+    tally.report("exporter-registry");
+    assert_eq!(tally.kills + tally.finished, chaos::runs());
 }
