@@ -114,7 +114,8 @@ impl VolumeCache {
     }
 
     /// Writes the `cache = true` layers of `group` under `layers` as the new cache: unchanged
-    /// layers are hard-linked from the old cache, others written as plain tars.
+    /// layers are hard-linked from the old cache, others written as plain tars. On failure (a
+    /// full disk) the staged files go, so the old cache is left as it was and the room is freed.
     pub fn export(
         &self,
         layers: &Path,
@@ -123,6 +124,21 @@ impl VolumeCache {
         log: &Logger,
     ) -> Result<(), CacheError> {
         self.recover()?;
+        let result = self.stage_and_swap(layers, group, owner, log);
+        let staging = self.root.join("staging");
+        if result.is_err() && staging.exists() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn stage_and_swap(
+        &self,
+        layers: &Path,
+        group: &Group,
+        owner: Owner,
+        log: &Logger,
+    ) -> Result<(), CacheError> {
         let previous = self.metadata().unwrap_or_else(|e| {
             log.warn(format!("ignoring the old cache's metadata: {e}"));
             CacheMetadata::default()
@@ -155,8 +171,9 @@ impl VolumeCache {
             } else {
                 let file = File::create(&staged).map_err(io("create", &staged))?;
                 let mut b = LayerBuilder::new(file, Compression::None);
-                b.add_tree(&src, &dest, owner).map_err(layer_err)?;
-                b.finish().map_err(layer_err)?;
+                let full = |e| written(e, &staged, layer_err);
+                b.add_tree(&src, &dest, owner).map_err(full)?;
+                b.finish().map_err(full)?;
                 log.info(format!("Adding cache layer '{id}'"));
             }
             record(&mut out, &bp, &version, name, &lm, d.diff_id);
@@ -171,9 +188,10 @@ impl VolumeCache {
                 reason: e.to_string(),
             };
             let mut b = LayerBuilder::new(file, Compression::None);
+            let full = |e| written(e, &tmp, err);
             b.add_tree(&sbom_dir, &sbom_dir.to_string_lossy(), owner)
-                .map_err(err)?;
-            let (_, d) = b.finish().map_err(err)?;
+                .map_err(full)?;
+            let (_, d) = b.finish().map_err(full)?;
             let dest = staging.join(format!("{}.tar", d.diff_id));
             std::fs::rename(&tmp, &dest).map_err(io("rename", &tmp))?;
             out.sbom = Some(cnb_formats::labels::LayerSha { sha: d.diff_id });
@@ -190,6 +208,26 @@ impl VolumeCache {
             std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))?;
         }
         Ok(())
+    }
+}
+
+/// A layer write that failed for want of room names the file written, not the file read (the
+/// archive writer cannot tell which side of its copy failed); other errors go through `other`.
+fn written(
+    e: cnb_archive::ArchiveError,
+    file: &Path,
+    other: impl FnOnce(cnb_archive::ArchiveError) -> CacheError,
+) -> CacheError {
+    match e {
+        cnb_archive::ArchiveError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) =>
+        {
+            io("write", file)(source)
+        }
+        e => other(e),
     }
 }
 
@@ -350,8 +388,9 @@ impl<'a> ImageCache<'a> {
                 let path = scratch.join(format!("cache-{i}.tar.gz"));
                 let file = File::create(&path).map_err(io("create", &path))?;
                 let mut b = LayerBuilder::new(file, Compression::Gzip(1));
-                b.add_tree(&src, &dest, owner).map_err(layer_err)?;
-                let (_, g) = b.finish().map_err(layer_err)?;
+                let full = |e| written(e, &path, layer_err);
+                b.add_tree(&src, &dest, owner).map_err(full)?;
+                let (_, g) = b.finish().map_err(full)?;
                 let digest =
                     g.digest
                         .parse()

@@ -9,6 +9,7 @@ pub mod dockerd;
 pub mod fixtures;
 pub mod idle_proxy;
 pub mod registry;
+pub mod tmpfs;
 
 use std::path::PathBuf;
 

@@ -4,6 +4,7 @@
 mod bom;
 mod chaos;
 mod extended;
+mod full_disk;
 mod index;
 mod layout;
 mod registry;
