@@ -3,6 +3,7 @@
 //! new one), the cache is the old or the new one, never a mix, and a rerun succeeds and reuses the
 //! cache. `CNB_CHAOS_RUNS` kills per case (5 by default, 50 in `make chaos`).
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -72,9 +73,22 @@ fn layout_dir(w: &World) -> std::path::PathBuf {
 
 #[test]
 fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
+    layout_loop(Signal::SIGKILL, chaos::runs(), "exporter-layout");
+}
+
+/// SIGTERM and SIGINT: as upstream, no phase traps them, so the exporter dies of the signal
+/// (status 143/130 in a shell); its temp files go with the next run, as after a kill.
+#[test]
+fn interrupted_exports_die_of_the_signal_and_lose_nothing() {
+    let n = chaos::runs().div_ceil(5).max(2);
+    layout_loop(Signal::SIGTERM, n, "exporter-layout-sigterm");
+    layout_loop(Signal::SIGINT, n, "exporter-layout-sigint");
+}
+
+fn layout_loop(signal: Signal, runs: usize, case: &str) {
     let w = world();
     let cache = w.dir.path().join("cache");
-    let mut rng = Rng::from_env("exporter-layout");
+    let mut rng = Rng::from_env(case);
     // Each measured run exports new content, as each killed run does.
     let took = (0..3)
         .map(|v| {
@@ -83,14 +97,17 @@ fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
         })
         .min()
         .unwrap();
-    println!("chaos exporter-layout: an uninterrupted export takes {took:?}");
+    println!("chaos {case}: an uninterrupted export takes {took:?}");
     let mut tally = Tally::default();
-    for i in 1..=chaos::runs() as u64 {
+    for i in 1..=runs as u64 {
         let old_image = chaos::check_layout_image(&layout_dir(&w), "latest");
         let old_cache = cache_state(&cache);
         big_layer(&w, i, 8);
         let at = took.mul_f64(rng.fraction());
-        let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, Signal::SIGKILL);
+        let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, signal);
+        if run.signalled {
+            assert_eq!(run.status.signal(), Some(signal as i32), "run {i}: {:?}", run.status);
+        }
         tally.kills += usize::from(run.signalled);
         tally.finished += usize::from(!run.signalled);
         let killed_image = chaos::check_layout_image(&layout_dir(&w), "latest");
@@ -129,8 +146,8 @@ fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
         );
         assert!(!cache.join("staging").exists() && !cache.join("committed-backup").exists());
     }
-    tally.report("exporter-layout");
-    assert_eq!(tally.kills + tally.finished, chaos::runs());
+    tally.report(case);
+    assert_eq!(tally.kills + tally.finished, runs);
 }
 
 #[test]

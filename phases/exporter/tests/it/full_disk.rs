@@ -30,6 +30,7 @@ fn a_full_layout_dir_fails_naming_it_and_keeps_the_previous_image() {
         .lines()
         .find(|l| l.starts_with("ERROR:"))
         .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    println!("{line}");
     assert!(
         line.contains(&layout.display().to_string()) && line.contains("No space left on device"),
         "{line}"

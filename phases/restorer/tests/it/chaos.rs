@@ -1,8 +1,9 @@
-//! Kill loop (issue #17): the restorer SIGKILLed at random moments while it restores cached layers
+//! Kill loop and full disk (issue #17): the restorer SIGKILLed at random moments while it restores cached layers
 //! from a cache dir. The cache is never touched, and a rerun over what the killed run left
 //! restores exactly what an uninterrupted run does. `CNB_CHAOS_RUNS` kills (5 by default, 50 in
 //! `make chaos`).
 
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -73,9 +74,21 @@ fn restorer(layers: &Path, cache: &Path) -> Command {
 
 #[test]
 fn killed_restores_leave_the_cache_and_the_next_restore_works() {
+    restore_loop(Signal::SIGKILL, chaos::runs(), "restorer");
+}
+
+/// SIGTERM and SIGINT: as upstream, not trapped; the restorer dies of the signal.
+#[test]
+fn interrupted_restores_die_of_the_signal_and_the_next_restore_works() {
+    let n = chaos::runs().div_ceil(5).max(2);
+    restore_loop(Signal::SIGTERM, n, "restorer-sigterm");
+    restore_loop(Signal::SIGINT, n, "restorer-sigint");
+}
+
+fn restore_loop(signal: Signal, runs: usize, case: &str) {
     let dir = tempfile::tempdir().unwrap();
     let (layers, cache) = setup(dir.path());
-    let mut rng = Rng::from_env("restorer");
+    let mut rng = Rng::from_env(case);
     let took = (0..3)
         .map(|_| {
             std::fs::remove_dir_all(&layers).unwrap();
@@ -84,15 +97,18 @@ fn killed_restores_leave_the_cache_and_the_next_restore_works() {
         })
         .min()
         .unwrap();
-    println!("chaos restorer: an uninterrupted restore takes {took:?}");
+    println!("chaos {case}: an uninterrupted restore takes {took:?}");
     let restored = chaos::snapshot(&layers, &|_| false);
     let cache_before = chaos::snapshot(&cache, &|_| false);
     let mut tally = Tally::default();
-    for i in 1..=chaos::runs() {
+    for i in 1..=runs {
         std::fs::remove_dir_all(&layers).unwrap();
         write(&layers.join("group.toml"), GROUP.as_bytes());
         let at = took.mul_f64(rng.fraction());
-        let run = chaos::interrupt_at(&mut restorer(&layers, &cache), at, Signal::SIGKILL);
+        let run = chaos::interrupt_at(&mut restorer(&layers, &cache), at, signal);
+        if run.signalled {
+            assert_eq!(run.status.signal(), Some(signal as i32), "run {i}: {:?}", run.status);
+        }
         tally.kills += usize::from(run.signalled);
         tally.finished += usize::from(!run.signalled);
         assert_eq!(
@@ -118,6 +134,33 @@ fn killed_restores_leave_the_cache_and_the_next_restore_works() {
             chaos::diff(&again, &restored)
         );
     }
-    tally.report("restorer");
-    assert_eq!(tally.kills + tally.finished, chaos::runs());
+    tally.report(case);
+    assert_eq!(tally.kills + tally.finished, runs);
+}
+
+/// Full disk (issue #17): a layers dir too small for a cached layer fails the restore with one
+/// line naming the path and exit 42, without the partial layer; the cache is untouched.
+#[test]
+fn a_full_layers_dir_fails_naming_it_and_leaves_no_partial_layer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (layers, cache) = setup(dir.path());
+    let before = chaos::snapshot(&cache, &|_| false);
+    let _fs = cnb_test_support::tmpfs::Tmpfs::mount(&layers, "2m");
+    write(&layers.join("group.toml"), GROUP.as_bytes());
+    let out = restorer(&layers, &cache).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(42), "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.starts_with("ERROR:"))
+        .unwrap_or_else(|| panic!("no error line in:\n{err}"));
+    assert!(
+        line.contains(&layers.join("samples_bp/deps").display().to_string())
+            && line.contains("No space left on device"),
+        "{line}"
+    );
+    assert!(!layers.join("samples_bp/deps").exists());
+    assert!(!layers.join("samples_bp/deps.toml").exists());
+    assert_eq!(chaos::temp_files(&layers), Vec::<String>::new());
+    assert_eq!(chaos::snapshot(&cache, &|_| false), before);
 }
