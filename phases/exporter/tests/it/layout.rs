@@ -138,7 +138,7 @@ pub(crate) fn ok(out: &Output) -> String {
     text(&out.stdout)
 }
 
-fn app_image(root: &Path, name: &str, arch: &str) -> Image {
+pub(crate) fn app_image(root: &Path, name: &str, arch: &str) -> Image {
     let store = LayoutStore::new(root);
     open(
         &store,

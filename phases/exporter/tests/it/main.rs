@@ -5,6 +5,7 @@ mod bom;
 mod chaos;
 mod extended;
 mod full_disk;
+mod hostile;
 mod index;
 mod layout;
 mod registry;
