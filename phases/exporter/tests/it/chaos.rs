@@ -24,7 +24,10 @@ const TAG: &str = "registry.test/app:latest";
 /// export spends its time hashing, compressing and writing).
 pub(crate) fn big_layer(w: &World, variant: u64, mib: usize) {
     let bp = w.layers.join("samples_hello-world");
-    write(&bp.join("big.toml"), "[types]\nlaunch = true\ncache = true\n");
+    write(
+        &bp.join("big.toml"),
+        "[types]\nlaunch = true\ncache = true\n",
+    );
     let mut x = variant.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut data = Vec::with_capacity(mib << 20);
     while data.len() < mib << 20 {
@@ -106,7 +109,12 @@ fn layout_loop(signal: Signal, runs: usize, case: &str) {
         let at = took.mul_f64(rng.fraction());
         let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, signal);
         if run.signalled {
-            assert_eq!(run.status.signal(), Some(signal as i32), "run {i}: {:?}", run.status);
+            assert_eq!(
+                run.status.signal(),
+                Some(signal as i32),
+                "run {i}: {:?}",
+                run.status
+            );
         }
         tally.kills += usize::from(run.signalled);
         tally.finished += usize::from(!run.signalled);

@@ -37,7 +37,10 @@ fn a_full_layout_dir_fails_naming_it_and_keeps_the_previous_image() {
     );
     assert_eq!(chaos::check_layout_image(&layout, "latest"), before);
     assert_eq!(chaos::temp_files(&layout), Vec::<String>::new());
-    assert_eq!(misnamed_blobs(&layout.join("blobs/sha256")), Vec::<std::path::PathBuf>::new());
+    assert_eq!(
+        misnamed_blobs(&layout.join("blobs/sha256")),
+        Vec::<std::path::PathBuf>::new()
+    );
 }
 
 #[test]

@@ -19,7 +19,12 @@ fn entries(tar: impl Read) -> Vec<(String, char, String, String)> {
         .unwrap()
         .map(|e| {
             let mut e = e.unwrap();
-            let path = e.path().unwrap().to_string_lossy().trim_end_matches('/').to_string();
+            let path = e
+                .path()
+                .unwrap()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_string();
             let link = e
                 .link_name()
                 .unwrap()
@@ -50,13 +55,19 @@ fn check(entries: &[(String, char, String, String)], layer: &str, what: &str) {
     };
     assert_eq!(find("passwd").1, 'l', "{what}");
     assert_eq!(find("passwd").2, "/etc/passwd", "{what}");
-    assert_eq!((find("up").1, find("up").2.as_str()), ('l', "../../.."), "{what}");
+    assert_eq!(
+        (find("up").1, find("up").2.as_str()),
+        ('l', "../../.."),
+        "{what}"
+    );
     let hard = find("hard");
     assert_eq!((hard.1, hard.3.as_str()), ('f', "outside\n"), "{what}");
     assert_eq!(find("plain").3, "inside\n", "{what}");
     for special in ["fifo", "sock", "null"] {
         assert!(
-            !entries.iter().any(|e| e.0.ends_with(&format!("/{special}"))),
+            !entries
+                .iter()
+                .any(|e| e.0.ends_with(&format!("/{special}"))),
             "{what}: {special} was exported"
         );
     }
@@ -85,7 +96,11 @@ fn links_are_exported_as_links_and_special_files_are_skipped() {
         .env("HOSTILE_OUTSIDE", &outside)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let layer_dir = bp_layers.join("hostile");
     for special in ["fifo", "sock", "null"] {
         assert!(

@@ -3,6 +3,7 @@
 
 mod bom;
 mod chaos;
+mod chaos_daemon;
 mod extended;
 mod full_disk;
 mod hostile;

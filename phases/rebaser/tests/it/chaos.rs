@@ -29,7 +29,13 @@ fn killed_rebases_keep_a_complete_image_under_the_tag() {
     let l = layout();
     save_app(&l.store, "r.test/run:v1", "amd64", APP, &[]);
     let app_dir = l.dir.path().join("repo/r.test/app/latest");
-    let run = |i: usize| if i % 2 == 0 { "r.test/run:v1" } else { "r.test/run:v2" };
+    let run = |i: usize| {
+        if i.is_multiple_of(2) {
+            "r.test/run:v1"
+        } else {
+            "r.test/run:v2"
+        }
+    };
     let mut rng = Rng::from_env("rebaser");
     let took = (1..=3)
         .map(|i| chaos::time_run(&mut rebaser(&l, run(i))))

@@ -107,7 +107,12 @@ fn restore_loop(signal: Signal, runs: usize, case: &str) {
         let at = took.mul_f64(rng.fraction());
         let run = chaos::interrupt_at(&mut restorer(&layers, &cache), at, signal);
         if run.signalled {
-            assert_eq!(run.status.signal(), Some(signal as i32), "run {i}: {:?}", run.status);
+            assert_eq!(
+                run.status.signal(),
+                Some(signal as i32),
+                "run {i}: {:?}",
+                run.status
+            );
         }
         tally.kills += usize::from(run.signalled);
         tally.finished += usize::from(!run.signalled);
