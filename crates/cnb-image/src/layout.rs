@@ -229,10 +229,21 @@ impl Drop for TempFile {
     }
 }
 
-/// Removes the temp files of writers that no longer run (killed before their rename). A writer
-/// is known gone when procfs is there and has no entry for its pid; without procfs nothing is
-/// removed (a live writer's file must never go). Best effort: a file that cannot go stays.
+/// Removes the temp files of writers that no longer run (killed before their rename).
 fn remove_stale_temps(dir: &Path) {
+    remove_stale(dir, ".tmp-", |p| std::fs::remove_file(p));
+}
+
+/// Removes `<prefix><pid>-*` scratch dirs under `dir` left by processes that no longer run (the
+/// daemon backend's layer tars of a killed phase).
+pub(crate) fn remove_stale_scratch(dir: &Path, prefix: &str) {
+    remove_stale(dir, prefix, |p| std::fs::remove_dir_all(p));
+}
+
+/// Removes `<prefix><pid>-*` entries whose process is gone: known gone when procfs is there and
+/// has no entry for the pid; without procfs nothing is removed (a live writer's file must never
+/// go). Best effort: what cannot go stays.
+fn remove_stale(dir: &Path, prefix: &str, remove: impl Fn(&Path) -> std::io::Result<()>) {
     let proc = Path::new("/proc");
     if !proc.join("self").exists() {
         return;
@@ -244,14 +255,14 @@ fn remove_stale_temps(dir: &Path) {
         let name = entry.file_name();
         let Some(pid) = name
             .to_str()
-            .and_then(|n| n.strip_prefix(".tmp-"))
+            .and_then(|n| n.strip_prefix(prefix))
             .and_then(|n| n.split_once('-'))
             .and_then(|(pid, _)| pid.parse::<u32>().ok())
         else {
             continue;
         };
         if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
-            let _ = std::fs::remove_file(entry.path());
+            let _ = remove(&entry.path());
         }
     }
 }

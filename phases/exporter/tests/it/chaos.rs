@@ -55,8 +55,24 @@ pub(crate) fn exporter_cmd(w: &World, cache: &Path) -> Command {
         .arg(TAG)
         .env_clear()
         .env("CNB_PLATFORM_API", "0.15")
+        .env("TMPDIR", scratch_tmp(w))
         .env("CNB_EXPERIMENTAL_MODE", "warn");
     c
+}
+
+/// The exporter's temp dir (its layer tars), one per world, to find what a killed run left.
+pub(crate) fn scratch_tmp(w: &World) -> std::path::PathBuf {
+    let d = w.dir.path().join("tmp");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Scratch dirs left in the world's temp dir.
+pub(crate) fn scratch_left(w: &World) -> Vec<String> {
+    std::fs::read_dir(scratch_tmp(w))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The cache as its reader sees it: `committed`, or the backup a swap cut short left.
@@ -147,6 +163,7 @@ fn layout_loop(signal: Signal, runs: usize, case: &str) {
         let temps: Vec<String> = [&w.root, &w.layers, &cache]
             .iter()
             .flat_map(|d| chaos::temp_files(d))
+            .chain(scratch_left(&w))
             .collect();
         assert!(
             temps.is_empty(),
@@ -212,6 +229,7 @@ fn registry_exporter(w: &World, reg: &Registry) -> Command {
         .arg(reg.image("cnb/app:latest"))
         .env_clear()
         .env("CNB_PLATFORM_API", "0.15")
+        .env("TMPDIR", scratch_tmp(w))
         .env("CNB_INSECURE_REGISTRIES", reg.host());
     c
 }
@@ -301,7 +319,8 @@ fn killed_exports_to_a_registry_and_cache_image_lose_nothing() {
         } else {
             tally.old += 1;
         }
-        let temps = chaos::temp_files(&w.layers);
+        let mut temps = chaos::temp_files(&w.layers);
+        temps.extend(scratch_left(&w));
         assert!(temps.is_empty(), "run {i}: temp files left: {temps:?}");
     }
     tally.report("exporter-registry");

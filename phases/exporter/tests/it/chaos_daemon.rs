@@ -12,7 +12,7 @@ use cnb_formats::target::TargetMetadata;
 use cnb_test_support::chaos::{self, Rng, Signal, Snapshot, Tally};
 use cnb_test_support::dockerd::Dockerd;
 
-use crate::chaos::big_layer;
+use crate::chaos::{big_layer, scratch_left, scratch_tmp};
 use crate::layout::{World, ok, world};
 
 const APP: &str = "cnb/app:latest";
@@ -31,6 +31,7 @@ fn daemon_exporter(w: &World, d: &Dockerd, lc: &Path) -> Command {
         .arg(APP)
         .env_clear()
         .env("CNB_PLATFORM_API", "0.15")
+        .env("TMPDIR", scratch_tmp(w))
         .env("DOCKER_HOST", d.host());
     c
 }
@@ -122,6 +123,8 @@ fn killed_exports_to_a_daemon_with_a_launch_cache_lose_nothing() {
             chaos::diff(&killed.1, &new.1)
         );
         assert!(!new.1.is_empty(), "run {i}: the launch cache is empty");
+        let left = scratch_left(&w);
+        assert!(left.is_empty(), "run {i}: scratch dirs left: {left:?}");
         if killed == new {
             tally.new += 1;
         } else {
