@@ -172,7 +172,7 @@ chaos:
 	mkdir -p out
 	$(CARGO) build -q $(addprefix -p ,$(CHAOS_PHASES))
 	CNB_CHAOS_RUNS=$(CHAOS_RUNS) $(CARGO) nextest run $(addprefix -p ,$(CHAOS_PHASES)) --run-ignored all \
-		--no-capture -E 'test(/chaos::|full_disk::|hostile::/)' >out/chaos.log 2>&1; rc=$$?; \
+		--no-capture -E 'test(/chaos(_daemon)?::|full_disk::|hostile::/)' >out/chaos.log 2>&1; rc=$$?; \
 		grep -E '^chaos |(PASS|FAIL) \[|Summary' out/chaos.log; exit $$rc
 
 ## lint: formatting and clippy only

@@ -1,7 +1,7 @@
 //! Kill loops for the chaos tests: a seeded random source, a phase killed at a chosen moment, and
 //! the checks that follow a kill (an OCI layout tag still resolves to a complete image, a directory
 //! is one of two snapshots, a registry tag's image is complete). `CNB_CHAOS_RUNS` sets the kills
-//! per case (CI: 5; `make chaos`: 50), `CNB_CHAOS_SEED` replays a run.
+//! landing in a running phase per case (CI: 5; `make chaos`: 50), `CNB_CHAOS_SEED` replays a run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -216,22 +216,42 @@ pub fn check_registry_image(image: &str) -> String {
 /// Tallies a kill loop for the report line the docs quote.
 #[derive(Debug, Default)]
 pub struct Tally {
-    /// Kills sent.
+    /// Signals sent.
     pub kills: usize,
-    /// Runs that had finished before the kill.
+    /// Runs that had finished before the signal.
     pub finished: usize,
-    /// Kills after which the state was the old one / the new one.
+    /// Runs after which every part (image, cache) was the old one.
     pub old: usize,
-    /// Kills after which the state was the new one.
+    /// Runs after which every part was the new one.
     pub new: usize,
+    /// Runs after which some parts were new and others old (say the new image and the old cache:
+    /// each is whole, they are written one after the other).
+    pub mixed: usize,
 }
 
 impl Tally {
+    /// Whether the loop is over: `kills` signals landed in a running phase, or three times as
+    /// many runs were tried (then the caller's count check fails: the timing is off).
+    pub fn done(&self, kills: usize) -> bool {
+        self.kills >= kills || self.kills + self.finished >= 3 * kills
+    }
+
+    /// Counts one run from whether each part ended up new (each was checked to be old or new).
+    pub fn record(&mut self, parts_new: &[bool]) {
+        if parts_new.iter().all(|n| *n) {
+            self.new += 1;
+        } else if parts_new.iter().any(|n| *n) {
+            self.mixed += 1;
+        } else {
+            self.old += 1;
+        }
+    }
+
     /// Prints `chaos <case>: <kills> kills, ...` (grepped by `make chaos`).
     pub fn report(&self, case: &str) {
         println!(
-            "chaos {case}: {} kills ({} after the end), {} left the old state, {} the new, 0 lost or corrupted",
-            self.kills, self.finished, self.old, self.new
+            "chaos {case}: {} signals sent ({} runs had ended), after them {} old, {} new, {} old+new parts; 0 lost or corrupted",
+            self.kills, self.finished, self.old, self.new, self.mixed
         );
     }
 }
