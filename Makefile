@@ -5,8 +5,8 @@ WINDOWS_CHECK_CRATES := -p cnb-os -p cnb-api -p cnb-formats
 .PHONY: all build build-dev build-linux build-linux-x86-64 build-linux-arm64 build-windows \
 	build-windows-x86-64 build-windows-arm64 package package-linux package-windows package-linux-x86-64 \
 	package-linux-arm64 package-windows-x86-64 package-windows-arm64 build-image build-image-linux-amd64 \
-	build-image-linux-arm64 publish release-check bench demo demo-multiarch upstream-fixtures e2e e2e-platforms test fuzz faults lint fmt fmt-check clippy \
-	check-windows check-deps launcher-size setup clean
+	build-image-linux-arm64 publish release-check bench demo demo-multiarch upstream-fixtures e2e e2e-platforms test fuzz faults chaos lint fmt fmt-check \
+	clippy check-windows check-deps check-tests launcher-size setup clean
 
 all: build-dev
 
@@ -147,11 +147,12 @@ launcher-size:
 	@size=$$(stat -c %s target/x86_64-unknown-linux-musl/release/launcher); \
 	  echo "launcher: $$size bytes (budget 2097152)"; test $$size -le 2097152
 
-## test: formatting, lints, the windows compile check, dependency rules, every test (nextest),
-##       the launcher's size budget, make e2e (demos, registry, daemon, platform flows), the
-##       release check and the multi-arch demo
-test: fmt-check clippy check-windows check-deps
-	$(CARGO) nextest run --workspace --no-fail-fast
+## test: formatting, lints, the windows compile check, dependency rules, the no-skip test lint,
+##       every test (nextest, ignored ones included: CI runs as root; the kill loops' short pass,
+##       CNB_CHAOS_RUNS=5 per case), the launcher's size budget, make e2e (demos, registry,
+##       daemon, platform flows), the release check and the multi-arch demo
+test: fmt-check clippy check-windows check-deps check-tests
+	$(CARGO) nextest run --workspace --no-fail-fast --run-ignored all
 	$(MAKE) launcher-size e2e release-check demo-multiarch
 
 ## fuzz: the hostile-input property tests (tests/it/hostile.rs of each crate that reads outside
@@ -172,6 +173,19 @@ fuzz:
 faults:
 	bash .ci/faults
 
+## chaos: the long kill loops (CHAOS_RUNS kills per phase and case, 50 by default; SIGTERM and
+##        SIGINT a fifth of that): exporter (layout + cache dir, registry + cache image, daemon +
+##        launch cache), restorer, rebaser; one summary line per case (see docs/reliability.md).
+##        CNB_CHAOS_SEED=<n> replays a run.
+CHAOS_RUNS ?= 50
+CHAOS_PHASES := exporter restorer rebaser
+chaos:
+	mkdir -p out
+	$(CARGO) build -q $(addprefix -p ,$(CHAOS_PHASES))
+	CNB_CHAOS_RUNS=$(CHAOS_RUNS) $(CARGO) nextest run $(addprefix -p ,$(CHAOS_PHASES)) --run-ignored all \
+		--no-capture -E 'test(/chaos(_daemon)?::|full_disk::|hostile::/)' >out/chaos.log 2>&1; rc=$$?; \
+		grep -E '^chaos |(PASS|FAIL) \[|Summary' out/chaos.log; exit $$rc
+
 ## lint: formatting and clippy only
 lint: fmt-check clippy
 
@@ -187,6 +201,10 @@ clippy:
 ## check-windows: the OS layer and the file formats compile for windows
 check-windows:
 	$(CARGO) check $(WINDOWS_CHECK_CRATES) --target x86_64-pc-windows-gnu
+
+## check-tests: no test can pass without reaching its assertions (no early return, no skip)
+check-tests:
+	python3 .ci/check-tests
 
 ## check-deps: the dependency rules of docs/architecture.md
 check-deps:

@@ -75,7 +75,8 @@ impl<W: Write + Send + 'static> Write for Sink<W> {
 
 /// Builds one layer. Entries are named by absolute in-image paths (`/layers/bp/layer/file`, as
 /// upstream), with fixed mtimes and empty user/group names. Hard links are stored as regular files
-/// and sockets, fifos and devices are skipped, as upstream does.
+/// (as upstream). Sockets, fifos and devices are skipped: upstream skips sockets only and writes
+/// the others as entries its own extraction then refuses, failing the next restore of a cache.
 pub struct LayerBuilder<W: Write + Send + 'static> {
     tar: tar::Builder<HashingWriter<Sink<W>>>,
     dirs: BTreeSet<String>,

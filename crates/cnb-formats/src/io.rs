@@ -107,6 +107,33 @@ pub fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, to_toml_string(value)?.as_bytes())
 }
 
+/// Removes temp files of writers that no longer run (SIGKILLed before their rename), so a killed
+/// phase leaves nothing behind once the next one writes here. A writer is known gone when procfs
+/// is there and has no entry for its pid; without procfs nothing is removed. Best effort.
+fn remove_stale_temps(dir: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(".tmp-"))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
 /// Writes bytes to `path` through a temp file in the same directory and a rename, so readers
 /// never see a partial file. Parent directories are created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -119,6 +146,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         _ => Path::new("."),
     };
     std::fs::create_dir_all(dir).map_err(err)?;
+    remove_stale_temps(dir);
     // Not `tempfile`: its files are 0600, and these files are read by other users (the build
     // user, the platform copying report.toml out).
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);

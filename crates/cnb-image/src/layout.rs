@@ -2,7 +2,8 @@
 //! each image in its own layout directory under a root, as platform.md maps references.
 //!
 //! Blobs are written to a temp file and renamed; `index.json` is replaced last, so a reader (or a
-//! crash) never sees an index that points at missing content.
+//! crash) never sees an index that points at missing content. Temp files a killed writer left
+//! (`.tmp-<pid>-<n>`) are removed by the next writer once that process is gone.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -168,7 +169,10 @@ impl LayoutStore {
     }
 
     fn ensure_layout(dir: &Path) -> Result<()> {
-        std::fs::create_dir_all(dir.join("blobs").join("sha256")).map_err(io("create", dir))?;
+        let blobs = dir.join("blobs").join("sha256");
+        std::fs::create_dir_all(&blobs).map_err(io("create", dir))?;
+        remove_stale_temps(dir);
+        remove_stale_temps(&blobs);
         let marker = dir.join("oci-layout");
         if !marker.exists() {
             write_atomic(&marker, br#"{"imageLayoutVersion":"1.0.0"}"#)?;
@@ -222,6 +226,44 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// Removes the temp files of writers that no longer run (killed before their rename).
+fn remove_stale_temps(dir: &Path) {
+    remove_stale(dir, ".tmp-", |p| std::fs::remove_file(p));
+}
+
+/// Removes `<prefix><pid>-*` scratch dirs under `dir` left by processes that no longer run (the
+/// daemon backend's layer tars of a killed phase).
+pub(crate) fn remove_stale_scratch(dir: &Path, prefix: &str) {
+    remove_stale(dir, prefix, |p| std::fs::remove_dir_all(p));
+}
+
+/// Removes `<prefix><pid>-*` entries whose process is gone: known gone when procfs is there and
+/// has no entry for the pid; without procfs nothing is removed (a live writer's file must never
+/// go). Best effort: what cannot go stays.
+fn remove_stale(dir: &Path, prefix: &str, remove: impl Fn(&Path) -> std::io::Result<()>) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = remove(&entry.path());
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! The volume cache (`-cache-dir`): `committed/<diffID>.tar` per cached layer and
 //! `committed/io.buildpacks.lifecycle.cache.metadata` (JSON), as upstream lays it out. A new cache
 //! is staged next to the old one and swapped in by renames, so a failed export leaves the previous
-//! cache whole.
+//! cache whole. A kill between the two renames of the swap leaves only `committed-backup`: readers
+//! take it as the cache, and the next export puts it back before anything else.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -67,9 +68,39 @@ impl VolumeCache {
         self.root.join("committed")
     }
 
+    fn backup(&self) -> PathBuf {
+        self.root.join("committed-backup")
+    }
+
+    /// The directory holding the cache as it is: `committed`, or the backup when a swap was
+    /// interrupted after moving the old cache aside (then the backup is still the whole old cache).
+    fn current(&self) -> PathBuf {
+        let committed = self.committed();
+        let backup = self.backup();
+        if !committed.is_dir() && backup.is_dir() {
+            backup
+        } else {
+            committed
+        }
+    }
+
+    /// Finishes what an interrupted export left: puts the old cache back when the swap stopped
+    /// half-way, and drops the backup when the swap was done.
+    fn recover(&self) -> Result<(), CacheError> {
+        let (committed, backup) = (self.committed(), self.backup());
+        if !backup.exists() {
+            return Ok(());
+        }
+        if committed.is_dir() {
+            std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))
+        } else {
+            std::fs::rename(&backup, &committed).map_err(io("rename", &backup))
+        }
+    }
+
     /// The recorded metadata (empty for a new cache).
     pub fn metadata(&self) -> Result<CacheMetadata, CacheError> {
-        let path = self.committed().join(METADATA_FILE);
+        let path = self.current().join(METADATA_FILE);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(CacheMetadata::from_label(&text)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CacheMetadata::default()),
@@ -79,12 +110,29 @@ impl VolumeCache {
 
     /// Where a cached layer's tar is.
     pub fn layer_path(&self, diff_id: &str) -> PathBuf {
-        self.committed().join(format!("{diff_id}.tar"))
+        self.current().join(format!("{diff_id}.tar"))
     }
 
     /// Writes the `cache = true` layers of `group` under `layers` as the new cache: unchanged
-    /// layers are hard-linked from the old cache, others written as plain tars.
+    /// layers are hard-linked from the old cache, others written as plain tars. On failure (a
+    /// full disk) the staged files go, so the old cache is left as it was and the room is freed.
     pub fn export(
+        &self,
+        layers: &Path,
+        group: &Group,
+        owner: Owner,
+        log: &Logger,
+    ) -> Result<(), CacheError> {
+        self.recover()?;
+        let result = self.stage_and_swap(layers, group, owner, log);
+        let staging = self.root.join("staging");
+        if result.is_err() && staging.exists() {
+            let _ = std::fs::remove_dir_all(&staging);
+        }
+        result
+    }
+
+    fn stage_and_swap(
         &self,
         layers: &Path,
         group: &Group,
@@ -123,8 +171,9 @@ impl VolumeCache {
             } else {
                 let file = File::create(&staged).map_err(io("create", &staged))?;
                 let mut b = LayerBuilder::new(file, Compression::None);
-                b.add_tree(&src, &dest, owner).map_err(layer_err)?;
-                b.finish().map_err(layer_err)?;
+                let full = |e| written(e, &staged, layer_err);
+                b.add_tree(&src, &dest, owner).map_err(full)?;
+                b.finish().map_err(full)?;
                 log.info(format!("Adding cache layer '{id}'"));
             }
             record(&mut out, &bp, &version, name, &lm, d.diff_id);
@@ -139,9 +188,10 @@ impl VolumeCache {
                 reason: e.to_string(),
             };
             let mut b = LayerBuilder::new(file, Compression::None);
+            let full = |e| written(e, &tmp, err);
             b.add_tree(&sbom_dir, &sbom_dir.to_string_lossy(), owner)
-                .map_err(err)?;
-            let (_, d) = b.finish().map_err(err)?;
+                .map_err(full)?;
+            let (_, d) = b.finish().map_err(full)?;
             let dest = staging.join(format!("{}.tar", d.diff_id));
             std::fs::rename(&tmp, &dest).map_err(io("rename", &tmp))?;
             out.sbom = Some(cnb_formats::labels::LayerSha { sha: d.diff_id });
@@ -149,11 +199,7 @@ impl VolumeCache {
         let md_path = staging.join(METADATA_FILE);
         std::fs::write(&md_path, out.to_label()?).map_err(io("write", &md_path))?;
         // Swap: the old cache stays whole until the new one is complete.
-        let committed = self.committed();
-        let backup = self.root.join("committed-backup");
-        if backup.exists() {
-            std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))?;
-        }
+        let (committed, backup) = (self.committed(), self.backup());
         if committed.exists() {
             std::fs::rename(&committed, &backup).map_err(io("rename", &committed))?;
         }
@@ -162,6 +208,26 @@ impl VolumeCache {
             std::fs::remove_dir_all(&backup).map_err(io("remove", &backup))?;
         }
         Ok(())
+    }
+}
+
+/// A layer write that failed for want of room names the file written, not the file read (the
+/// archive writer cannot tell which side of its copy failed); other errors go through `other`.
+fn written(
+    e: cnb_archive::ArchiveError,
+    file: &Path,
+    other: impl FnOnce(cnb_archive::ArchiveError) -> CacheError,
+) -> CacheError {
+    match e {
+        cnb_archive::ArchiveError::Io { source, .. }
+            if matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ) =>
+        {
+            io("write", file)(source)
+        }
+        e => other(e),
     }
 }
 
@@ -322,8 +388,9 @@ impl<'a> ImageCache<'a> {
                 let path = scratch.join(format!("cache-{i}.tar.gz"));
                 let file = File::create(&path).map_err(io("create", &path))?;
                 let mut b = LayerBuilder::new(file, Compression::Gzip(1));
-                b.add_tree(&src, &dest, owner).map_err(layer_err)?;
-                let (_, g) = b.finish().map_err(layer_err)?;
+                let full = |e| written(e, &path, layer_err);
+                b.add_tree(&src, &dest, owner).map_err(full)?;
+                let (_, g) = b.finish().map_err(full)?;
                 let digest =
                     g.digest
                         .parse()

@@ -18,6 +18,7 @@ pub mod launch_cache;
 mod layer_files;
 pub mod rebase;
 pub mod restore;
+mod scratch;
 mod stores;
 pub mod target;
 

@@ -427,6 +427,14 @@ impl Cache<'_> {
     }
 }
 
+/// Whether a write failed for want of room (the layers dir's file system, not the cache).
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
+}
+
 /// Restores into the layers dir; `store` holds the cache image when there is one.
 pub fn restore(
     inputs: &Inputs,
@@ -567,6 +575,17 @@ pub fn restore(
                     "its contents have diffID {} but {} was recorded",
                     x.diff_id, layer.sha
                 ))?,
+                // A full or over-quota layers dir is no cache problem: fail as upstream does
+                // for write errors, without the partial layer.
+                Err(cnb_archive::ArchiveError::Io { path, source, .. }) if is_full(&source) => {
+                    let _ = std::fs::remove_dir_all(&target);
+                    let _ = std::fs::remove_file(&toml);
+                    return Err(RestoreError::Io {
+                        action: "restore cached layer into",
+                        path,
+                        source,
+                    });
+                }
                 Err(e) => discard(e.to_string())?,
             }
         }

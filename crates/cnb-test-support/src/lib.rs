@@ -6,6 +6,7 @@
 //! holds.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod chaos;
 pub mod dockerd;
 pub mod fault_proxy;
 pub mod fixtures;
@@ -14,6 +15,7 @@ pub mod phase;
 pub mod registry;
 pub mod registry_walk;
 pub mod token_gateway;
+pub mod tmpfs;
 
 use std::path::PathBuf;
 

@@ -113,8 +113,9 @@ impl State {
     /// the build user owns it.
     fn scratch_path(&mut self, what: &str) -> Result<PathBuf> {
         if self.scratch.is_none() {
+            crate::layout::remove_stale_scratch(&std::env::temp_dir(), "cnb-daemon-");
             let dir = tempfile::Builder::new()
-                .prefix("cnb-daemon-")
+                .prefix(&format!("cnb-daemon-{}-", std::process::id()))
                 .tempdir()
                 .map_err(crate::error::io("create temp dir", std::env::temp_dir()))?;
             self.scratch = Some(dir);

@@ -197,9 +197,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
         log.warn(format!("failed to export the cache: {e}"));
     }
     if let Some(name) = inputs.cache_image() {
-        let result = tempfile::Builder::new()
-            .prefix("cnb-cache-")
-            .tempdir()
+        let result = crate::scratch::scratch_dir("cnb-cache-")
             .map_err(|e| crate::cache::CacheError::Layer {
                 layer: name.to_string(),
                 reason: e.to_string(),
@@ -272,9 +270,7 @@ pub fn export(
     if let Some(ext) = &extended {
         ext.apply_config(&mut image);
     }
-    let scratch = tempfile::Builder::new()
-        .prefix("cnb-export-")
-        .tempdir()
+    let scratch = crate::scratch::scratch_dir("cnb-export-")
         .map_err(|e| LayerError::io("create temp dir", std::env::temp_dir(), e))?;
     let mut ctx = layers::Context {
         inputs,

@@ -11,22 +11,22 @@ use cnb_formats::target::TargetMetadata;
 use cnb_image::{Image, LayoutStore, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_image, save_run_index};
 
-struct World {
-    dir: tempfile::TempDir,
-    root: PathBuf,
-    layers: PathBuf,
-    app: PathBuf,
+pub(crate) struct World {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) root: PathBuf,
+    pub(crate) layers: PathBuf,
+    pub(crate) app: PathBuf,
     store: LayoutStore,
     run_children: Vec<cnb_image::Saved>,
 }
 
-fn write(path: &Path, content: &str) {
+pub(crate) fn write(path: &Path, content: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, content).unwrap();
 }
 
 /// A layers dir as the builder leaves it, an app, a launcher, and a multi-arch run image.
-fn world() -> World {
+pub(crate) fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("layout-repo");
     let layers = dir.path().join("layers");
@@ -102,7 +102,7 @@ fn set_analyzed(w: &World, child: usize, previous: &str, metadata: LayersMetadat
     a.write(&w.layers.join("analyzed.toml")).unwrap();
 }
 
-fn exporter(w: &World, root: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+pub(crate) fn exporter(w: &World, root: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_exporter"))
         .args([
             "-layout",
@@ -127,7 +127,7 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn ok(out: &Output) -> String {
+pub(crate) fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),
         "exit {:?}\n{}\n{}",
@@ -138,7 +138,7 @@ fn ok(out: &Output) -> String {
     text(&out.stdout)
 }
 
-fn app_image(root: &Path, name: &str, arch: &str) -> Image {
+pub(crate) fn app_image(root: &Path, name: &str, arch: &str) -> Image {
     let store = LayoutStore::new(root);
     open(
         &store,

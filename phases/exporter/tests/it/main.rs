@@ -2,8 +2,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bom;
+mod chaos;
+mod chaos_daemon;
 mod extended;
 mod faults;
+mod full_disk;
+mod hostile;
 mod index;
 mod layout;
 mod registry;

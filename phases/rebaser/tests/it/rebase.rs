@@ -25,7 +25,7 @@ pub(crate) fn get(store: &dyn BlobStore, name: &str, arch: &str) -> Image {
 }
 
 /// An app image as the exporter makes it: the run image's child, an app layer, lifecycle metadata.
-fn save_app(
+pub(crate) fn save_app(
     store: &dyn BlobStore,
     run: &str,
     arch: &str,
@@ -92,12 +92,12 @@ pub(crate) fn text(o: &Output) -> String {
     )
 }
 
-struct Layout {
-    dir: tempfile::TempDir,
-    store: LayoutStore,
+pub(crate) struct Layout {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) store: LayoutStore,
 }
 
-fn layout() -> Layout {
+pub(crate) fn layout() -> Layout {
     let dir = tempfile::tempdir().unwrap();
     let store = LayoutStore::new(dir.path().join("repo"));
     save_run_index(&store, "r.test/run:v1", &[t("amd64"), t("arm64")], "v1");

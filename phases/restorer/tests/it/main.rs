@@ -4,4 +4,5 @@
 mod build_image;
 mod cache;
 mod faults;
+mod chaos;
 mod run_image;

@@ -1,0 +1,61 @@
+//! Scratch directories for a phase's intermediate files (layer tars), named
+//! `<prefix><pid>-<random>` in the temp dir so that the next run can remove those of a phase that
+//! was killed (SIGKILL, or SIGTERM/SIGINT, which no phase traps, as upstream) before it could.
+
+use std::path::Path;
+
+/// A fresh scratch dir; stale ones with the same prefix whose process is gone are removed first.
+pub(crate) fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    remove_stale(&std::env::temp_dir(), prefix);
+    tempfile::Builder::new()
+        .prefix(&format!("{prefix}{}-", std::process::id()))
+        .tempdir()
+}
+
+/// Removes `<prefix><pid>-*` dirs under `dir` whose pid has no procfs entry (without procfs,
+/// nothing: a live phase's dir must never go). Best effort.
+pub(crate) fn remove_stale(dir: &Path, prefix: &str) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removes_dirs_of_gone_processes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let gone = dir.path().join("cnb-export-999999999-abc");
+        let live = dir
+            .path()
+            .join(format!("cnb-export-{}-abc", std::process::id()));
+        let other = dir.path().join("cnb-cache-999999999-abc");
+        for d in [&gone, &live, &other] {
+            std::fs::create_dir_all(d.join("sub")).unwrap();
+        }
+        remove_stale(dir.path(), "cnb-export-");
+        assert!(!gone.exists());
+        assert!(live.exists() && other.exists());
+    }
+}
