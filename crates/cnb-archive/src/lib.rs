@@ -8,11 +8,13 @@
 mod error;
 mod extract;
 mod hash;
+mod parallel;
 mod write;
 
 pub use error::ArchiveError;
 pub use extract::{ExtractOptions, Extracted, extract};
 pub use hash::{HashingReader, HashingWriter, sha256_hex};
+pub use parallel::{Tree, default_threads, hash_trees, map_ordered};
 pub use write::{Compression, LayerBuilder, LayerDigests, NORMALIZED_MTIME, Owner};
 
 /// Result alias of this crate.

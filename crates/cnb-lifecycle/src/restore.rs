@@ -544,47 +544,45 @@ pub fn restore(
                 write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
             }
         }
-        // Cached layers: metadata and contents, verified.
+        // Cached layers: metadata and contents, verified; several layers at once (each is one
+        // sequential stream: fetch, gunzip, hash, write files).
         let Some(cache) = &cache else { continue };
-        for (name, layer) in cache_md
+        let wanted: Vec<(&String, &BuildpackLayerMetadata)> = cache_md
             .buildpack(&bp.id)
             .map(|b| &b.layers)
             .into_iter()
             .flatten()
-        {
-            if !layer.cache {
-                continue;
-            }
+            .filter(|(_, l)| l.cache)
+            .collect();
+        let opts = ExtractOptions {
+            prefix: Some(layers.to_string_lossy().into_owned()),
+            owner: None,
+        };
+        let results =
+            cnb_archive::map_ordered(&wanted, cnb_archive::default_threads(), |(_, layer)| {
+                let file = cache.layer(&layer.sha)?;
+                match cnb_archive::extract(file, layers, &opts) {
+                    Ok(x) if x.diff_id == layer.sha => Ok(()),
+                    Ok(x) => Err(format!(
+                        "its contents have diffID {} but {} was recorded",
+                        x.diff_id, layer.sha
+                    )),
+                    Err(e) => Err(e.to_string()),
+                }
+            });
+        for ((name, layer), result) in wanted.into_iter().zip(results) {
             let id = format!("{}:{name}", bp.id);
             let toml = dir.join(format!("{name}.toml"));
-            let target = dir.join(name);
-            let discard = |reason: String| -> Result<(), RestoreError> {
-                log.warn(format!("not restoring cached layer '{id}': {reason}"));
-                let _ = std::fs::remove_dir_all(&target);
-                let _ = std::fs::remove_file(&toml);
-                Ok(())
-            };
-            let file = match cache.layer(&layer.sha) {
-                Ok(f) => f,
-                Err(e) => {
-                    discard(e)?;
-                    continue;
-                }
-            };
-            let opts = ExtractOptions {
-                prefix: Some(layers.to_string_lossy().into_owned()),
-                owner: None,
-            };
-            match cnb_archive::extract(file, layers, &opts) {
-                Ok(x) if x.diff_id == layer.sha => {
+            match result {
+                Ok(()) => {
                     write_layer_toml(&toml, layer)?;
                     log.info(format!("Restoring data for '{id}' from cache"));
                 }
-                Ok(x) => discard(format!(
-                    "its contents have diffID {} but {} was recorded",
-                    x.diff_id, layer.sha
-                ))?,
-                Err(e) => discard(e.to_string())?,
+                Err(reason) => {
+                    log.warn(format!("not restoring cached layer '{id}': {reason}"));
+                    let _ = std::fs::remove_dir_all(dir.join(name));
+                    let _ = std::fs::remove_file(&toml);
+                }
             }
         }
     }
