@@ -4,7 +4,7 @@ small app. Usage: bench-gen.py <out dir> <scale MB> [<kind>] [<seed>]
 kinds:
   mixed      one buildpack, three launch+cache layers: many small files, large compressible
              text, large incompressible data (the default)
-  smallfiles one layer of 200,000 small files in a node_modules-like tree (scale ignored)
+  smallfiles one layer of <scale> small files (0.1-4 KB) in a node_modules-like tree
   layers     10 buildpacks with 5 launch layers each (50 layers) sharing <scale MB>
 Large files are written in 8 MB chunks, so any scale fits in memory."""
 import os
@@ -76,9 +76,9 @@ if kind == "mixed":
         layer_toml(bp, name)
     group(["bench/bp"])
 elif kind == "smallfiles":
-    # 200,000 files of 0.1-4 KB in 2,000 packages of 100 files each, 3 levels deep.
+    # Packages of 100 files each, in four subdirs.
     bp = os.path.join(layers, "node_bp")
-    for p in range(2000):
+    for p in range(max(1, scale // 100)):
         pkg = os.path.join(bp, "modules", "node_modules", "pkg%04d" % p)
         for f in range(100):
             sub = ("lib", "dist", "src", "test")[f % 4]

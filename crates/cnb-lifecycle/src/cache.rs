@@ -380,7 +380,10 @@ impl<'a> ImageCache<'a> {
             let app_blob = memo
                 .blobs_in
                 .as_ref()
-                .zip(memo.get(&tree).filter(|k| Some(&k.diff_id) == known.as_ref()))
+                .zip(
+                    memo.get(&tree)
+                        .filter(|k| Some(&k.diff_id) == known.as_ref()),
+                )
                 .and_then(|(from, k)| k.blob.clone().map(|b| (from.clone(), b)));
             let diff_id = if let Some((prev, diff)) = reused {
                 image.reuse_layer(prev, &diff, None).map_err(bad)?;
