@@ -77,7 +77,7 @@ if kind == "mixed":
     group(["bench/bp"])
 elif kind == "smallfiles":
     # Packages of 100 files each, in four subdirs.
-    bp = os.path.join(layers, "node_bp")
+    bp = os.path.join(layers, "bench_node")
     for p in range(max(1, scale // 100)):
         pkg = os.path.join(bp, "modules", "node_modules", "pkg%04d" % p)
         for f in range(100):
