@@ -12,7 +12,7 @@ fn mixed(len: usize) -> Vec<u8> {
     let mut i = 0u32;
     while data.len() < len {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             data.extend_from_slice(&x.to_le_bytes());
         } else {
             data.extend_from_slice(b"a line of log text ");
