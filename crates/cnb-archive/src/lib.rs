@@ -1,8 +1,8 @@
 //! Image layers as tar streams: reproducible writing (sorted entries, fixed timestamps, normalised
-//! owners) that computes the diffID, and when asked the gzip digest, in the same single pass; and
-//! extraction that never writes outside its target.
+//! owners) that computes the diffID, and when asked the gzip or zstd digest, in the same single
+//! pass; several layers hashed at once; and extraction that never writes outside its target.
 //!
-//! It knows tar, gzip and sha256, not images or buildpacks: callers decide what goes in a layer and
+//! It knows tar, gzip, zstd and sha256, not images or buildpacks: callers decide what goes in a layer and
 //! where a layer's blob is stored.
 
 mod error;
