@@ -54,14 +54,19 @@ pub fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
     Ok(filled == header.len() && header[257..262] == *b"ustar")
 }
 
-/// Extracts a plain or gzip-compressed layer into `target` (created if missing).
+/// Extracts a plain, gzip- or zstd-compressed layer (told apart by their magic bytes) into
+/// `target` (created if missing).
 pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Result<Extracted> {
     std::fs::create_dir_all(target).map_err(io("create", target))?;
     let mut buffered = BufReader::new(reader);
     let head = buffered.fill_buf().map_err(io("read layer", target))?;
-    let gzip = head.starts_with(&[0x1f, 0x8b]);
-    let stream: Box<dyn Read> = if gzip {
+    let stream: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(GzDecoder::new(buffered))
+    } else if head.starts_with(&ZSTD_MAGIC) {
+        Box::new(
+            zstd::stream::read::Decoder::with_buffer(buffered)
+                .map_err(|e| ArchiveError::Corrupt(format!("zstd: {e}")))?,
+        )
     } else {
         Box::new(buffered)
     };
@@ -84,6 +89,9 @@ pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Resul
         .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
     Ok(Extracted { diff_id, entries })
 }
+
+/// The first bytes of a zstd frame.
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
 
 fn unsafe_entry(entry: &str, reason: impl Into<String>) -> ArchiveError {
     ArchiveError::Unsafe {
@@ -158,11 +166,25 @@ fn prepare_parents(target: &Path, rel: &Path, name: &str) -> Result<()> {
                         format!("'{}' is not a directory", cur.display()),
                     ));
                 }
-                Err(_) => std::fs::create_dir(&cur).map_err(io("create", &cur))?,
+                Err(_) => create_dir(&cur)?,
             }
         }
     }
     Ok(())
+}
+
+/// Creates a directory; one another extraction (of a layer sharing parents) created meanwhile
+/// is fine, a symlink in its place is not.
+fn create_dir(path: &Path) -> Result<()> {
+    match std::fs::create_dir(path) {
+        Err(e)
+            if e.kind() == std::io::ErrorKind::AlreadyExists
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) =>
+        {
+            Ok(())
+        }
+        r => r.map_err(io("create", path)),
+    }
 }
 
 /// Whether a symlink at `rel` pointing at `link` resolves outside the target.
@@ -226,7 +248,7 @@ fn extract_entry<R: Read>(
             match std::fs::symlink_metadata(&dest) {
                 Ok(md) if md.is_dir() => {}
                 Ok(_) => return Err(unsafe_entry(&name, "a non-directory is in the way")),
-                Err(_) => std::fs::create_dir(&dest).map_err(io("create", &dest))?,
+                Err(_) => create_dir(&dest)?,
             }
             set_mode(&dest, mode)?;
         }

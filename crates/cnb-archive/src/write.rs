@@ -1,5 +1,5 @@
-//! Reproducible layer tars, hashed (and optionally gzip-compressed and hashed again) as they are
-//! written: one pass over the files, no temporary copy of the layer.
+//! Reproducible layer tars, hashed (and optionally gzip- or zstd-compressed and hashed again) as
+//! they are written: one pass over the files, no temporary copy of the layer.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -18,7 +18,7 @@ use crate::{ArchiveError, Result};
 pub const NORMALIZED_MTIME: u64 = 315_532_801;
 
 /// Numeric owner of entries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Owner {
     /// User id.
     pub uid: u32,
@@ -38,6 +38,8 @@ pub enum Compression {
     None,
     /// gzip at this level (1 = fastest, as upstream; 9 = smallest).
     Gzip(u32),
+    /// zstd at this level (1 = fastest ... 19), with libzstd's worker threads.
+    Zstd(i32),
 }
 
 /// The identities of a written layer.
@@ -56,6 +58,21 @@ pub struct LayerDigests {
 enum Sink<W: Write + Send + 'static> {
     Plain(W),
     Gzip(Box<ParCompress<'static, Gzip, HashingWriter<W>>>),
+    Zstd(Box<zstd::stream::write::Encoder<'static, HashingWriter<W>>>),
+    /// The encoder could not start; writing reports why.
+    Failed(std::io::ErrorKind, String),
+}
+
+/// A zstd encoder with `threads` workers; at least one, so that the frames are the same whatever
+/// the count (0 would be libzstd's single-threaded mode, whose output differs).
+fn zstd_sink<W: Write + Send + 'static>(out: W, level: i32, threads: usize) -> Sink<W> {
+    let workers = u32::try_from(threads.max(1)).unwrap_or(u32::MAX);
+    match zstd::stream::write::Encoder::new(HashingWriter::new(out), level)
+        .and_then(|mut e| e.multithread(workers).map(|()| e))
+    {
+        Ok(e) => Sink::Zstd(Box::new(e)),
+        Err(e) => Sink::Failed(e.kind(), format!("start zstd: {e}")),
+    }
 }
 
 impl<W: Write + Send + 'static> Write for Sink<W> {
@@ -63,12 +80,16 @@ impl<W: Write + Send + 'static> Write for Sink<W> {
         match self {
             Sink::Plain(w) => w.write(buf),
             Sink::Gzip(w) => w.write(buf),
+            Sink::Zstd(w) => w.write(buf),
+            Sink::Failed(kind, why) => Err(std::io::Error::new(*kind, why.clone())),
         }
     }
     fn flush(&mut self) -> std::io::Result<()> {
         match self {
             Sink::Plain(w) => w.flush(),
             Sink::Gzip(w) => w.flush(),
+            Sink::Zstd(w) => w.flush(),
+            Sink::Failed(kind, why) => Err(std::io::Error::new(*kind, why.clone())),
         }
     }
 }
@@ -89,8 +110,9 @@ impl LayerBuilder<std::io::Sink> {
     }
 }
 
-/// Compression threads: one per core. The output does not depend on it: blocks are fixed-size
-/// and each is compressed with the previous block as its dictionary, as pigz does.
+/// Compression threads: one per core. The output does not depend on it: gzip blocks are
+/// fixed-size and each is compressed with the previous block as its dictionary, as pigz does;
+/// libzstd's multithreaded mode gives the same frames for any number (>= 1) of workers.
 fn compression_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -116,6 +138,7 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
                 };
                 Sink::Gzip(Box::new(builder.from_writer(HashingWriter::new(out))))
             }
+            Compression::Zstd(level) => zstd_sink(out, level, threads),
         };
         let mut tar = tar::Builder::new(HashingWriter::new(sink));
         tar.preserve_absolute(true);
@@ -305,6 +328,22 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
                         size: uncompressed_size,
                     },
                 )
+            }
+            Sink::Zstd(enc) => {
+                let inner = enc.finish().map_err(io("finish zstd", ""))?;
+                let (w, digest, size) = inner.finish();
+                (
+                    w,
+                    LayerDigests {
+                        diff_id,
+                        uncompressed_size,
+                        digest,
+                        size,
+                    },
+                )
+            }
+            Sink::Failed(kind, why) => {
+                return Err(io("write layer", "")(std::io::Error::new(kind, why)));
             }
             Sink::Gzip(mut enc) => {
                 let inner = enc

@@ -7,11 +7,13 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use cnb_archive::{Compression, LayerBuilder, Owner};
+use cnb_archive::{Compression, LayerBuilder, Owner, Tree};
 use cnb_formats::group::Group;
 use cnb_formats::labels::{BuildpackLayerMetadata, BuildpackLayersMetadata, CacheMetadata};
 use cnb_formats::layer::LayerMetadataFile;
 use cnb_platform::Logger;
+
+use crate::export::LayerMemo;
 
 /// The metadata file's name.
 pub const METADATA_FILE: &str = "io.buildpacks.lifecycle.cache.metadata";
@@ -98,6 +100,50 @@ impl VolumeCache {
         }
     }
 
+    /// One layer into `staging` as `<diffID>.tar`: linked from the old cache when its diffID
+    /// (`known`, else hashed when there is an `old` one to compare) is the old one, else written.
+    /// Returns the diffID and whether it was linked.
+    fn stage(
+        &self,
+        staging: &Path,
+        i: usize,
+        tree: &Tree,
+        known: Option<&str>,
+        old: Option<&str>,
+    ) -> Result<(String, bool), String> {
+        let diff = match (known, old) {
+            (Some(k), _) => Some(k.to_string()),
+            (None, Some(_)) => {
+                let mut b = LayerBuilder::hash_only();
+                b.add_tree(&tree.src, &tree.dest, tree.owner)
+                    .map_err(|e| e.to_string())?;
+                Some(b.finish().map_err(|e| e.to_string())?.1.diff_id)
+            }
+            (None, None) => None,
+        };
+        if let Some(d) = diff.as_deref().filter(|d| old == Some(*d))
+            && std::fs::hard_link(self.layer_path(d), staging.join(format!("{d}.tar"))).is_ok()
+        {
+            return Ok((d.to_string(), true));
+        }
+        let tmp = staging.join(format!("{i}.tar.tmp"));
+        let file = File::create(&tmp).map_err(|e| format!("create '{}': {e}", tmp.display()))?;
+        let mut b = LayerBuilder::new(file, Compression::None);
+        // A full disk names the file written, not the one read.
+        let full = |e: cnb_archive::ArchiveError| match e {
+            cnb_archive::ArchiveError::Io { source, .. } if is_full(&source) => {
+                format!("write '{}': {source}", tmp.display())
+            }
+            e => e.to_string(),
+        };
+        b.add_tree(&tree.src, &tree.dest, tree.owner)
+            .map_err(full)?;
+        let (_, d) = b.finish().map_err(full)?;
+        let dest = staging.join(format!("{}.tar", d.diff_id));
+        std::fs::rename(&tmp, &dest).map_err(|e| format!("rename '{}': {e}", tmp.display()))?;
+        Ok((d.diff_id, false))
+    }
+
     /// The recorded metadata (empty for a new cache).
     pub fn metadata(&self) -> Result<CacheMetadata, CacheError> {
         let path = self.current().join(METADATA_FILE);
@@ -114,17 +160,19 @@ impl VolumeCache {
     }
 
     /// Writes the `cache = true` layers of `group` under `layers` as the new cache: unchanged
-    /// layers are hard-linked from the old cache, others written as plain tars. On failure (a
-    /// full disk) the staged files go, so the old cache is left as it was and the room is freed.
+    /// layers (diffID from `memo`, else hashed) are hard-linked from the old cache, others
+    /// written as plain tars, several at once. On failure (a full disk) the staged files go, so
+    /// the old cache is left as it was and the room is freed.
     pub fn export(
         &self,
         layers: &Path,
         group: &Group,
         owner: Owner,
+        memo: &LayerMemo,
         log: &Logger,
     ) -> Result<(), CacheError> {
         self.recover()?;
-        let result = self.stage_and_swap(layers, group, owner, log);
+        let result = self.stage_and_swap(layers, group, owner, memo, log);
         let staging = self.root.join("staging");
         if result.is_err() && staging.exists() {
             let _ = std::fs::remove_dir_all(&staging);
@@ -137,6 +185,7 @@ impl VolumeCache {
         layers: &Path,
         group: &Group,
         owner: Owner,
+        memo: &LayerMemo,
         log: &Logger,
     ) -> Result<(), CacheError> {
         let previous = self.metadata().unwrap_or_else(|e| {
@@ -148,35 +197,38 @@ impl VolumeCache {
             std::fs::remove_dir_all(&staging).map_err(io("remove", &staging))?;
         }
         std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+        let cached = cache_layers(layers, group, log)?;
+        let jobs: Vec<(usize, Tree, Option<String>, Option<&str>)> = cached
+            .iter()
+            .enumerate()
+            .map(|(i, (bp, _, name, src, _))| {
+                let tree = tree_of(src, owner);
+                let known = memo.diff_id(&tree).map(str::to_string);
+                let old = previous
+                    .buildpack(bp)
+                    .and_then(|b| b.layers.get(name))
+                    .map(|l| l.sha.as_str());
+                (i, tree, known, old)
+            })
+            .collect();
+        let staged = cnb_archive::map_ordered(
+            &jobs,
+            cnb_archive::default_threads(),
+            |(i, tree, known, old)| self.stage(&staging, *i, tree, known.as_deref(), *old),
+        );
         let mut out = CacheMetadata::default();
-        for (bp, version, name, src, lm) in cache_layers(layers, group, log)? {
+        for ((bp, version, name, _, lm), result) in cached.into_iter().zip(staged) {
             let id = format!("{bp}:{name}");
-            let dest = src.to_string_lossy().into_owned();
-            let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
+            let (diff_id, reused) = result.map_err(|reason| CacheError::Layer {
                 layer: id.clone(),
-                reason: e.to_string(),
-            };
-            let mut hash = LayerBuilder::hash_only();
-            hash.add_tree(&src, &dest, owner).map_err(layer_err)?;
-            let (_, d) = hash.finish().map_err(layer_err)?;
-            let staged = staging.join(format!("{}.tar", d.diff_id));
-            let old = previous
-                .buildpack(&bp)
-                .and_then(|b| b.layers.get(&name))
-                .map(|l| l.sha.as_str());
-            if old == Some(d.diff_id.as_str())
-                && std::fs::hard_link(self.layer_path(&d.diff_id), &staged).is_ok()
-            {
+                reason,
+            })?;
+            if reused {
                 log.info(format!("Reusing cache layer '{id}'"));
             } else {
-                let file = File::create(&staged).map_err(io("create", &staged))?;
-                let mut b = LayerBuilder::new(file, Compression::None);
-                let full = |e| written(e, &staged, layer_err);
-                b.add_tree(&src, &dest, owner).map_err(full)?;
-                b.finish().map_err(full)?;
                 log.info(format!("Adding cache layer '{id}'"));
             }
-            record(&mut out, &bp, &version, name, &lm, d.diff_id);
+            record(&mut out, &bp, &version, name, &lm, diff_id);
         }
         // The builder's <layers>/sbom/cache (Platform API 0.8+) is one more cached layer.
         let sbom_dir = layers.join("sbom").join("cache");
@@ -219,16 +271,19 @@ fn written(
     other: impl FnOnce(cnb_archive::ArchiveError) -> CacheError,
 ) -> CacheError {
     match e {
-        cnb_archive::ArchiveError::Io { source, .. }
-            if matches!(
-                source.kind(),
-                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-            ) =>
-        {
+        cnb_archive::ArchiveError::Io { source, .. } if is_full(&source) => {
             io("write", file)(source)
         }
         e => other(e),
     }
+}
+
+/// Whether a write failed for want of room.
+fn is_full(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// Adds a cached layer to the cache metadata, under its buildpack.
@@ -266,6 +321,15 @@ fn record(
             entry.layers.insert(name, layer);
             md.buildpacks.push(entry);
         }
+    }
+}
+
+/// A cached layer dir as the exporter writes it: at its own absolute path.
+fn tree_of(src: &Path, owner: Owner) -> Tree {
+    Tree {
+        src: src.to_path_buf(),
+        dest: src.to_string_lossy().into_owned(),
+        owner,
     }
 }
 
@@ -344,46 +408,72 @@ impl<'a> ImageCache<'a> {
     }
 
     /// Writes the group's cache layers as the new cache image; layers the old one has (same
-    /// diffID) are reused by reference.
+    /// diffID) are reused by reference, layers whose blob the app image in the same store has
+    /// (`memo`) are linked to it; only the rest is compressed.
     pub fn export(
         &self,
         layers: &Path,
         group: &Group,
         owner: Owner,
         scratch: &Path,
+        memo: &LayerMemo,
         log: &Logger,
     ) -> Result<(), CacheError> {
         let previous = self.open()?;
         let mut image = cnb_image::ImageBuilder::scratch(&cnb_image::Target::host());
         let mut md = CacheMetadata::default();
-        for (i, (bp, version, name, src, lm)) in
-            cache_layers(layers, group, log)?.into_iter().enumerate()
-        {
+        let cached = cache_layers(layers, group, log)?;
+        let trees: Vec<Tree> = cached.iter().map(|c| tree_of(&c.3, owner)).collect();
+        let mut memo_here = LayerMemo::default();
+        for t in &trees {
+            if let Some(k) = memo.get(t) {
+                memo_here.set(t.clone(), k.clone());
+            }
+        }
+        // Hashing ahead only pays when an old cache image may have the layers.
+        if previous.is_some() {
+            memo_here.hash_missing(trees.clone());
+        }
+        for (i, ((bp, version, name, src, lm), tree)) in cached.into_iter().zip(trees).enumerate() {
             let id = format!("{bp}:{name}");
             let dest = src.to_string_lossy().into_owned();
             let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
                 layer: id.clone(),
                 reason: e.to_string(),
             };
-            let mut hash = LayerBuilder::hash_only();
-            hash.add_tree(&src, &dest, owner).map_err(layer_err)?;
-            let (_, d) = hash.finish().map_err(layer_err)?;
-            let diff: cnb_image::Digest =
-                d.diff_id
-                    .parse()
-                    .map_err(|e: cnb_image::ImageError| CacheError::Layer {
-                        layer: id.clone(),
-                        reason: e.to_string(),
-                    })?;
-            let reused = previous.as_ref().filter(|p| p.layer(&diff).is_some());
-            if let Some(prev) = reused {
-                image
-                    .reuse_layer(prev, &diff, None)
-                    .map_err(|e| CacheError::Layer {
-                        layer: id.clone(),
-                        reason: e.to_string(),
-                    })?;
+            let bad = |e: cnb_image::ImageError| CacheError::Layer {
+                layer: id.clone(),
+                reason: e.to_string(),
+            };
+            // Not known ahead: no old cache image to reuse from, so it is compressed (and hashed
+            // while it is).
+            let known = memo_here.diff_id(&tree).map(str::to_string);
+            let reused = known.as_ref().and_then(|d| {
+                let diff: cnb_image::Digest = d.parse().ok()?;
+                let prev = previous.as_ref().filter(|p| p.layer(&diff).is_some())?;
+                Some((prev, diff))
+            });
+            let app_blob = memo
+                .blobs_in
+                .as_ref()
+                .zip(
+                    memo.get(&tree)
+                        .filter(|k| Some(&k.diff_id) == known.as_ref()),
+                )
+                .and_then(|(from, k)| k.blob.clone().map(|b| (from.clone(), b)));
+            let diff_id = if let Some((prev, diff)) = reused {
+                image.reuse_layer(prev, &diff, None).map_err(bad)?;
                 log.info(format!("Reusing cache layer '{id}'"));
+                diff.to_string()
+            } else if let (Some(d), Some((from, (digest, size, media_type)))) = (known, app_blob) {
+                let blob = cnb_image::Blob {
+                    digest,
+                    size,
+                    data: cnb_image::BlobData::Remote { from },
+                };
+                image.add_layer(d.parse().map_err(bad)?, blob, &media_type, None);
+                log.info(format!("Adding cache layer '{id}' (the app image's blob)"));
+                d
             } else {
                 let path = scratch.join(format!("cache-{i}.tar.gz"));
                 let file = File::create(&path).map_err(io("create", &path))?;
@@ -391,17 +481,10 @@ impl<'a> ImageCache<'a> {
                 let full = |e| written(e, &path, layer_err);
                 b.add_tree(&src, &dest, owner).map_err(full)?;
                 let (_, g) = b.finish().map_err(full)?;
-                let digest =
-                    g.digest
-                        .parse()
-                        .map_err(|e: cnb_image::ImageError| CacheError::Layer {
-                            layer: id.clone(),
-                            reason: e.to_string(),
-                        })?;
                 image.add_layer(
-                    diff,
+                    g.diff_id.parse().map_err(bad)?,
                     cnb_image::Blob {
-                        digest,
+                        digest: g.digest.parse().map_err(bad)?,
                         size: g.size,
                         data: cnb_image::BlobData::Path(path),
                     },
@@ -409,8 +492,9 @@ impl<'a> ImageCache<'a> {
                     None,
                 );
                 log.info(format!("Adding cache layer '{id}'"));
-            }
-            record(&mut md, &bp, &version, name, &lm, d.diff_id);
+                g.diff_id
+            };
+            record(&mut md, &bp, &version, name, &lm, diff_id);
         }
         let sbom_dir = layers.join("sbom").join("cache");
         if sbom_dir.is_dir() {

@@ -85,6 +85,7 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     let index = crate::export::index::check(inputs, log)?;
     let store = open_store(inputs, log)?;
     let cache_store = crate::stores::open_cache_store(inputs)?;
+    let separate_cache_store = cache_store.is_some();
     let cache_store = cache_store.as_deref().unwrap_or(store.as_ref());
     let layers = inputs.layers_dir().to_path_buf();
     let mut owned: Vec<&Path> = vec![&layers];
@@ -115,8 +116,13 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     log.info("===> BUILDING");
     crate::build::build(inputs, env, log)?;
     log.info("===> EXPORTING");
-    let report = crate::export::export(inputs, store.as_ref(), index.as_deref(), log)?;
+    let mut memo = crate::export::LayerMemo::default();
+    let report = crate::export::export(inputs, store.as_ref(), index.as_deref(), &mut memo, log)?;
     cnb_formats::write_toml(inputs.report_path(), &report)?;
-    crate::export::export_cache(inputs, cache_store, log);
+    if separate_cache_store {
+        // The app image's blobs are in another store: only the diffIDs carry over.
+        memo.blobs_in = None;
+    }
+    crate::export::export_cache(inputs, cache_store, &memo, log);
     Ok(())
 }

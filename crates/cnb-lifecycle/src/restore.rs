@@ -428,6 +428,13 @@ impl Cache<'_> {
 }
 
 /// Whether a write failed for want of room (the layers dir's file system, not the cache).
+/// Why a cached layer was not restored: a problem of the cache (the layer is skipped with a
+/// warning) or a full layers dir (the restore fails).
+enum Miss {
+    Discard(String),
+    Full(std::path::PathBuf, std::io::Error),
+}
+
 fn is_full(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
@@ -535,50 +542,47 @@ pub fn restore(
                 write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
             }
         }
-        // Cached layers: metadata and contents, verified.
+        // Cached layers: metadata and contents, verified; several layers at once (each is one
+        // sequential stream: fetch, gunzip, hash, write files).
         let Some(cache) = &cache else { continue };
-        for (name, layer) in cache_md
+        let wanted: Vec<(&String, &BuildpackLayerMetadata)> = cache_md
             .buildpack(&bp.id)
             .map(|b| &b.layers)
             .into_iter()
             .flatten()
-        {
-            if !layer.cache {
-                continue;
-            }
+            .filter(|(_, l)| l.cache)
+            .collect();
+        let opts = ExtractOptions {
+            prefix: Some(layers.to_string_lossy().into_owned()),
+            owner: None,
+        };
+        let results =
+            cnb_archive::map_ordered(&wanted, cnb_archive::default_threads(), |(_, layer)| {
+                let file = cache.layer(&layer.sha).map_err(Miss::Discard)?;
+                match cnb_archive::extract(file, layers, &opts) {
+                    Ok(x) if x.diff_id == layer.sha => Ok(()),
+                    Ok(x) => Err(Miss::Discard(format!(
+                        "its contents have diffID {} but {} was recorded",
+                        x.diff_id, layer.sha
+                    ))),
+                    Err(cnb_archive::ArchiveError::Io { path, source, .. }) if is_full(&source) => {
+                        Err(Miss::Full(path, source))
+                    }
+                    Err(e) => Err(Miss::Discard(e.to_string())),
+                }
+            });
+        for ((name, layer), result) in wanted.into_iter().zip(results) {
             let id = format!("{}:{name}", bp.id);
             let toml = dir.join(format!("{name}.toml"));
-            let target = dir.join(name);
-            let discard = |reason: String| -> Result<(), RestoreError> {
-                log.warn(format!("not restoring cached layer '{id}': {reason}"));
-                let _ = std::fs::remove_dir_all(&target);
-                let _ = std::fs::remove_file(&toml);
-                Ok(())
-            };
-            let file = match cache.layer(&layer.sha) {
-                Ok(f) => f,
-                Err(e) => {
-                    discard(e)?;
-                    continue;
-                }
-            };
-            let opts = ExtractOptions {
-                prefix: Some(layers.to_string_lossy().into_owned()),
-                owner: None,
-            };
-            match cnb_archive::extract(file, layers, &opts) {
-                Ok(x) if x.diff_id == layer.sha => {
+            match result {
+                Ok(()) => {
                     write_layer_toml(&toml, layer)?;
                     log.info(format!("Restoring data for '{id}' from cache"));
                 }
-                Ok(x) => discard(format!(
-                    "its contents have diffID {} but {} was recorded",
-                    x.diff_id, layer.sha
-                ))?,
                 // A full or over-quota layers dir is no cache problem: fail as upstream does
                 // for write errors, without the partial layer.
-                Err(cnb_archive::ArchiveError::Io { path, source, .. }) if is_full(&source) => {
-                    let _ = std::fs::remove_dir_all(&target);
+                Err(Miss::Full(path, source)) => {
+                    let _ = std::fs::remove_dir_all(dir.join(name));
                     let _ = std::fs::remove_file(&toml);
                     return Err(RestoreError::Io {
                         action: "restore cached layer into",
@@ -586,7 +590,11 @@ pub fn restore(
                         source,
                     });
                 }
-                Err(e) => discard(e.to_string())?,
+                Err(Miss::Discard(reason)) => {
+                    log.warn(format!("not restoring cached layer '{id}': {reason}"));
+                    let _ = std::fs::remove_dir_all(dir.join(name));
+                    let _ = std::fs::remove_file(&toml);
+                }
             }
         }
     }

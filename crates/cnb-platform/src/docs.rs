@@ -67,7 +67,9 @@ pub fn inputs_markdown() -> String {
     let _ = writeln!(
         out,
         "## Every phase\n\nEnvironment only: `CNB_EXEC_ENV` (default `production`), `CNB_REGISTRY_AUTH`, \
-         `SOURCE_DATE_EPOCH`, `CNB_EXPERIMENTAL_MODE` (default `error`), `CNB_DEPRECATION_MODE` (default `warn`). \
+         `SOURCE_DATE_EPOCH`, `CNB_EXPERIMENTAL_MODE` (default `error`), `CNB_DEPRECATION_MODE` (default `warn`), \
+         and ours: `CNB_REGISTRY_TIMEOUT` (seconds; bounds each wait on a registry, docs/images.md), \
+         `CNB_LAYER_COMPRESSION` (`gzip`, the default, or `zstd`; exporter and creator; docs/images.md). \
          `CNB_SKIP_LAYERS` and `CNB_SKIP_RESTORE` each set the skip flag of every phase that has one. \
          `-previous-image` defaults to the first argument. \
          `CNB_INSECURE_REGISTRIES` and `CNB_PREVIOUS_IMAGE` are read at every Platform API, even where the flag is not yet available."

@@ -59,6 +59,9 @@ pub struct Inputs {
     pub source_date_epoch: Option<String>,
     /// `CNB_EXPERIMENTAL_MODE` (default `error`).
     pub experimental_mode: String,
+    /// `CNB_LAYER_COMPRESSION` (ours, not upstream's): `gzip` (the default) or `zstd`, how the
+    /// exporter compresses new layers; raw, checked by the exporter.
+    pub layer_compression: Option<String>,
     /// Things the phase should warn about once its logger is up.
     pub warnings: Vec<String>,
     /// The whole environment the phase was started with (read once, at the process's edge;

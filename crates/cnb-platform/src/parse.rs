@@ -57,6 +57,7 @@ pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inp
             .get("CNB_EXPERIMENTAL_MODE")
             .unwrap_or("error")
             .to_string(),
+        layer_compression: env.get("CNB_LAYER_COMPRESSION").map(str::to_string),
         warnings,
         env: env.clone(),
         values: BTreeMap::new(),

@@ -14,8 +14,8 @@ pub mod idle_proxy;
 pub mod phase;
 pub mod registry;
 pub mod registry_walk;
-pub mod token_gateway;
 pub mod tmpfs;
+pub mod token_gateway;
 
 use std::path::PathBuf;
 

@@ -19,7 +19,11 @@ fn round_trip_restores_files_modes_links_and_the_diff_id() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     sample_tree(&src);
-    for compression in [Compression::Gzip(6), Compression::None] {
+    for compression in [
+        Compression::Gzip(6),
+        Compression::Zstd(1),
+        Compression::None,
+    ] {
         let mut b = LayerBuilder::new(Vec::new(), compression);
         b.add_tree(&src, "/layers/bp/layer", Owner { uid: 0, gid: 0 })
             .unwrap();

@@ -3,7 +3,9 @@
 
 mod extract;
 mod hostile;
+mod parallel;
 mod write;
+mod zstd;
 
 use std::path::Path;
 

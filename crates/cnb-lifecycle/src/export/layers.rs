@@ -1,13 +1,14 @@
 //! The layers the exporter adds on top of the run image. Each is first hashed without being
-//! compressed; when the previous image has that diffID it is reused by reference (no compression,
-//! no upload), else it is compressed into a scratch file once and added.
+//! compressed (the buildpacks' layer dirs all at once, one per core); when the previous image has
+//! that diffID it is reused by reference (no compression, no upload), else it is compressed into a
+//! scratch file once and added.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use cnb_api::Version;
-use cnb_archive::{ArchiveError, Compression, LayerBuilder, Owner};
+use cnb_archive::{ArchiveError, Compression, LayerBuilder, Owner, Tree};
 use cnb_formats::FormatError;
 use cnb_formats::group::Group;
 use cnb_formats::labels::{
@@ -16,11 +17,16 @@ use cnb_formats::labels::{
 use cnb_formats::layer::LayerMetadataFile;
 use cnb_formats::metadata::{LaunchMetadata, Slice};
 use cnb_formats::store::Store;
-use cnb_image::oci::{History, OCI_LAYER_GZIP, OCI_LAYER_TAR};
+use cnb_image::oci::{History, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD};
 
 use crate::launch_cache::LaunchCache;
 use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
 use cnb_platform::{Inputs, Logger};
+
+use super::memo::{Known, LayerMemo};
+
+/// zstd level of new layers: 1, the fastest, still smaller than gzip -1 on typical layers.
+const ZSTD_LEVEL: i32 = 1;
 
 /// Where the launcher lives in every app image.
 pub const LAUNCHER_PATH: &str = "/cnb/lifecycle/launcher";
@@ -89,8 +95,12 @@ pub(crate) struct Context<'a> {
     pub history: bool,
     /// Write new layers as plain tars (for the daemon) instead of gzip'd.
     pub uncompressed: bool,
+    /// Compress new layers with zstd instead of gzip (`CNB_LAYER_COMPRESSION=zstd`).
+    pub zstd: bool,
     /// With -daemon: new layers are staged here, reused ones kept.
     pub launch_cache: Option<&'a LaunchCache>,
+    /// DiffIDs hashed ahead, and the blobs stored, per layer dir (for the cache export too).
+    pub memo: &'a mut LayerMemo,
 }
 
 type Fill<'f> = dyn Fn(&mut LayerBuilder<File>) -> Result<(), ArchiveError> + 'f;
@@ -113,37 +123,49 @@ impl Context<'_> {
     }
 
     /// Adds a layer, or reuses the previous image's when the diffID is the one recorded there.
+    /// `known` is the layer's diffID when it was hashed ahead.
     fn add_or_reuse(
         &mut self,
         id: &str,
         previous_sha: Option<&str>,
+        known: Option<&str>,
         hash: &FillHash,
         fill: &Fill,
         history: Option<History>,
-    ) -> Result<String, LayerError> {
+    ) -> Result<Known, LayerError> {
         let archive_err = |source| LayerError::Archive {
             layer: id.to_string(),
             source,
         };
         if let (Some(prev), Some(sha)) = (self.previous, previous_sha.filter(|s| !s.is_empty())) {
-            let mut b = LayerBuilder::hash_only();
-            hash(&mut b).map_err(archive_err)?;
-            let (_, d) = b.finish().map_err(archive_err)?;
-            if d.diff_id == sha {
+            let diff = match known {
+                Some(d) => d.to_string(),
+                None => {
+                    let mut b = LayerBuilder::hash_only();
+                    hash(&mut b).map_err(archive_err)?;
+                    b.finish().map_err(archive_err)?.1.diff_id
+                }
+            };
+            if diff == sha {
                 let diff_id: Digest = sha.parse()?;
-                if prev.layer(&diff_id).is_some() {
+                if let Some(layer) = prev.layer(&diff_id) {
                     if let Some(lc) = self.launch_cache {
                         lc.keep(sha)
                             .map_err(|e| LayerError::io("keep in the launch cache", sha, e))?;
                     }
                     self.image.reuse_layer(prev, &diff_id, history)?;
                     self.log.info(format!("Reusing layer '{id}'"));
-                    return Ok(d.diff_id);
+                    return Ok(Known {
+                        diff_id: diff,
+                        blob: Some((layer.digest, layer.size, layer.media_type)),
+                    });
                 }
             }
         }
         let (ext, compression, media_type) = if self.uncompressed {
             ("tar", Compression::None, OCI_LAYER_TAR)
+        } else if self.zstd {
+            ("tar.zst", Compression::Zstd(ZSTD_LEVEL), OCI_LAYER_ZSTD)
         } else {
             ("tar.gz", Compression::Gzip(1), OCI_LAYER_GZIP)
         };
@@ -158,15 +180,19 @@ impl Context<'_> {
             lc.stage(&path, &d.diff_id)
                 .map_err(|e| LayerError::io("stage in the launch cache", &path, e))?;
         }
+        let digest: Digest = d.digest.parse()?;
         let blob = Blob {
-            digest: d.digest.parse()?,
+            digest: digest.clone(),
             size: d.size,
             data: BlobData::Path(path),
         };
         self.image
             .add_layer(d.diff_id.parse()?, blob, media_type, history);
         self.log.info(format!("Adding layer '{id}'"));
-        Ok(d.diff_id)
+        Ok(Known {
+            diff_id: d.diff_id,
+            blob: Some((digest, d.size, media_type.to_string())),
+        })
     }
 
     /// A directory as a layer at the same absolute path in the image.
@@ -177,11 +203,24 @@ impl Context<'_> {
         previous_sha: Option<&str>,
         history: Option<History>,
     ) -> Result<String, LayerError> {
-        let dest = dir.to_string_lossy().into_owned();
-        let owner = self.owner();
-        let hash = |b: &mut LayerBuilder<std::io::Sink>| b.add_tree(dir, &dest, owner);
-        let fill = |b: &mut LayerBuilder<File>| b.add_tree(dir, &dest, owner);
-        self.add_or_reuse(id, previous_sha, &hash, &fill, history)
+        let tree = self.tree(dir);
+        let hash = |b: &mut LayerBuilder<std::io::Sink>| b.add_tree(dir, &tree.dest, tree.owner);
+        let fill = |b: &mut LayerBuilder<File>| b.add_tree(dir, &tree.dest, tree.owner);
+        let known = self.memo.diff_id(&tree).map(str::to_string);
+        let placed =
+            self.add_or_reuse(id, previous_sha, known.as_deref(), &hash, &fill, history)?;
+        let diff_id = placed.diff_id.clone();
+        self.memo.set(tree, placed);
+        Ok(diff_id)
+    }
+
+    /// A layer dir as [`Self::dir_layer`] writes it.
+    pub(crate) fn tree(&self, dir: &Path) -> Tree {
+        Tree {
+            src: dir.to_path_buf(),
+            dest: dir.to_string_lossy().into_owned(),
+            owner: self.owner(),
+        }
     }
 }
 
@@ -198,6 +237,7 @@ pub(crate) fn buildpack_layers(
     ctx: &mut Context,
     group: &Group,
 ) -> Result<Vec<BuildpackLayersMetadata>, LayerError> {
+    prehash(ctx, group);
     let mut out = Vec::new();
     for bp in &group.group {
         let dir = ctx
@@ -268,6 +308,33 @@ pub(crate) fn buildpack_layers(
         });
     }
     Ok(out)
+}
+
+/// Hashes, one per core, every launch layer dir the previous image may have (a new layer is not
+/// hashed ahead: it is hashed while it is compressed).
+fn prehash(ctx: &mut Context, group: &Group) {
+    if ctx.previous.is_none() {
+        return;
+    }
+    let mut trees = Vec::new();
+    for bp in &group.group {
+        let dir = ctx
+            .inputs
+            .layers_dir()
+            .join(cnb_formats::id::dir_name(&bp.id));
+        let Some(previous) = ctx.previous_md.buildpack(&bp.id) else {
+            continue;
+        };
+        for name in crate::layer_files::layer_names(&dir) {
+            let launch = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))
+                .is_ok_and(|md| md.types().launch);
+            let layer_dir = dir.join(&name);
+            if launch && previous.layers.contains_key(&name) && layer_dir.is_dir() {
+                trees.push(ctx.tree(&layer_dir));
+            }
+        }
+    }
+    ctx.memo.hash_missing(trees);
 }
 
 /// `<layers>/sbom/launch` as one layer (Platform API 0.8+), when the builder wrote one.
@@ -436,7 +503,8 @@ fn entries_layer(
         })?;
         previous.iter().find(|p| **p == d.diff_id).cloned()
     };
-    ctx.add_or_reuse(id, reusable.as_deref(), &hash, &fill, history)
+    ctx.add_or_reuse(id, reusable.as_deref(), None, &hash, &fill, history)
+        .map(|k| k.diff_id)
 }
 
 /// The launcher at /cnb/lifecycle/launcher, owned by root.
@@ -469,10 +537,12 @@ pub(crate) fn launcher_layer(ctx: &mut Context) -> Result<String, LayerError> {
     ctx.add_or_reuse(
         "buildpacksio/lifecycle:launcher",
         Some(&prev),
+        None,
         &hash,
         &fill,
         history,
     )
+    .map(|k| k.diff_id)
 }
 
 /// `<layers>/config` (metadata.toml for the launcher).
@@ -516,9 +586,10 @@ pub(crate) fn process_types_layer(
     ctx.add_or_reuse(
         "buildpacksio/lifecycle:process-types",
         Some(&prev),
+        None,
         &hash,
         &fill,
         history,
     )
-    .map(Some)
+    .map(|k| Some(k.diff_id))
 }

@@ -8,6 +8,7 @@ mod config;
 mod extended;
 pub(crate) mod index;
 mod layers;
+mod memo;
 
 use std::path::Path;
 
@@ -22,6 +23,8 @@ use cnb_image::{
     BlobStore, Image, ImageBuilder, ImageError, ImageRef, Opened, TargetRequest, open,
 };
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
+
+pub use memo::{Known, LayerMemo};
 
 use crate::stores::{StoreError, open_store};
 use crate::target;
@@ -74,6 +77,9 @@ pub enum ExportError {
         #[source]
         source: ImageError,
     },
+    /// `CNB_LAYER_COMPRESSION` names no compression we write.
+    #[error("invalid CNB_LAYER_COMPRESSION '{0}': expected gzip or zstd")]
+    BadCompression(String),
     /// `-index` with `-daemon`.
     #[error("-index cannot be used with -daemon: the docker daemon cannot hold an image index")]
     IndexWithDaemon,
@@ -126,6 +132,7 @@ impl ExitClass for ExportError {
             ExportError::NoRunImage(_)
             | ExportError::BadReference(_)
             | ExportError::IndexWithDaemon
+            | ExportError::BadCompression(_)
             | ExportError::BadIndex { .. } => ExitCode::InvalidArgs,
             ExportError::ExperimentalIndex
             | ExportError::ExperimentalDockerfiles
@@ -160,10 +167,16 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     create_launch_cache_dir(inputs)?;
     cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
     cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
-    let report = export(inputs, store.as_ref(), index.as_deref(), log)?;
+    let mut memo = LayerMemo::default();
+    let report = export(inputs, store.as_ref(), index.as_deref(), &mut memo, log)?;
+    if cache_store.is_some() {
+        // The app image's blobs are in another store: only the diffIDs carry over.
+        memo.blobs_in = None;
+    }
     export_cache(
         inputs,
         cache_store.as_deref().unwrap_or(store.as_ref()),
+        &memo,
         log,
     );
     cnb_formats::write_toml(inputs.report_path(), &report)?;
@@ -171,7 +184,8 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
 }
 
 /// Writes the cache (a dir or an image); a cache that cannot be written only warns, as upstream.
-pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
+/// `memo` is what the export learned (diffIDs, and blobs when they are in `store`).
+pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, memo: &LayerMemo, log: &Logger) {
     if inputs.cache_dir().is_none() && inputs.cache_image().is_none() {
         return;
     }
@@ -192,7 +206,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
     if let Some(dir) = inputs
         .cache_dir()
         .filter(|_| inputs.cache_image().is_none())
-        && let Err(e) = crate::cache::VolumeCache::new(dir).export(layers, &group, owner, log)
+        && let Err(e) = crate::cache::VolumeCache::new(dir).export(layers, &group, owner, memo, log)
     {
         log.warn(format!("failed to export the cache: {e}"));
     }
@@ -208,6 +222,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, log: &Logger) {
                     &group,
                     owner,
                     scratch.path(),
+                    memo,
                     log,
                 )
             });
@@ -236,14 +251,20 @@ fn read_build(inputs: &Inputs) -> Result<Build, ExportError> {
 }
 
 /// Builds and saves the app image, adds it to `index` if given (checked by [`index::check`]);
-/// returns the report.
+/// returns the report. `memo` gets each layer dir's diffID and blob, for the cache export.
 pub fn export(
     inputs: &Inputs,
     store: &dyn BlobStore,
     index: Option<&str>,
+    memo: &mut LayerMemo,
     log: &Logger,
 ) -> Result<Report, ExportError> {
     let build = read_build(inputs)?;
+    let zstd = match inputs.layer_compression.as_deref() {
+        None | Some("" | "gzip") => false,
+        Some("zstd") => true,
+        Some(other) => return Err(ExportError::BadCompression(other.to_string())),
+    };
     // The exporter's extra arguments, or the creator's -tag values: every name the image gets.
     let names = inputs.output_names();
     for n in &names {
@@ -282,7 +303,9 @@ pub fn export(
         history: inputs.platform_api >= Version::new(0, 12),
         // The daemon stores layers uncompressed: compressing them would only cost time.
         uncompressed: inputs.daemon(),
+        zstd,
         launch_cache: launch_cache.as_ref(),
+        memo,
     };
     if inputs.platform_api >= Version::new(0, 11) {
         copy_launcher_sbom(inputs).map_err(|e| {
@@ -337,6 +360,8 @@ pub fn export(
             name: first.clone(),
             source,
         })?;
+    // The daemon keeps no blobs another image could link.
+    memo.blobs_in = (!inputs.daemon()).then(|| first.clone());
     if let Some(lc) = &launch_cache
         && let Err(e) = lc.commit()
     {

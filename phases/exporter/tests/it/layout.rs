@@ -668,3 +668,69 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn zstd_layers_are_opt_in_and_reuse_goes_by_diff_id_across_a_compression_change() {
+    const ZSTD: &str = "application/vnd.oci.image.layer.v1.tar+zstd";
+    const GZIP: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+    let w = world();
+    let run_layers = app_image(&w.root, "registry.test/run:multi", "arm64")
+        .manifest
+        .layers
+        .len();
+    let zstd = [("CNB_LAYER_COMPRESSION", "zstd")];
+    ok(&exporter(&w, &w.root, &zstd, &["registry.test/app:latest"]));
+    let first = app_image(&w.root, "registry.test/app:latest", "arm64");
+    let types: Vec<&str> = first
+        .manifest
+        .layers
+        .iter()
+        .map(|l| l.media_type.as_str())
+        .collect();
+    assert!(types[run_layers..].iter().all(|t| *t == ZSTD), "{types:?}");
+    assert!(types[..run_layers].iter().all(|t| *t != ZSTD), "{types:?}");
+
+    // Back to gzip with the zstd image as the previous one: every layer is reused as it is.
+    let md = LayersMetadata::from_label(first.label("io.buildpacks.lifecycle.metadata").unwrap())
+        .unwrap();
+    set_analyzed(&w, 1, &first.identifier, md.clone());
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    assert!(!stdout.contains("Adding layer"), "{stdout}");
+    assert_eq!(
+        app_image(&w.root, "registry.test/app:latest", "arm64").digest(),
+        first.digest()
+    );
+
+    // A changed app layer is written as gzip; the buildpack's layer stays the zstd one.
+    write(&w.app.join("run.sh"), "#!/bin/sh\necho changed\n");
+    set_analyzed(&w, 1, &first.identifier, md);
+    let stdout = ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    assert_eq!(stdout.matches("Adding layer").count(), 1, "{stdout}");
+    let second = app_image(&w.root, "registry.test/app:latest", "arm64");
+    let (mut gzip, mut zstd_n) = (0, 0);
+    for l in &second.manifest.layers[run_layers..] {
+        match l.media_type.as_str() {
+            GZIP => gzip += 1,
+            ZSTD => zstd_n += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(
+        (gzip, zstd_n),
+        (1, second.manifest.layers.len() - run_layers - 1)
+    );
+
+    let out = exporter(
+        &w,
+        &w.root,
+        &[("CNB_LAYER_COMPRESSION", "brotli")],
+        &["registry.test/app:other"],
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("invalid CNB_LAYER_COMPRESSION 'brotli'")
+            || text(&out.stdout).contains("invalid CNB_LAYER_COMPRESSION 'brotli'"),
+        "{}",
+        text(&out.stderr)
+    );
+}

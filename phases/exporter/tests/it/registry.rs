@@ -175,6 +175,12 @@ fn the_cache_image_is_written_and_reused() {
         &layers.join("bp/deps.toml"),
         "[types]\ncache = true\nbuild = true\n",
     );
+    // Launch and cache: the cache image links the app image's blob instead of compressing again.
+    write(&layers.join("bp/runtime/bin/tool"), "tool");
+    write(
+        &layers.join("bp/runtime.toml"),
+        "[types]\ncache = true\nlaunch = true\n",
+    );
     write(
         &layers.join("config/metadata.toml"),
         "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
@@ -206,7 +212,9 @@ fn the_cache_image_is_written_and_reused() {
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("Adding cache layer 'bp:deps'"),
+        out.status.success()
+            && stdout.contains("Adding cache layer 'bp:deps'\n")
+            && stdout.contains("Adding cache layer 'bp:runtime' (the app image's blob)"),
         "{stdout}{}",
         String::from_utf8_lossy(&out.stderr)
     );
@@ -225,6 +233,25 @@ fn the_cache_image_is_written_and_reused() {
     )
     .unwrap();
     assert!(md.buildpack("bp").unwrap().layers["deps"].cache);
+    // The linked blob is the app image's own: same diffID, same digest.
+    let runtime: cnb_image::Digest = md.buildpack("bp").unwrap().layers["runtime"]
+        .sha
+        .parse()
+        .unwrap();
+    let app_img = match open(
+        &store,
+        &reg.image("cnb/app"),
+        &TargetRequest::new(Target::host(), TargetSource::Host),
+    )
+    .unwrap()
+    {
+        cnb_image::Opened::Found(i) | cnb_image::Opened::PlatformMismatch { image: i, .. } => *i,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        img.layer(&runtime).unwrap().digest,
+        app_img.layer(&runtime).unwrap().digest
+    );
     // pack passes -cache-dir next to -cache-image: the image wins, the dir is not written.
     let cache_dir = dir.path().join("cache");
     let out = exporter(

@@ -38,6 +38,7 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
             &layers,
             &g,
             cnb_archive::Owner::ROOT,
+            &cnb_lifecycle::export::LayerMemo::default(),
             &cnb_platform::Logger::default(),
         )
         .unwrap();
@@ -199,6 +200,7 @@ fn restores_from_a_cache_image_in_a_registry() {
             &g,
             cnb_archive::Owner::ROOT,
             scratch.path(),
+            &cnb_lifecycle::export::LayerMemo::default(),
             &cnb_platform::Logger::default(),
         )
         .unwrap();

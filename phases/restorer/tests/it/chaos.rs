@@ -53,6 +53,7 @@ fn setup(dir: &Path) -> (PathBuf, PathBuf) {
             &layers,
             &g,
             cnb_archive::Owner::ROOT,
+            &cnb_lifecycle::export::LayerMemo::default(),
             &cnb_platform::Logger::default(),
         )
         .unwrap();

@@ -52,6 +52,7 @@ fn setup(plan: FaultPlan) -> (Registry, FaultProxy, tempfile::TempDir, PathBuf) 
             &g,
             cnb_archive::Owner::ROOT,
             scratch.path(),
+            &cnb_lifecycle::export::LayerMemo::default(),
             &cnb_platform::Logger::default(),
         )
         .unwrap();

@@ -3,6 +3,6 @@
 
 mod build_image;
 mod cache;
-mod faults;
 mod chaos;
+mod faults;
 mod run_image;
