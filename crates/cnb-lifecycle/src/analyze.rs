@@ -79,13 +79,11 @@ impl ExitClass for AnalyzeError {
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), AnalyzeError> {
     let store = open_store(inputs, log)?;
     let cache_store = crate::stores::open_cache_store(inputs)?;
-    let layers = inputs.layers_dir().to_path_buf();
-    let mut owned = vec![layers.as_path()];
-    if let Some(lc) = inputs.path(Key::LaunchCache) {
-        owned.push(lc);
-    }
-    cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
-    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    use crate::privileges::{Volume, hand_over, volumes};
+    hand_over(
+        inputs,
+        &volumes(inputs, &[Volume::Layers, Volume::LaunchCache]),
+    )?;
     let analyzed = analyze(
         inputs,
         store.as_ref(),

@@ -4,8 +4,6 @@
 //! The restore step restores from the cache (`-skip-restore`: `store.toml` only), as upstream from
 //! Platform API 0.10.
 
-use std::path::Path;
-
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 
 use crate::analyze::AnalyzeError;
@@ -87,22 +85,15 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), CreateError> {
     let cache_store = crate::stores::open_cache_store(inputs)?;
     let separate_cache_store = cache_store.is_some();
     let cache_store = cache_store.as_deref().unwrap_or(store.as_ref());
-    let layers = inputs.layers_dir().to_path_buf();
-    let mut owned: Vec<&Path> = vec![&layers];
-    for d in [inputs.cache_dir(), inputs.launch_cache_dir()]
-        .into_iter()
-        .flatten()
-    {
-        owned.push(d);
-    }
-    if inputs.layout()
-        && let Some(d) = inputs.layout_dir()
-    {
-        owned.push(d);
-    }
+    use crate::privileges::{Volume, hand_over, volumes};
     crate::export::create_launch_cache_dir(inputs)?;
-    cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
-    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    let owned = [
+        Volume::Layers,
+        Volume::CacheDir,
+        Volume::LaunchCache,
+        Volume::Layout,
+    ];
+    hand_over(inputs, &volumes(inputs, &owned))?;
     let mut env = inputs.env_pairs();
     set_user_env(&mut env, inputs.uid(), log);
 

@@ -16,6 +16,7 @@ pub mod extend;
 pub mod kaniko;
 pub mod launch_cache;
 mod layer_files;
+mod privileges;
 pub mod rebase;
 pub mod restore;
 mod scratch;

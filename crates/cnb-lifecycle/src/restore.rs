@@ -180,12 +180,8 @@ fn must_check_selected(inputs: &Inputs, analyzed: &Analyzed) -> Result<bool, Res
 
 /// Runs the restorer.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RestoreError> {
-    let layers = inputs.layers_dir().to_path_buf();
-    let layers = layers.as_path();
-    let mut owned: Vec<&Path> = vec![layers];
-    if let Some(c) = inputs.cache_dir() {
-        owned.push(c);
-    }
+    use crate::privileges::{Volume, volumes};
+    let mut owned = volumes(inputs, &[Volume::Layers, Volume::CacheDir]);
     let kaniko = inputs.env.get(crate::kaniko::TEST_DIR_ENV).map_or_else(
         || crate::kaniko::KANIKO_DIR.into(),
         std::path::PathBuf::from,

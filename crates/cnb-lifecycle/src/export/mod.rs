@@ -10,8 +10,6 @@ pub(crate) mod index;
 mod layers;
 mod memo;
 
-use std::path::Path;
-
 use cnb_api::Version;
 use cnb_formats::FormatError;
 use cnb_formats::analyzed::Analyzed;
@@ -152,21 +150,10 @@ pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), ExportError> {
     let store = open_store(inputs, log)?;
     let cache_store = crate::stores::open_cache_store(inputs)?;
     // Volumes the exporter writes as the build user: the caches and, with -layout, the layout root.
-    let mut owned: Vec<&Path> = Vec::new();
-    for d in [inputs.cache_dir(), inputs.launch_cache_dir()]
-        .into_iter()
-        .flatten()
-    {
-        owned.push(d);
-    }
-    if inputs.layout()
-        && let Some(d) = inputs.layout_dir()
-    {
-        owned.push(d);
-    }
+    use crate::privileges::{Volume, hand_over, volumes};
     create_launch_cache_dir(inputs)?;
-    cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &owned)?;
-    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    let owned = [Volume::CacheDir, Volume::LaunchCache, Volume::Layout];
+    hand_over(inputs, &volumes(inputs, &owned))?;
     let mut memo = LayerMemo::default();
     let report = export(inputs, store.as_ref(), index.as_deref(), &mut memo, log)?;
     if cache_store.is_some() {

@@ -93,12 +93,8 @@ impl ExitClass for RebaseError {
 /// Runs the rebaser.
 pub fn run(inputs: &Inputs, log: &Logger) -> Result<(), RebaseError> {
     let store = open_store(inputs, log)?;
-    if inputs.layout()
-        && let Some(d) = inputs.layout_dir()
-    {
-        cnb_os::ensure_owner(inputs.uid(), inputs.gid(), &[d])?;
-    }
-    cnb_os::drop_privileges(inputs.uid(), inputs.gid())?;
+    use crate::privileges::{Volume, hand_over, volumes};
+    hand_over(inputs, &volumes(inputs, &[Volume::Layout]))?;
     let report = rebase(inputs, store.as_ref(), log)?;
     cnb_formats::write_toml(inputs.report_path(), &report)?;
     Ok(())
