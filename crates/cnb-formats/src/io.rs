@@ -111,27 +111,7 @@ pub fn write_toml<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// phase leaves nothing behind once the next one writes here. A writer is known gone when procfs
 /// is there and has no entry for its pid; without procfs nothing is removed. Best effort.
 fn remove_stale_temps(dir: &Path) {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(".tmp-"))
-            .and_then(|n| n.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
-            let _ = std::fs::remove_file(entry.path());
-        }
-    }
+    cnb_os::remove_stale_pid_entries(dir, ".tmp-", |p| std::fs::remove_file(p));
 }
 
 /// Writes bytes to `path` through a temp file in the same directory and a rename, so readers

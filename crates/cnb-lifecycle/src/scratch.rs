@@ -12,30 +12,9 @@ pub(crate) fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
         .tempdir()
 }
 
-/// Removes `<prefix><pid>-*` dirs under `dir` whose pid has no procfs entry (without procfs,
-/// nothing: a live phase's dir must never go). Best effort.
+/// Removes `<prefix><pid>-*` dirs under `dir` whose process is gone.
 pub(crate) fn remove_stale(dir: &Path, prefix: &str) {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix(prefix))
-            .and_then(|n| n.split_once('-'))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
+    cnb_os::remove_stale_pid_entries(dir, prefix, |p| std::fs::remove_dir_all(p));
 }
 
 #[cfg(test)]

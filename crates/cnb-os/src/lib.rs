@@ -119,6 +119,38 @@ pub fn lchown(path: &Path, uid: u32, gid: u32) -> std::io::Result<()> {
     imp::lchown(path, uid, gid)
 }
 
+/// Removes the `<prefix><pid>-*` entries of `dir` whose process is gone (temp files and scratch
+/// dirs a killed writer left): a process is known gone when procfs is there and has no entry
+/// for its pid; without procfs (or on Windows) nothing is removed, since a live writer's entry
+/// must never go. `remove` removes one entry. Best effort: what cannot go stays.
+pub fn remove_stale_pid_entries(
+    dir: &Path,
+    prefix: &str,
+    remove: impl Fn(&Path) -> std::io::Result<()>,
+) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(prefix))
+            .and_then(|n| n.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() && !proc.join(pid.to_string()).exists() {
+            let _ = remove(&entry.path());
+        }
+    }
+}
+
 /// Sets the permission bits of `path` (`0o7777` at most); nothing on Windows.
 pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
     imp::set_mode(path, mode)
