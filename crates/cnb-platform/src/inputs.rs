@@ -55,6 +55,15 @@ pub struct Inputs {
     pub exec_env: String,
     /// `CNB_REGISTRY_AUTH`, raw JSON.
     pub registry_auth: Option<String>,
+    /// Where docker's `config.json` is looked for: `DOCKER_CONFIG`, else `$HOME/.docker`.
+    pub docker_config_dir: Option<PathBuf>,
+    /// `SSL_CERT_FILE`: a PEM file of extra CA certificates to trust for registries.
+    pub ssl_cert_file: Option<PathBuf>,
+    /// `CNB_REGISTRY_TIMEOUT` (ours), raw and set-but-empty included (refused, as any value
+    /// that is not a number of seconds); checked by the image crate.
+    pub registry_timeout: Option<String>,
+    /// `DOCKER_HOST`, raw: where the Docker daemon listens (`-daemon`).
+    pub docker_host: Option<String>,
     /// `SOURCE_DATE_EPOCH`, raw.
     pub source_date_epoch: Option<String>,
     /// `CNB_EXPERIMENTAL_MODE` (default `error`).

@@ -192,11 +192,6 @@ impl DaemonStore {
         })
     }
 
-    /// Connects to the daemon `DOCKER_HOST` names.
-    pub fn from_env() -> std::result::Result<Self, DaemonError> {
-        Self::connect(Endpoint::from_env()?)
-    }
-
     /// Layer files found by `lookup` are used instead of exporting them from the daemon.
     pub fn with_layer_lookup(mut self, lookup: LayerLookup) -> Self {
         self.lookup = Some(lookup);

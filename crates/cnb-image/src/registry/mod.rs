@@ -98,11 +98,6 @@ impl RegistryStore {
         })
     }
 
-    /// A store configured from the process environment ([`RegistryOptions::from_process_env`]).
-    pub fn from_process_env() -> Result<Self, RegistryError> {
-        Self::new(RegistryOptions::from_process_env()?)
-    }
-
     /// What this store has transferred so far.
     pub fn stats(&self) -> TransferStats {
         self.counters.snapshot()
