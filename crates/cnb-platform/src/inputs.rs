@@ -73,8 +73,9 @@ pub struct Inputs {
     pub layer_compression: Option<String>,
     /// Things the phase should warn about once its logger is up.
     pub warnings: Vec<String>,
-    /// The whole environment the phase was started with (read once, at the process's edge;
-    /// variables that are not UTF-8 are left out): what buildpacks and Dockerfiles start from.
+    /// The whole environment the phase was started with (read once, at the process's edge, as
+    /// OS strings; `iter` and `get` leave values that are not UTF-8 out): what buildpacks and
+    /// Dockerfiles start from.
     pub env: crate::Env,
     pub(crate) values: BTreeMap<Key, Value>,
     /// Every path input's default, placeholders replaced, for the paths a phase uses without
