@@ -316,51 +316,25 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
     pub fn finish(self) -> Result<(W, LayerDigests)> {
         let hashing = self.tar.into_inner().map_err(io("finish tar", ""))?;
         let (sink, diff_id, uncompressed_size) = hashing.finish();
-        Ok(match sink {
-            Sink::Plain(w) => {
-                let digest = diff_id.clone();
-                (
-                    w,
-                    LayerDigests {
-                        diff_id,
-                        uncompressed_size,
-                        digest,
-                        size: uncompressed_size,
-                    },
-                )
-            }
-            Sink::Zstd(enc) => {
-                let inner = enc.finish().map_err(io("finish zstd", ""))?;
-                let (w, digest, size) = inner.finish();
-                (
-                    w,
-                    LayerDigests {
-                        diff_id,
-                        uncompressed_size,
-                        digest,
-                        size,
-                    },
-                )
-            }
+        // The compressed stream's writer, digest and size (an uncompressed layer is its own).
+        let (w, digest, size) = match sink {
+            Sink::Plain(w) => (w, diff_id.clone(), uncompressed_size),
+            Sink::Zstd(enc) => enc.finish().map_err(io("finish zstd", ""))?.finish(),
             Sink::Failed(kind, why) => {
                 return Err(io("write layer", "")(std::io::Error::new(kind, why)));
             }
-            Sink::Gzip(mut enc) => {
-                let inner = enc
-                    .finish()
-                    .map_err(|e| io("finish gzip", "")(std::io::Error::other(e)))?;
-                let (w, digest, size) = inner.finish();
-                (
-                    w,
-                    LayerDigests {
-                        diff_id,
-                        uncompressed_size,
-                        digest,
-                        size,
-                    },
-                )
-            }
-        })
+            Sink::Gzip(mut enc) => enc
+                .finish()
+                .map_err(|e| io("finish gzip", "")(std::io::Error::other(e)))?
+                .finish(),
+        };
+        let digests = LayerDigests {
+            diff_id,
+            uncompressed_size,
+            digest,
+            size,
+        };
+        Ok((w, digests))
     }
 }
 
