@@ -98,6 +98,25 @@ pub(super) fn apply(
     image: &mut ImageBuilder,
     log: &Logger,
 ) -> Result<(), ExportError> {
+    set_labels(inputs, build, md, image, log)?;
+    set_env(inputs, image);
+    set_entrypoint(inputs, build, image)?;
+    if inputs.platform_api < Version::new(0, 12) {
+        image.config_mut().history.clear();
+    }
+    image.set_created(&created(inputs, log));
+    Ok(())
+}
+
+/// The lifecycle, build and project metadata labels, the buildpacks' labels, the execution
+/// environment (Platform API 0.15+) and whether the image may be rebased.
+fn set_labels(
+    inputs: &Inputs,
+    build: &Build,
+    md: &mut LayersMetadata,
+    image: &mut ImageBuilder,
+    log: &Logger,
+) -> Result<(), ExportError> {
     let papi = inputs.platform_api;
     let for_export = run_image_for_export(inputs, build, log)?;
     if papi >= Version::new(0, 12) {
@@ -144,7 +163,13 @@ pub(super) fn apply(
     if base_rebasable.as_deref() != Some("false") {
         image.set_label(labels::REBASABLE, "true");
     }
+    Ok(())
+}
 
+/// The launcher's environment (`CNB_*` and `PATH` with the process and lifecycle dirs first)
+/// and the app dir as the working directory.
+fn set_env(inputs: &Inputs, image: &mut ImageBuilder) {
+    let papi = inputs.platform_api;
     let layers = inputs.layers_dir().to_string_lossy().into_owned();
     let app = inputs.app_dir().to_string_lossy().into_owned();
     // The base config's PATH: the run image's, or the extended run image's.
@@ -158,7 +183,15 @@ pub(super) fn apply(
     image.set_env("CNB_DEPRECATION_MODE", "quiet");
     image.set_env("PATH", &format!("/cnb/process:/cnb/lifecycle:{run_path}"));
     image.set_working_dir(&app);
+}
 
+/// The default process's `/cnb/process/<type>` link, or the launcher when there is none; a
+/// `-process-type` the build did not declare is an error.
+fn set_entrypoint(
+    inputs: &Inputs,
+    build: &Build,
+    image: &mut ImageBuilder,
+) -> Result<(), ExportError> {
     let default = inputs
         .process_type()
         .map(str::to_string)
@@ -175,14 +208,16 @@ pub(super) fn apply(
     };
     image.set_entrypoint(vec![entrypoint]);
     image.set_cmd(Some(Vec::new()));
+    Ok(())
+}
 
-    if papi < Version::new(0, 12) {
-        image.config_mut().history.clear();
-    }
-    let created = match inputs
+/// The image's creation time: `SOURCE_DATE_EPOCH` (Platform API 0.9+) when it is valid, else
+/// the normalised time.
+fn created(inputs: &Inputs, log: &Logger) -> String {
+    match inputs
         .source_date_epoch
         .as_deref()
-        .filter(|_| papi >= Version::new(0, 9))
+        .filter(|_| inputs.platform_api >= Version::new(0, 9))
     {
         Some(raw) => match raw.trim().parse::<i64>() {
             Ok(secs) if secs >= 0 => rfc3339(secs),
@@ -194,9 +229,7 @@ pub(super) fn apply(
             }
         },
         None => NORMALIZED_CREATED.to_string(),
-    };
-    image.set_created(&created);
-    Ok(())
+    }
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).
