@@ -46,6 +46,16 @@ fn one_line(s: &str) -> String {
         .collect()
 }
 
+impl From<cnb_os::IoError> for ArchiveError {
+    fn from(e: cnb_os::IoError) -> Self {
+        ArchiveError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
+}
+
 pub(crate) fn io(
     action: &'static str,
     path: impl Into<PathBuf>,

@@ -277,13 +277,7 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
             .follow_links(false)
             .sort_by_file_name()
         {
-            let entry = entry.map_err(|e| ArchiveError::Io {
-                action: "walk",
-                path: e.path().unwrap_or(src).to_path_buf(),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            })?;
+            let entry = entry.map_err(|e| cnb_os::IoError::walk("walk", src, e))?;
             let rel = entry.path().strip_prefix(src).unwrap_or(entry.path());
             let rel = rel.to_string_lossy().replace('\\', "/");
             let name = if rel.is_empty() {
@@ -293,13 +287,9 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
             };
             let ft = entry.file_type();
             if ft.is_dir() {
-                let md = entry.metadata().map_err(|e| ArchiveError::Io {
-                    action: "stat",
-                    path: entry.path().to_path_buf(),
-                    source: e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("stat failed")),
-                })?;
+                let md = entry
+                    .metadata()
+                    .map_err(|e| cnb_os::IoError::walk("stat", entry.path(), e))?;
                 self.add_dir(&name, mode_of(&md), owner)?;
             } else if ft.is_symlink() {
                 let target =
