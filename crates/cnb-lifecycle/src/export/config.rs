@@ -98,7 +98,9 @@ pub(super) fn apply(
     image: &mut ImageBuilder,
     log: &Logger,
 ) -> Result<(), ExportError> {
-    set_labels(inputs, build, md, image, log)?;
+    record_run_image(inputs, build, md, log)?;
+    image.set_label(labels::LIFECYCLE_METADATA, &md.to_label().map_err(encode)?);
+    set_labels(inputs, build, image)?;
     set_env(inputs, image);
     set_entrypoint(inputs, build, image)?;
     if inputs.platform_api < Version::new(0, 12) {
@@ -108,18 +110,15 @@ pub(super) fn apply(
     Ok(())
 }
 
-/// The lifecycle, build and project metadata labels, the buildpacks' labels, the execution
-/// environment (Platform API 0.15+) and whether the image may be rebased.
-fn set_labels(
+/// Records in the lifecycle metadata the run image the app image names for export.
+fn record_run_image(
     inputs: &Inputs,
     build: &Build,
     md: &mut LayersMetadata,
-    image: &mut ImageBuilder,
     log: &Logger,
 ) -> Result<(), ExportError> {
-    let papi = inputs.platform_api;
     let for_export = run_image_for_export(inputs, build, log)?;
-    if papi >= Version::new(0, 12) {
+    if inputs.platform_api >= Version::new(0, 12) {
         md.run_image.image = for_export.image.clone();
         md.run_image.mirrors = for_export.mirrors.clone();
     }
@@ -127,8 +126,13 @@ fn set_labels(
     md.stack = Some(StackMetadata {
         run_image: for_export,
     });
-    image.set_label(labels::LIFECYCLE_METADATA, &md.to_label().map_err(encode)?);
+    Ok(())
+}
 
+/// The build and project metadata labels, the buildpacks' labels, the execution environment
+/// (Platform API 0.15+) and whether the image may be rebased.
+fn set_labels(inputs: &Inputs, build: &Build, image: &mut ImageBuilder) -> Result<(), ExportError> {
+    let papi = inputs.platform_api;
     let launcher = LauncherMetadata {
         version: cnb_platform::VERSION.to_string(),
         ..Default::default()
