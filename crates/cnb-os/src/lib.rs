@@ -7,6 +7,7 @@
 
 mod error;
 mod paths;
+mod text;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -18,6 +19,7 @@ use windows as imp;
 
 pub use error::{IoError, OsError};
 pub use paths::{PATH_LIST_SEPARATOR, default_launcher_path, default_lifecycle_dir};
+pub use text::one_line;
 
 use std::path::Path;
 
