@@ -40,7 +40,7 @@ pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, S
             .docker_host
             .as_deref()
             .unwrap_or(Endpoint::DEFAULT_HOST);
-        let store = DaemonStore::connect(Endpoint::parse(host)?)?;
+        let store = DaemonStore::connect(Endpoint::parse(host)?, inputs.temp_dir.clone())?;
         return Ok(Box::new(match inputs.launch_cache_dir() {
             Some(dir) => store.with_layer_lookup(crate::launch_cache::LaunchCache::lookup(dir)),
             None => store,

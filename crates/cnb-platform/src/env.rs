@@ -58,6 +58,20 @@ impl Env {
                     .map(|h| PathBuf::from(h).join(".docker"))
             })
     }
+
+    /// Where scratch files go, by the variables `std::env::temp_dir` reads: `TMPDIR` on unix
+    /// (else `/tmp`); `TMP`, `TEMP`, then `USERPROFILE` on Windows (else `C:\Windows\Temp`).
+    pub fn temp_dir(&self) -> PathBuf {
+        let (names, fallback): (&[&str], &str) = if cfg!(windows) {
+            (&["TMP", "TEMP", "USERPROFILE"], r"C:\Windows\Temp")
+        } else {
+            (&["TMPDIR"], "/tmp")
+        };
+        names
+            .iter()
+            .find_map(|n| self.get_os(n).filter(|v| !v.is_empty()))
+            .map_or_else(|| PathBuf::from(fallback), PathBuf::from)
+    }
 }
 
 impl<K: Into<String>, V: Into<OsString>> FromIterator<(K, V)> for Env {
@@ -129,5 +143,15 @@ mod tests {
             .collect();
         assert_eq!(env.docker_config_dir(), Some(PathBuf::from("/h/.docker")));
         assert_eq!(Env::default().docker_config_dir(), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temp_dir_is_tmpdir_unless_unset_or_empty() {
+        let env: Env = [("TMPDIR", "/scratch")].into_iter().collect();
+        assert_eq!(env.temp_dir(), PathBuf::from("/scratch"));
+        let env: Env = [("TMPDIR", "")].into_iter().collect();
+        assert_eq!(env.temp_dir(), PathBuf::from("/tmp"));
+        assert_eq!(Env::default().temp_dir(), PathBuf::from("/tmp"));
     }
 }

@@ -64,6 +64,8 @@ pub struct Inputs {
     pub registry_timeout: Option<String>,
     /// `DOCKER_HOST`, raw: where the Docker daemon listens (`-daemon`).
     pub docker_host: Option<String>,
+    /// Where scratch files (layer tars, plan files) go: `TMPDIR` (see [`crate::Env::temp_dir`]).
+    pub temp_dir: PathBuf,
     /// `SOURCE_DATE_EPOCH`, raw.
     pub source_date_epoch: Option<String>,
     /// `CNB_EXPERIMENTAL_MODE` (default `error`).

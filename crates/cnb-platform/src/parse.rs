@@ -62,6 +62,7 @@ pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inp
             .and_then(|v| v.to_str())
             .map(str::to_string),
         docker_host: env.get("DOCKER_HOST").map(str::to_string),
+        temp_dir: env.temp_dir(),
         source_date_epoch: env.get("SOURCE_DATE_EPOCH").map(str::to_string),
         experimental_mode: env
             .get("CNB_EXPERIMENTAL_MODE")

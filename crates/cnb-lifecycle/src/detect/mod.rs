@@ -156,7 +156,7 @@ pub fn detect(
     let base = Env::for_build(env);
     let app = inputs.app_dir().to_path_buf();
     let platform = inputs.platform_dir().to_path_buf();
-    let scratch = scratch_dir()?;
+    let scratch = scratch_dir(&inputs.temp_dir)?;
     let target_env = crate::target::env_vars(&target);
     let ctx = DetectEnv {
         base: &base,
@@ -254,13 +254,13 @@ fn find_every_module(
 }
 
 /// A private directory for the buildpacks' plan files, removed when dropped.
-fn scratch_dir() -> Result<tempfile::TempDir, DetectError> {
+fn scratch_dir(temp_dir: &Path) -> Result<tempfile::TempDir, DetectError> {
     tempfile::Builder::new()
         .prefix("cnb-detect-")
-        .tempdir()
+        .tempdir_in(temp_dir)
         .map_err(|source| {
             DetectError::Write(FormatError::Write {
-                path: std::env::temp_dir(),
+                path: temp_dir.to_path_buf(),
                 source,
             })
         })

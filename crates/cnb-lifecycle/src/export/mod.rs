@@ -198,7 +198,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, memo: &LayerMemo, lo
         log.warn(format!("failed to export the cache: {e}"));
     }
     if let Some(name) = inputs.cache_image() {
-        let result = crate::scratch::scratch_dir("cnb-cache-")
+        let result = crate::scratch::scratch_dir(&inputs.temp_dir, "cnb-cache-")
             .map_err(|e| crate::cache::CacheError::Layer {
                 layer: name.to_string(),
                 reason: e.to_string(),
@@ -278,8 +278,8 @@ pub fn export(
     if let Some(ext) = &extended {
         ext.apply_config(&mut image);
     }
-    let scratch = crate::scratch::scratch_dir("cnb-export-")
-        .map_err(|e| LayerError::io("create temp dir", std::env::temp_dir(), e))?;
+    let scratch = crate::scratch::scratch_dir(&inputs.temp_dir, "cnb-export-")
+        .map_err(|e| LayerError::io("create temp dir", &inputs.temp_dir, e))?;
     let mut ctx = layers::Context {
         inputs,
         log,
