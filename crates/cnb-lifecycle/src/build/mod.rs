@@ -140,8 +140,8 @@ pub fn build(
     }
     let scratch = tempfile::Builder::new()
         .prefix("cnb-build-")
-        .tempdir()
-        .map_err(io("create temp dir", Path::new("/tmp")))?;
+        .tempdir_in(&inputs.temp_dir)
+        .map_err(io("create temp dir", &inputs.temp_dir))?;
     let ctx = Ctx {
         inputs,
         log,
