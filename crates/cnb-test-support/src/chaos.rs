@@ -20,6 +20,26 @@ pub fn runs() -> usize {
         .unwrap_or(5)
 }
 
+/// Kills per case for SIGTERM and SIGINT, which the phases do not trap either: a fifth of
+/// [`runs`], at least 2.
+pub fn interrupt_runs() -> usize {
+    runs().div_ceil(5).max(2)
+}
+
+/// `mib` MiB of incompressible bytes that depend on `seed` (xorshift64), so a phase spends its
+/// time hashing, compressing and writing them, and a new seed is new content.
+pub fn noise(seed: u64, mib: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut data = Vec::with_capacity(mib << 20);
+    while data.len() < mib << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data
+}
+
 /// A seeded splitmix64 source (no dependency; the sequence only has to be replayable).
 pub struct Rng(u64);
 
@@ -64,6 +84,14 @@ pub fn time_run(cmd: &mut Command) -> Duration {
     start.elapsed()
 }
 
+/// The shortest of three uninterrupted runs (`run(i)` prepares run `i` and times it with
+/// [`time_run`]), printed for the case: kill moments are drawn below it.
+pub fn baseline(case: &str, mut run: impl FnMut(u64) -> Duration) -> Duration {
+    let took = (0..3).map(&mut run).min().unwrap();
+    println!("chaos {case}: an uninterrupted run takes {took:?}");
+    took
+}
+
 /// How a run that was to be interrupted ended.
 #[derive(Debug)]
 pub struct Interrupted {
@@ -71,6 +99,22 @@ pub struct Interrupted {
     pub status: ExitStatus,
     /// Whether the signal was sent (false: the phase had finished already).
     pub signalled: bool,
+}
+
+impl Interrupted {
+    /// Asserts that a run the signal reached died of it (no phase traps SIGTERM or SIGINT).
+    #[track_caller]
+    pub fn assert_died_of(&self, signal: Signal, run: usize) {
+        use std::os::unix::process::ExitStatusExt;
+        if self.signalled {
+            assert_eq!(
+                self.status.signal(),
+                Some(signal as i32),
+                "run {run}: {:?}",
+                self.status
+            );
+        }
+    }
 }
 
 /// Starts `cmd`, sends `signal` after `after`, and waits for the end.
@@ -234,6 +278,12 @@ impl Tally {
     /// many runs were tried (then the caller's count check fails: the timing is off).
     pub fn done(&self, kills: usize) -> bool {
         self.kills >= kills || self.kills + self.finished >= 3 * kills
+    }
+
+    /// Counts one interrupted run: a kill, or a run that had ended before its signal.
+    pub fn count(&mut self, run: &Interrupted) {
+        self.kills += usize::from(run.signalled);
+        self.finished += usize::from(!run.signalled);
     }
 
     /// Counts one run from whether each part ended up new (each was checked to be old or new).
