@@ -192,6 +192,18 @@ fn walk(root: &Path, dir: &Path, skip: &dyn Fn(&str) -> bool, out: &mut Snapshot
     }
 }
 
+/// A cache dir (or launch cache) as its next reader sees it: `committed`, or the
+/// `committed-backup` a swap cut short between its two renames left.
+pub fn committed_state(cache: &Path) -> Snapshot {
+    let committed = cache.join("committed");
+    let dir = if committed.is_dir() {
+        committed
+    } else {
+        cache.join("committed-backup")
+    };
+    snapshot(&dir, &|_| false)
+}
+
 /// Temp files left under `dir` (names starting `.tmp-` or ending `.tmp`).
 pub fn temp_files(dir: &Path) -> Vec<String> {
     snapshot(dir, &|_| false)
