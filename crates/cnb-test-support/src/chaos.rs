@@ -9,6 +9,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cnb_image::Digest;
+
+use crate::tools::run_tool;
 pub use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -213,16 +215,6 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
             name.starts_with(".tmp-") || name.ends_with(".tmp")
         })
         .collect()
-}
-
-fn run_tool(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Checks that `tag` in the OCI layout `dir` is a complete, valid image with skopeo (every blob

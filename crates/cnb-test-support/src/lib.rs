@@ -17,6 +17,7 @@ pub mod registry;
 pub mod registry_walk;
 pub mod tmpfs;
 pub mod token_gateway;
+pub mod tools;
 
 use std::path::PathBuf;
 
