@@ -2,7 +2,6 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use cnb_formats::analyzed::Analyzed;
 use cnb_formats::labels::{BuildMetadata, LayersMetadata};
@@ -10,6 +9,7 @@ use cnb_formats::report::Report;
 use cnb_formats::target::TargetMetadata;
 use cnb_image::{Image, LayoutStore, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_image, save_run_index};
+use cnb_test_support::tools::umoci_unpack;
 
 use crate::harness::{PhaseOutput, PhaseRun, api_at_least, platform_apis_since};
 pub(crate) use crate::harness::{ok, write};
@@ -231,18 +231,7 @@ fn umoci_unpacks_the_app_image_with_everything_in_place() {
     exporter(&w, &w.root, &[], &["registry.test/app:latest"]).assert_ok();
     let bundle = w.dir.path().join("unpacked");
     let layout = w.root.join("registry.test/app/latest");
-    let out = Command::new("umoci")
-        .args([
-            "raw",
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:latest", layout.display()),
-            bundle.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+    umoci_unpack(&format!("{}:latest", layout.display()), &bundle);
     let rel = |p: &Path| bundle.join(p.strip_prefix("/").unwrap());
     assert_eq!(
         std::fs::read_to_string(bundle.join("arch")).unwrap(),
@@ -549,18 +538,7 @@ fn slices_make_their_own_layers() {
     // Unpack and check which layer holds what.
     let bundle = w.dir.path().join("unpacked-sliced");
     let layout = w.root.join("registry.test/app/sliced");
-    let out = Command::new("umoci")
-        .args([
-            "raw",
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:sliced", layout.display()),
-            bundle.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    ok(&out);
+    umoci_unpack(&format!("{}:sliced", layout.display()), &bundle);
     let rel = |p: &Path| bundle.join(p.strip_prefix("/").unwrap());
     for f in [
         "static/logo.png",

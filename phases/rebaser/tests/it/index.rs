@@ -10,6 +10,7 @@ use cnb_image::oci::Index;
 use cnb_image::{BlobStore, Digest, Image, LayoutStore, RawManifest, save_index};
 use cnb_test_support::fixtures::save_run_index;
 use cnb_test_support::registry::Registry;
+use cnb_test_support::tools::umoci_unpack;
 
 use crate::rebase::{app_image, get, rebaser, t};
 
@@ -347,22 +348,7 @@ fn a_layout_index_is_rebased_and_read_back_by_skopeo_and_umoci() {
             String::from_utf8_lossy(&stat.stderr)
         );
         let bundle = dir.path().join(format!("bundle-{arch}"));
-        let out = Command::new("umoci")
-            .args([
-                "raw",
-                "unpack",
-                "--rootless",
-                "--image",
-                &image,
-                bundle.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{arch}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        umoci_unpack(&image, &bundle);
         assert_eq!(
             std::fs::read_to_string(bundle.join("marker")).unwrap(),
             "v2"
