@@ -3,10 +3,8 @@
 //! naming the registry, the request and what to check. `CNB_FAULT_SEED` replays a run;
 //! `CNB_FAULT_ROUNDS` runs more seeds (`make faults`).
 
-use cnb_image::Target;
 use cnb_test_support::fault_proxy::{Fault, FaultPlan, FaultProxy, Kind, transient};
 use cnb_test_support::faults::{assert_refused, assert_retried, assert_whole, seeds};
-use cnb_test_support::fixtures::{four_platforms, image, save_run_index};
 use cnb_test_support::registry::Registry;
 use cnb_test_support::registry_walk::request;
 
@@ -15,15 +13,7 @@ use crate::harness::{PhaseOutput, analyzed};
 /// A registry with a run index and a previous app image, a proxy in front of it.
 fn setup(plan: FaultPlan) -> (Registry, FaultProxy) {
     let reg = Registry::start();
-    let store = reg.store();
-    save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
-    image(
-        &Target::new("linux", "amd64", None),
-        &[("/workspace/app.txt", "app")],
-        &[("io.buildpacks.lifecycle.metadata", "{}")],
-    )
-    .save(&store, &[reg.image("cnb/app:latest")])
-    .unwrap();
+    crate::harness::save_run_and_app(&reg);
     let proxy = FaultProxy::start(reg.host(), plan);
     (reg, proxy)
 }

@@ -7,10 +7,8 @@
 use std::path::Path;
 
 use base64::Engine as _;
-use cnb_image::Target;
 use cnb_test_support::fault_proxy::{Fault, FaultPlan, FaultProxy, Gateway, Kind};
 use cnb_test_support::faults::assert_no_leak;
-use cnb_test_support::fixtures::{four_platforms, image, save_run_index};
 use cnb_test_support::registry::Registry;
 
 use crate::harness::PhaseOutput;
@@ -24,15 +22,7 @@ fn b64(s: &str) -> String {
 /// A basic-auth registry with a run index and an app image.
 fn registry(password: &str) -> Registry {
     let reg = Registry::builder().basic_auth(USER, password).start();
-    let store = reg.store();
-    save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
-    image(
-        &Target::new("linux", "amd64", None),
-        &[("/workspace/app.txt", "app")],
-        &[("io.buildpacks.lifecycle.metadata", "{}")],
-    )
-    .save(&store, &[reg.image("cnb/app:latest")])
-    .unwrap();
+    crate::harness::save_run_and_app(&reg);
     reg
 }
 
