@@ -7,6 +7,7 @@ mod chaos_daemon;
 mod extended;
 mod faults;
 mod full_disk;
+mod harness;
 mod hostile;
 mod index;
 mod layout;
