@@ -24,6 +24,7 @@ use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
 use cnb_platform::{Inputs, Logger};
 
 use super::memo::{Known, LayerMemo};
+use super::upload::EarlyUpload;
 
 /// zstd level of new layers: 1, the fastest, still smaller than gzip -1 on typical layers.
 const ZSTD_LEVEL: i32 = 1;
@@ -101,6 +102,8 @@ pub(crate) struct Context<'a> {
     pub launch_cache: Option<&'a LaunchCache>,
     /// DiffIDs hashed ahead, and the blobs stored, per layer dir (for the cache export too).
     pub memo: &'a mut LayerMemo,
+    /// With a registry: new layers' blobs are uploaded as soon as they are written.
+    pub upload: Option<&'a EarlyUpload>,
 }
 
 type Fill<'f> = dyn Fn(&mut LayerBuilder<File>) -> Result<(), ArchiveError> + 'f;
@@ -186,6 +189,9 @@ impl Context<'_> {
             size: d.size,
             data: BlobData::Path(path),
         };
+        if let Some(upload) = self.upload {
+            upload.send(&blob);
+        }
         self.image
             .add_layer(d.diff_id.parse()?, blob, media_type, history);
         self.log.info(format!("Adding layer '{id}'"));
