@@ -36,10 +36,14 @@ pub(crate) fn with_early_upload<R>(
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<Blob>();
         let worker = s.spawn(move || {
-            let mut failed = Vec::new();
+            // After a failure the rest is left to the save, so that a registry that refuses or
+            // hangs costs its retries and timeouts once, not once per layer before the save.
+            let mut failed = None;
             for blob in rx {
-                if let Err(e) = store.put_blobs(name, std::slice::from_ref(&blob)) {
-                    failed.push(format!("{}: {e}", blob.digest));
+                if failed.is_none()
+                    && let Err(e) = store.put_blobs(name, std::slice::from_ref(&blob))
+                {
+                    failed = Some(format!("{}: {e}", blob.digest));
                 }
             }
             failed
@@ -51,9 +55,68 @@ pub(crate) fn with_early_upload<R>(
             Ok(f) => f,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        for why in failed {
-            log.debug(format!("early upload failed, retried when saving: {why}"));
+        if let Some(why) = failed {
+            log.debug(format!(
+                "early upload stopped, the save stores the rest: {why}"
+            ));
         }
         out
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use cnb_image::{BlobData, Digest, LayoutStore};
+
+    use super::*;
+
+    const NAME: &str = "local.test/app:latest";
+
+    fn bytes(b: &[u8]) -> Blob {
+        Blob {
+            digest: Digest::of(b),
+            size: b.len() as u64,
+            data: BlobData::Bytes(b.into()),
+        }
+    }
+
+    #[test]
+    fn blobs_are_stored_before_it_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LayoutStore::new(dir.path());
+        let blobs = [bytes(b"one"), bytes(b"two")];
+        let out = with_early_upload(&store, Some(NAME), &Logger::default(), |up| {
+            blobs.iter().for_each(|b| up.unwrap().send(b));
+            7
+        });
+        assert_eq!(out, 7);
+        for b in &blobs {
+            assert!(store.has_blob(NAME, &b.digest).unwrap());
+        }
+    }
+
+    #[test]
+    fn after_a_failure_the_rest_is_left_to_the_save() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LayoutStore::new(dir.path());
+        let missing = Blob {
+            digest: Digest::of(b"gone"),
+            size: 4,
+            data: BlobData::Path(dir.path().join("no-such-file")),
+        };
+        let later = bytes(b"later");
+        with_early_upload(&store, Some(NAME), &Logger::default(), |up| {
+            up.unwrap().send(&missing);
+            up.unwrap().send(&later);
+        });
+        assert!(!store.has_blob(NAME, &later.digest).unwrap());
+    }
+
+    #[test]
+    fn without_a_name_nothing_is_started() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LayoutStore::new(dir.path());
+        assert!(with_early_upload(&store, None, &Logger::default(), |up| up.is_none()));
+    }
 }
