@@ -1,7 +1,8 @@
 //! The layers the exporter adds on top of the run image. Each is first hashed without being
 //! compressed (the buildpacks' layer dirs all at once, one per core); when the previous image has
 //! that diffID it is reused by reference (no compression, no upload), else it is compressed into a
-//! scratch file once and added.
+//! scratch file once, added, and handed to the early upload (`upload.rs`) while the next layers
+//! are built.
 
 use std::collections::BTreeMap;
 use std::fs::File;
