@@ -9,6 +9,7 @@ mod extended;
 pub(crate) mod index;
 mod layers;
 mod memo;
+mod prebuild;
 mod upload;
 
 use cnb_api::Version;
@@ -302,6 +303,7 @@ pub fn export(
             launch_cache: launch_cache.as_ref(),
             memo,
             upload,
+            prebuilt: Default::default(),
         };
         build_layers(inputs, &mut ctx, extended.as_ref(), &build)
     })?;
