@@ -110,6 +110,15 @@ pub(crate) struct Context<'a> {
     pub prebuilt: Prebuilt,
 }
 
+/// What is known of a layer before it is added.
+enum Ahead {
+    Nothing,
+    /// Its diffID, hashed ahead.
+    Hashed(String),
+    /// The layer itself, built ahead (and already handed to the early upload).
+    Built(PathBuf, LayerDigests),
+}
+
 type Fill<'f> = dyn Fn(&mut LayerBuilder<File>) -> Result<(), ArchiveError> + 'f;
 type FillHash<'f> = dyn Fn(&mut LayerBuilder<std::io::Sink>) -> Result<(), ArchiveError> + 'f;
 
@@ -141,20 +150,21 @@ impl Context<'_> {
     }
 
     /// Adds a layer, or reuses the previous image's when the diffID is the one recorded there.
-    /// `known` is the layer's diffID when it was hashed ahead; `ahead`, the layer when it was
-    /// built ahead (and handed to the early upload then).
-    #[allow(clippy::too_many_arguments)]
     fn add_or_reuse(
         &mut self,
         id: &str,
         previous_sha: Option<&str>,
-        known: Option<&str>,
-        ahead: Option<(PathBuf, LayerDigests)>,
+        ahead: Ahead,
         hash: &FillHash,
         fill: &Fill,
         history: Option<History>,
     ) -> Result<Known, LayerError> {
-        let known = known.or(ahead.as_ref().map(|(_, d)| d.diff_id.as_str()));
+        let (known, ahead) = match ahead {
+            Ahead::Nothing => (None, None),
+            Ahead::Hashed(d) => (Some(d), None),
+            Ahead::Built(path, d) => (Some(d.diff_id.clone()), Some((path, d))),
+        };
+        let known = known.as_deref();
         let archive_err = |source| LayerError::Archive {
             layer: id.to_string(),
             source,
@@ -233,25 +243,18 @@ impl Context<'_> {
         let hash = |b: &mut LayerBuilder<std::io::Sink>| b.add_tree(dir, &tree.dest, tree.owner);
         let fill = |b: &mut LayerBuilder<File>| b.add_tree(dir, &tree.dest, tree.owner);
         let known = self.memo.diff_id(&tree).map(str::to_string);
-        let ahead = match self.prebuilt.take(&tree) {
-            Some(Err(source)) => {
+        let ahead = match (self.prebuilt.take(&tree), known) {
+            (Some(Err(source)), _) => {
                 return Err(LayerError::Archive {
                     layer: id.to_string(),
                     source,
                 });
             }
-            Some(Ok(built)) => Some(built),
-            None => None,
+            (Some(Ok((path, d))), _) => Ahead::Built(path, d),
+            (None, Some(d)) => Ahead::Hashed(d),
+            (None, None) => Ahead::Nothing,
         };
-        let placed = self.add_or_reuse(
-            id,
-            previous_sha,
-            known.as_deref(),
-            ahead,
-            &hash,
-            &fill,
-            history,
-        )?;
+        let placed = self.add_or_reuse(id, previous_sha, ahead, &hash, &fill, history)?;
         let diff_id = placed.diff_id.clone();
         self.memo.set(tree, placed);
         Ok(diff_id)
@@ -547,8 +550,15 @@ fn entries_layer(
         })?;
         previous.iter().find(|p| **p == d.diff_id).cloned()
     };
-    ctx.add_or_reuse(id, reusable.as_deref(), None, None, &hash, &fill, history)
-        .map(|k| k.diff_id)
+    ctx.add_or_reuse(
+        id,
+        reusable.as_deref(),
+        Ahead::Nothing,
+        &hash,
+        &fill,
+        history,
+    )
+    .map(|k| k.diff_id)
 }
 
 /// The launcher at /cnb/lifecycle/launcher, owned by root.
@@ -581,8 +591,7 @@ pub(crate) fn launcher_layer(ctx: &mut Context) -> Result<String, LayerError> {
     ctx.add_or_reuse(
         "buildpacksio/lifecycle:launcher",
         Some(&prev),
-        None,
-        None,
+        Ahead::Nothing,
         &hash,
         &fill,
         history,
@@ -631,8 +640,7 @@ pub(crate) fn process_types_layer(
     ctx.add_or_reuse(
         "buildpacksio/lifecycle:process-types",
         Some(&prev),
-        None,
-        None,
+        Ahead::Nothing,
         &hash,
         &fill,
         history,
