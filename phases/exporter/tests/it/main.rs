@@ -1,6 +1,7 @@
 //! Black-box tests of the exporter binary, as a platform runs it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod ahead;
 mod bom;
 mod chaos;
 mod chaos_daemon;
