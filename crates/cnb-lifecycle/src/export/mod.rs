@@ -249,25 +249,15 @@ pub fn export(
     log: &Logger,
 ) -> Result<Report, ExportError> {
     let build = read_build(inputs)?;
-    let zstd = match inputs.layer_compression.as_deref() {
-        None | Some("" | "gzip") => false,
-        Some("zstd") => true,
-        Some(other) => return Err(ExportError::BadCompression(other.to_string())),
-    };
-    // The exporter's extra arguments, or the creator's -tag values: every name the image gets.
-    let names = inputs.output_names();
-    for n in &names {
-        ImageRef::parse(n).map_err(ExportError::BadReference)?;
-    }
+    let zstd = zstd_requested(inputs)?;
+    let names = output_names(inputs)?;
     let run_reference = build
         .analyzed
         .run_image
         .as_ref()
         .map(|r| r.reference.clone())
-        .unwrap_or_default();
-    if run_reference.is_empty() {
-        return Err(ExportError::NoRunImage(analyzed_display(inputs)));
-    }
+        .filter(|r| !r.is_empty())
+        .ok_or_else(|| ExportError::NoRunImage(analyzed_display(inputs)))?;
     let run = open_run_image(inputs, store, &build.analyzed, &run_reference)?;
     log.debug(format!("run image {} ({})", run.identifier, run.target()));
     let previous = open_previous(store, &build.analyzed, &run)?;
@@ -334,26 +324,16 @@ pub fn export(
         ext.set_rebasable(&mut image);
     }
     let build_report = bom::build_report(inputs.platform_api, inputs.layers_dir(), &build.group)?;
-
+    let saved = save(
+        inputs,
+        store,
+        &image,
+        &names,
+        launch_cache.as_ref(),
+        memo,
+        log,
+    )?;
     let first = names.first().cloned().unwrap_or_default();
-    log.info(format!("Saving {first}..."));
-    let saved = image
-        .save(store, &names)
-        .map_err(|source| ExportError::Save {
-            name: first.clone(),
-            source,
-        })?;
-    // The daemon keeps no blobs another image could link.
-    memo.blobs_in = (!inputs.daemon()).then(|| first.clone());
-    if let Some(lc) = &launch_cache
-        && let Err(e) = lc.commit()
-    {
-        log.warn(format!("failed to commit the launch cache: {e}"));
-    }
-    log.info(format!("*** Images ({}):", &saved.image_id.hex()[..12]));
-    for n in &names {
-        log.info(format!("      {n}"));
-    }
     let mut report = image_report(inputs, names, &saved, log);
     report.build = build_report;
     if let Some(index) = index {
@@ -361,6 +341,57 @@ pub fn export(
         report.image.index_digest = digest.to_string();
     }
     Ok(report)
+}
+
+/// `CNB_LAYER_COMPRESSION`: gzip (the default) or zstd (true).
+fn zstd_requested(inputs: &Inputs) -> Result<bool, ExportError> {
+    match inputs.layer_compression.as_deref() {
+        None | Some("" | "gzip") => Ok(false),
+        Some("zstd") => Ok(true),
+        Some(other) => Err(ExportError::BadCompression(other.to_string())),
+    }
+}
+
+/// The exporter's extra arguments, or the creator's -tag values: every name the image gets,
+/// each checked before any work is done.
+fn output_names(inputs: &Inputs) -> Result<Vec<String>, ExportError> {
+    let names = inputs.output_names();
+    for n in &names {
+        ImageRef::parse(n).map_err(ExportError::BadReference)?;
+    }
+    Ok(names)
+}
+
+/// Saves the image under every name (blobs, then manifests) and commits the launch cache.
+fn save(
+    inputs: &Inputs,
+    store: &dyn BlobStore,
+    image: &ImageBuilder,
+    names: &[String],
+    launch_cache: Option<&crate::launch_cache::LaunchCache>,
+    memo: &mut LayerMemo,
+    log: &Logger,
+) -> Result<cnb_image::Saved, ExportError> {
+    let first = names.first().cloned().unwrap_or_default();
+    log.info(format!("Saving {first}..."));
+    let saved = image
+        .save(store, names)
+        .map_err(|source| ExportError::Save {
+            name: first.clone(),
+            source,
+        })?;
+    // The daemon keeps no blobs another image could link.
+    memo.blobs_in = (!inputs.daemon()).then(|| first.clone());
+    if let Some(lc) = launch_cache
+        && let Err(e) = lc.commit()
+    {
+        log.warn(format!("failed to commit the launch cache: {e}"));
+    }
+    log.info(format!("*** Images ({}):", &saved.image_id.hex()[..12]));
+    for n in names {
+        log.info(format!("      {n}"));
+    }
+    Ok(saved)
 }
 
 /// The layers [`export`] adds, as recorded in the image's metadata label.
