@@ -38,16 +38,8 @@ pub const LAUNCHER_PATH: &str = "/cnb/lifecycle/launcher";
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
     /// A file system error.
-    #[error("{action} '{path}': {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] cnb_os::IoError),
     /// Writing a layer tar failed.
     #[error("layer '{layer}': {source}")]
     Archive {
@@ -79,11 +71,7 @@ impl LayerError {
         path: impl Into<PathBuf>,
         source: std::io::Error,
     ) -> Self {
-        LayerError::Io {
-            action,
-            path: path.into(),
-            source,
-        }
+        LayerError::Io(cnb_os::IoError::at(action, path)(source))
     }
 }
 
