@@ -2,14 +2,13 @@
 //! no path through a symlink, no symlink or hard link that points outside, no whiteouts or device
 //! files. The diffID of the uncompressed stream is computed while extracting.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use flate2::read::GzDecoder;
 use tar::EntryType;
 
 use crate::error::io;
-use crate::hash::HashingReader;
 use crate::{ArchiveError, Owner, Result};
 
 /// How entries map onto the target directory.
@@ -55,12 +54,17 @@ pub fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
 }
 
 /// Extracts a plain, gzip- or zstd-compressed layer (told apart by their magic bytes) into
-/// `target` (created if missing).
-pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Result<Extracted> {
+/// `target` (created if missing). The layer is read, decompressed and hashed on a thread of its
+/// own while this one parses the tar and writes the files.
+pub fn extract(
+    reader: impl Read + Send,
+    target: &Path,
+    opts: &ExtractOptions,
+) -> Result<Extracted> {
     std::fs::create_dir_all(target).map_err(io("create", target))?;
-    let mut buffered = BufReader::new(reader);
+    let mut buffered = BufReader::with_capacity(READ_BUFFER, reader);
     let head = buffered.fill_buf().map_err(io("read layer", target))?;
-    let stream: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+    let stream: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(GzDecoder::new(buffered))
     } else if head.starts_with(&ZSTD_MAGIC) {
         Box::new(
@@ -70,25 +74,53 @@ pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Resul
     } else {
         Box::new(buffered)
     };
-    let mut hashing = HashingReader::new(stream);
+    let (producer, mut chunks) = crate::pipe::pipe(stream);
+    std::thread::scope(|s| {
+        let hashed = s.spawn(move || producer.run());
+        let entries = extract_entries(&mut chunks, target, opts);
+        // The hash covers the whole stream, also what follows the tar's end marker; on an error
+        // the producer stops at its next chunk, once `chunks` is dropped.
+        let drained = match &entries {
+            Ok(_) => chunks
+                .drain()
+                .map_err(|e| ArchiveError::Corrupt(e.to_string())),
+            Err(_) => Ok(()),
+        };
+        drop(chunks);
+        let diff_id = hashed.join();
+        let entries = entries?;
+        drained?;
+        match diff_id {
+            Ok(Some(diff_id)) => Ok(Extracted { diff_id, entries }),
+            // A read error reached the tar side first; a panic is re-raised by the scope.
+            _ => Err(ArchiveError::Corrupt("the layer stream ended early".into())),
+        }
+    })
+}
+
+/// Bytes read from the layer at a time (the registry and the file system hand over more than
+/// a default 8 KiB buffer takes).
+const READ_BUFFER: usize = 256 * 1024;
+
+/// The tar's entries into `target`; how many were written.
+fn extract_entries(stream: impl Read, target: &Path, opts: &ExtractOptions) -> Result<usize> {
     let mut entries = 0;
+    let mut archive = tar::Archive::new(stream);
+    let mut buf = vec![0u8; COPY_BUFFER];
+    for entry in archive
+        .entries()
+        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
     {
-        let mut archive = tar::Archive::new(&mut hashing);
-        for entry in archive
-            .entries()
-            .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
-        {
-            let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-            if extract_entry(&mut entry, target, opts)? {
-                entries += 1;
-            }
+        let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        if extract_entry(&mut entry, target, opts, &mut buf)? {
+            entries += 1;
         }
     }
-    let (diff_id, _) = hashing
-        .finish()
-        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-    Ok(Extracted { diff_id, entries })
+    Ok(entries)
 }
+
+/// Bytes of file content written at a time.
+const COPY_BUFFER: usize = 128 * 1024;
 
 /// The first bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -234,6 +266,7 @@ fn extract_entry<R: Read>(
     entry: &mut tar::Entry<R>,
     target: &Path,
     opts: &ExtractOptions,
+    buf: &mut [u8],
 ) -> Result<bool> {
     let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
     let prefix = opts.prefix.as_deref();
@@ -259,7 +292,7 @@ fn extract_entry<R: Read>(
                 .create_new(true)
                 .open(&dest)
                 .map_err(io("create", &dest))?;
-            std::io::copy(entry, &mut file).map_err(io("write", &dest))?;
+            copy(entry, &mut file, buf).map_err(io("write", &dest))?;
             set_mode(&dest, mode)?;
         }
         EntryType::Symlink => {
@@ -315,6 +348,18 @@ fn extract_entry<R: Read>(
         chown(&dest, owner)?;
     }
     Ok(true)
+}
+
+/// `std::io::copy` with the caller's (larger) buffer.
+fn copy(from: &mut impl Read, to: &mut impl Write, buf: &mut [u8]) -> std::io::Result<()> {
+    loop {
+        match from.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => to.write_all(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 #[cfg(unix)]

@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod hash;
 mod parallel;
+mod pipe;
 mod write;
 
 pub use error::ArchiveError;
