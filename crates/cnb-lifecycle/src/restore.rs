@@ -538,8 +538,8 @@ pub fn restore(
                 write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
             }
         }
-        // Cached layers: metadata and contents, verified; several layers at once (each is one
-        // sequential stream: fetch, gunzip, hash, write files).
+        // Cached layers: metadata and contents, verified; several layers at once (each is
+        // fetched, gunzipped and hashed on one thread while another writes its files).
         let Some(cache) = &cache else { continue };
         let wanted: Vec<(&String, &BuildpackLayerMetadata)> = cache_md
             .buildpack(&bp.id)
