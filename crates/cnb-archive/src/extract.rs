@@ -2,6 +2,7 @@
 //! no path through a symlink, no symlink or hard link that points outside, no whiteouts or device
 //! files. The diffID of the uncompressed stream is computed while extracting.
 
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
@@ -106,13 +107,16 @@ const READ_BUFFER: usize = 256 * 1024;
 fn extract_entries(stream: impl Read, target: &Path, opts: &ExtractOptions) -> Result<usize> {
     let mut entries = 0;
     let mut archive = tar::Archive::new(stream);
-    let mut buf = vec![0u8; COPY_BUFFER];
+    let mut state = State {
+        buf: vec![0u8; COPY_BUFFER],
+        dirs: HashSet::new(),
+    };
     for entry in archive
         .entries()
         .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
     {
         let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-        if extract_entry(&mut entry, target, opts, &mut buf)? {
+        if extract_entry(&mut entry, target, opts, &mut state)? {
             entries += 1;
         }
     }
@@ -121,6 +125,16 @@ fn extract_entries(stream: impl Read, target: &Path, opts: &ExtractOptions) -> R
 
 /// Bytes of file content written at a time.
 const COPY_BUFFER: usize = 128 * 1024;
+
+/// What one extraction keeps between entries.
+struct State {
+    /// The copy buffer for file contents.
+    buf: Vec<u8>,
+    /// Paths (relative to the target) this extraction found or made to be real directories. An
+    /// entry can only replace a non-directory (see `remove_existing`), so they stay directories
+    /// and need no second look when the next entry goes through them.
+    dirs: HashSet<PathBuf>,
+}
 
 /// The first bytes of a zstd frame.
 const ZSTD_MAGIC: [u8; 4] = [0x28, 0xb5, 0x2f, 0xfd];
@@ -179,11 +193,21 @@ fn map_name(name: &str, prefix: Option<&str>) -> Result<Option<PathBuf>> {
 }
 
 /// Creates the parents of `rel` under `target`, refusing to pass through a symlink.
-fn prepare_parents(target: &Path, rel: &Path, name: &str) -> Result<()> {
+fn prepare_parents(
+    target: &Path,
+    rel: &Path,
+    name: &str,
+    dirs: &mut HashSet<PathBuf>,
+) -> Result<()> {
     let mut cur = target.to_path_buf();
+    let mut cur_rel = PathBuf::new();
     if let Some(parent) = rel.parent() {
         for c in parent.components() {
             cur.push(c);
+            cur_rel.push(c);
+            if dirs.contains(&cur_rel) {
+                continue;
+            }
             match std::fs::symlink_metadata(&cur) {
                 Ok(md) if md.file_type().is_symlink() => {
                     return Err(unsafe_entry(
@@ -200,6 +224,7 @@ fn prepare_parents(target: &Path, rel: &Path, name: &str) -> Result<()> {
                 }
                 Err(_) => create_dir(&cur)?,
             }
+            dirs.insert(cur_rel.clone());
         }
     }
     Ok(())
@@ -266,14 +291,14 @@ fn extract_entry<R: Read>(
     entry: &mut tar::Entry<R>,
     target: &Path,
     opts: &ExtractOptions,
-    buf: &mut [u8],
+    state: &mut State,
 ) -> Result<bool> {
     let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
     let prefix = opts.prefix.as_deref();
     let Some(rel) = map_name(&name, prefix)? else {
         return Ok(false);
     };
-    prepare_parents(target, &rel, &name)?;
+    prepare_parents(target, &rel, &name, &mut state.dirs)?;
     let dest = target.join(&rel);
     let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
     match entry.header().entry_type() {
@@ -284,6 +309,7 @@ fn extract_entry<R: Read>(
                 Err(_) => create_dir(&dest)?,
             }
             set_mode(&dest, mode)?;
+            state.dirs.insert(rel.clone());
         }
         EntryType::Regular | EntryType::Continuous => {
             remove_existing(&dest, &name)?;
@@ -292,7 +318,7 @@ fn extract_entry<R: Read>(
                 .create_new(true)
                 .open(&dest)
                 .map_err(io("create", &dest))?;
-            copy(entry, &mut file, buf).map_err(io("write", &dest))?;
+            copy(entry, &mut file, &mut state.buf).map_err(io("write", &dest))?;
             set_mode(&dest, mode)?;
         }
         EntryType::Symlink => {
@@ -323,7 +349,7 @@ fn extract_entry<R: Read>(
                     )
                 })?
                 .ok_or_else(|| unsafe_entry(&name, "hard link to the target itself"))?;
-            prepare_parents(target, &source_rel, &name)?;
+            prepare_parents(target, &source_rel, &name, &mut state.dirs)?;
             let source = target.join(&source_rel);
             match std::fs::symlink_metadata(&source) {
                 Ok(md) if md.is_file() => {}
