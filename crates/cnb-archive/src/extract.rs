@@ -312,14 +312,9 @@ fn extract_entry<R: Read>(
             state.dirs.insert(rel.clone());
         }
         EntryType::Regular | EntryType::Continuous => {
-            remove_existing(&dest, &name)?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&dest)
-                .map_err(io("create", &dest))?;
+            let mut file = create_file(&dest, &name)?;
             copy(entry, &mut file, &mut state.buf).map_err(io("write", &dest))?;
-            set_mode(&dest, mode)?;
+            set_file_mode(&file, &dest, mode)?;
         }
         EntryType::Symlink => {
             let link = entry
@@ -386,6 +381,37 @@ fn copy(from: &mut impl Read, to: &mut impl Write, buf: &mut [u8]) -> std::io::R
             Err(e) => return Err(e),
         }
     }
+}
+
+/// A new file at `path`. Whatever is there already (`create_new` does not follow a symlink, it
+/// fails) is removed first unless it is a directory; looked at only then, since a fresh target
+/// has nothing in the way.
+fn create_file(path: &Path, name: &str) -> Result<std::fs::File> {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            remove_existing(path, name)?;
+            open().map_err(io("create", path))
+        }
+        r => r.map_err(io("create", path)),
+    }
+}
+
+#[cfg(unix)]
+fn set_file_mode(file: &std::fs::File, path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io("chmod", path))
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(_file: &std::fs::File, _path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]
