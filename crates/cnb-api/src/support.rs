@@ -24,32 +24,29 @@ pub struct Apis {
 
 /// Platform API 0.7 to 0.15.
 pub const PLATFORM: Apis = Apis {
-    supported: &[
-        Version::new(0, 7),
-        Version::new(0, 8),
-        Version::new(0, 9),
-        Version::new(0, 10),
-        Version::new(0, 11),
-        Version::new(0, 12),
-        Version::new(0, 13),
-        Version::new(0, 14),
-        Version::new(0, 15),
-    ],
+    supported: &PLATFORM_SUPPORTED,
     deprecated: &[],
 };
+const PLATFORM_SUPPORTED: [Version; 9] = minors(7);
 
 /// Buildpack API 0.7 to 0.12 (also used for image extensions).
 pub const BUILDPACK: Apis = Apis {
-    supported: &[
-        Version::new(0, 7),
-        Version::new(0, 8),
-        Version::new(0, 9),
-        Version::new(0, 10),
-        Version::new(0, 11),
-        Version::new(0, 12),
-    ],
+    supported: &BUILDPACK_SUPPORTED,
     deprecated: &[],
 };
+const BUILDPACK_SUPPORTED: [Version; 6] = minors(7);
+
+/// `N` consecutive versions from `0.<first>` on, ascending: both APIs are served as an unbroken
+/// run of minor versions.
+const fn minors<const N: usize>(first: u32) -> [Version; N] {
+    let mut out = [Version::new(0, 0); N];
+    let mut i = 0;
+    while i < N {
+        out[i] = Version::new(0, first + i as u32);
+        i += 1;
+    }
+    out
+}
 
 impl Apis {
     /// How `requested` is served: some supported version must be a superset of it.

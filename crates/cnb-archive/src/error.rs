@@ -1,5 +1,6 @@
 //! Errors of layer writing and extraction.
 
+use cnb_os::one_line;
 use std::path::PathBuf;
 
 /// A layer that could not be written or extracted.
@@ -32,18 +33,14 @@ pub enum ArchiveError {
     RelativeDestination(String),
 }
 
-/// Entry names and the tar crate's messages (which quote raw header bytes) come from the layer
-/// and may hold newlines; escaping control characters keeps every message one line.
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+impl From<cnb_os::IoError> for ArchiveError {
+    fn from(e: cnb_os::IoError) -> Self {
+        ArchiveError::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 pub(crate) fn io(

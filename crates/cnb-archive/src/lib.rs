@@ -8,6 +8,7 @@
 mod error;
 mod extract;
 mod hash;
+mod offload;
 mod parallel;
 mod pipe;
 mod write;

@@ -12,6 +12,7 @@ use tar::{EntryType, Header};
 
 use crate::error::io;
 use crate::hash::HashingWriter;
+use crate::offload::Offload;
 use crate::{ArchiveError, Result};
 
 /// 1980-01-01T00:00:01Z, the modification time of every entry (as upstream).
@@ -58,7 +59,8 @@ pub struct LayerDigests {
 enum Sink<W: Write + Send + 'static> {
     Plain(W),
     Gzip(Box<ParCompress<'static, Gzip, HashingWriter<W>>>),
-    Zstd(Box<zstd::stream::write::Encoder<'static, HashingWriter<W>>>),
+    /// libzstd's workers compress; the output is hashed and written on a thread of its own.
+    Zstd(Box<zstd::stream::write::Encoder<'static, Offload<HashingWriter<W>>>>),
     /// The encoder could not start; writing reports why.
     Failed(std::io::ErrorKind, String),
 }
@@ -67,7 +69,13 @@ enum Sink<W: Write + Send + 'static> {
 /// the count (0 would be libzstd's single-threaded mode, whose output differs).
 fn zstd_sink<W: Write + Send + 'static>(out: W, level: i32, threads: usize) -> Sink<W> {
     let workers = u32::try_from(threads.max(1)).unwrap_or(u32::MAX);
-    match zstd::stream::write::Encoder::new(HashingWriter::new(out), level)
+    let Ok(out) = Offload::new(HashingWriter::new(out)) else {
+        return Sink::Failed(
+            std::io::ErrorKind::Other,
+            "start the zstd writer thread".into(),
+        );
+    };
+    match zstd::stream::write::Encoder::new(out, level)
         .and_then(|mut e| e.multithread(workers).map(|()| e))
     {
         Ok(e) => Sink::Zstd(Box::new(e)),
@@ -94,19 +102,81 @@ impl<W: Write + Send + 'static> Write for Sink<W> {
     }
 }
 
+/// The tar stream's first stop: the diffID hash, then the sink. Offloaded (a thread of its own)
+/// when the layer is written somewhere, so that reading the files overlaps hashing and
+/// compressing; inline when only the diffID is wanted (those are hashed one layer per core).
+enum Stream<W: Write + Send + 'static> {
+    Inline(HashingWriter<Sink<W>>),
+    Offloaded(Offload<HashingWriter<Sink<W>>>),
+}
+
+/// Bytes read from a file at a time on the inline path (tar itself copies 8 KiB at a time).
+const COPY_BUF: usize = 256 * 1024;
+
+impl<W: Write + Send + 'static> Stream<W> {
+    /// Copies `src` to its end; `buf` is the inline path's read buffer (kept across files).
+    fn copy_from(
+        &mut self,
+        src: &mut dyn std::io::Read,
+        buf: &mut Vec<u8>,
+    ) -> std::io::Result<u64> {
+        match self {
+            Stream::Offloaded(o) => o.copy_from(src),
+            Stream::Inline(w) => {
+                buf.resize(COPY_BUF, 0);
+                let mut total = 0u64;
+                loop {
+                    let n = match src.read(buf) {
+                        Ok(0) => return Ok(total),
+                        Ok(n) => n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                        Err(e) => return Err(e),
+                    };
+                    w.write_all(&buf[..n])?;
+                    total += n as u64;
+                }
+            }
+        }
+    }
+
+    fn finish(self) -> std::io::Result<HashingWriter<Sink<W>>> {
+        match self {
+            Stream::Inline(w) => Ok(w),
+            Stream::Offloaded(o) => o.finish(),
+        }
+    }
+}
+
+impl<W: Write + Send + 'static> Write for Stream<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Stream::Inline(w) => w.write(buf),
+            Stream::Offloaded(o) => o.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Stream::Inline(w) => w.flush(),
+            Stream::Offloaded(o) => o.flush(),
+        }
+    }
+}
+
 /// Builds one layer. Entries are named by absolute in-image paths (`/layers/bp/layer/file`, as
 /// upstream), with fixed mtimes and empty user/group names. Hard links are stored as regular files
 /// (as upstream). Sockets, fifos and devices are skipped: upstream skips sockets only and writes
 /// the others as entries its own extraction then refuses, failing the next restore of a cache.
 pub struct LayerBuilder<W: Write + Send + 'static> {
-    tar: tar::Builder<HashingWriter<Sink<W>>>,
+    tar: tar::Builder<Stream<W>>,
     dirs: BTreeSet<String>,
+    /// Read buffer of [`Stream::copy_from`] on the inline path.
+    copy_buf: Vec<u8>,
 }
 
 impl LayerBuilder<std::io::Sink> {
     /// A builder that only computes the diffID (to check for reuse before compressing).
     pub fn hash_only() -> Self {
-        Self::new(std::io::sink(), Compression::None)
+        Self::build(std::io::sink(), Compression::None, 1, false)
     }
 }
 
@@ -125,6 +195,11 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
 
     /// [`Self::new`] with an explicit number of compression threads (at least one).
     pub fn with_threads(out: W, compression: Compression, threads: usize) -> Self {
+        Self::build(out, compression, threads, true)
+    }
+
+    /// `offload`: hash and compress on a thread of their own (see [`Stream`]).
+    fn build(out: W, compression: Compression, threads: usize, offload: bool) -> Self {
         let sink = match compression {
             Compression::None => Sink::Plain(out),
             Compression::Gzip(level) => {
@@ -140,12 +215,20 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
             }
             Compression::Zstd(level) => zstd_sink(out, level, threads),
         };
-        let mut tar = tar::Builder::new(HashingWriter::new(sink));
+        let hashing = HashingWriter::new(sink);
+        let stream = if offload {
+            // Without a thread, the same bytes are written inline.
+            Offload::new(hashing).map_or_else(Stream::Inline, Stream::Offloaded)
+        } else {
+            Stream::Inline(hashing)
+        };
+        let mut tar = tar::Builder::new(stream);
         tar.preserve_absolute(true);
         tar.follow_symlinks(false);
         Self {
             tar,
             dirs: BTreeSet::new(),
+            copy_buf: Vec::new(),
         }
     }
 
@@ -212,12 +295,23 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
         owner: Owner,
     ) -> Result<()> {
         Self::check(dest)?;
-        let file = std::fs::File::open(src).map_err(io("open", src))?;
+        let mut file = std::fs::File::open(src).map_err(io("open", src))?;
         let md = file.metadata().map_err(io("stat", src))?;
         let mode = mode.unwrap_or_else(|| mode_of(&md));
         let mut h = Self::header(EntryType::Regular, mode, owner, md.len());
+        // The header (and a long-name entry when needed) through tar with no data (tar adds no
+        // padding after 0 bytes), then the data in large reads and the padding as tar writes
+        // them: the same bytes as `append_data(.., file)`, without its 8 KiB copy loop.
         self.tar
-            .append_data(&mut h, dest, file)
+            .append_data(&mut h, dest, std::io::empty())
+            .map_err(io("write tar entry", dest))?;
+        let stream = self.tar.get_mut();
+        let len = stream
+            .copy_from(&mut file, &mut self.copy_buf)
+            .map_err(io("read", src))?;
+        let pad = (512 - len % 512) % 512;
+        stream
+            .write_all(&[0; 512][..pad as usize])
             .map_err(io("read", src))
     }
 
@@ -277,13 +371,7 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
             .follow_links(false)
             .sort_by_file_name()
         {
-            let entry = entry.map_err(|e| ArchiveError::Io {
-                action: "walk",
-                path: e.path().unwrap_or(src).to_path_buf(),
-                source: e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            })?;
+            let entry = entry.map_err(|e| cnb_os::IoError::walk("walk", src, e))?;
             let rel = entry.path().strip_prefix(src).unwrap_or(entry.path());
             let rel = rel.to_string_lossy().replace('\\', "/");
             let name = if rel.is_empty() {
@@ -293,13 +381,9 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
             };
             let ft = entry.file_type();
             if ft.is_dir() {
-                let md = entry.metadata().map_err(|e| ArchiveError::Io {
-                    action: "stat",
-                    path: entry.path().to_path_buf(),
-                    source: e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::Error::other("stat failed")),
-                })?;
+                let md = entry
+                    .metadata()
+                    .map_err(|e| cnb_os::IoError::walk("stat", entry.path(), e))?;
                 self.add_dir(&name, mode_of(&md), owner)?;
             } else if ft.is_symlink() {
                 let target =
@@ -314,53 +398,31 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
 
     /// Ends the tar and the compression, returning the writer and the layer's digests.
     pub fn finish(self) -> Result<(W, LayerDigests)> {
-        let hashing = self.tar.into_inner().map_err(io("finish tar", ""))?;
+        let stream = self.tar.into_inner().map_err(io("finish tar", ""))?;
+        let hashing = stream.finish().map_err(io("write layer", ""))?;
         let (sink, diff_id, uncompressed_size) = hashing.finish();
-        Ok(match sink {
-            Sink::Plain(w) => {
-                let digest = diff_id.clone();
-                (
-                    w,
-                    LayerDigests {
-                        diff_id,
-                        uncompressed_size,
-                        digest,
-                        size: uncompressed_size,
-                    },
-                )
-            }
+        // The compressed stream's writer, digest and size (an uncompressed layer is its own).
+        let (w, digest, size) = match sink {
+            Sink::Plain(w) => (w, diff_id.clone(), uncompressed_size),
             Sink::Zstd(enc) => {
-                let inner = enc.finish().map_err(io("finish zstd", ""))?;
-                let (w, digest, size) = inner.finish();
-                (
-                    w,
-                    LayerDigests {
-                        diff_id,
-                        uncompressed_size,
-                        digest,
-                        size,
-                    },
-                )
+                let offloaded = enc.finish().map_err(io("finish zstd", ""))?;
+                offloaded.finish().map_err(io("write layer", ""))?.finish()
             }
             Sink::Failed(kind, why) => {
                 return Err(io("write layer", "")(std::io::Error::new(kind, why)));
             }
-            Sink::Gzip(mut enc) => {
-                let inner = enc
-                    .finish()
-                    .map_err(|e| io("finish gzip", "")(std::io::Error::other(e)))?;
-                let (w, digest, size) = inner.finish();
-                (
-                    w,
-                    LayerDigests {
-                        diff_id,
-                        uncompressed_size,
-                        digest,
-                        size,
-                    },
-                )
-            }
-        })
+            Sink::Gzip(mut enc) => enc
+                .finish()
+                .map_err(|e| io("finish gzip", "")(std::io::Error::other(e)))?
+                .finish(),
+        };
+        let digests = LayerDigests {
+            diff_id,
+            uncompressed_size,
+            digest,
+            size,
+        };
+        Ok((w, digests))
     }
 }
 
@@ -369,12 +431,15 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
     /// diffID already (the cache dir rewrites layers the export just hashed): `finish` gives
     /// empty digests and the sizes.
     pub fn unhashed(out: W) -> Self {
-        let mut tar = tar::Builder::new(HashingWriter::counting(Sink::Plain(out)));
+        // Inline: with no hash, the stream is only copied, which costs less than a hand-over.
+        let stream = Stream::Inline(HashingWriter::counting(Sink::Plain(out)));
+        let mut tar = tar::Builder::new(stream);
         tar.preserve_absolute(true);
         tar.follow_symlinks(false);
         Self {
             tar,
             dirs: BTreeSet::new(),
+            copy_buf: Vec::new(),
         }
     }
 }

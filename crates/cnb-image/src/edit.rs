@@ -181,12 +181,7 @@ impl ImageBuilder {
 
     /// One environment variable of the config.
     pub fn env(&self, key: &str) -> Option<&str> {
-        self.config
-            .config
-            .env
-            .as_ref()?
-            .iter()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        self.config.config.env_var(key)
     }
 
     /// Sets the entrypoint.

@@ -220,12 +220,7 @@ impl Image {
 
     /// One environment variable.
     pub fn env(&self, key: &str) -> Option<&str> {
-        self.config
-            .config
-            .env
-            .as_ref()?
-            .iter()
-            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+        self.config.config.env_var(key)
     }
 
     /// Layers, base first.

@@ -437,9 +437,22 @@ mod tests {
         }
     }
 
+    /// Adds the amd64 app image to the index `r.test/app:1`, as every race below does.
+    fn add_amd64(store: &Racing) -> Result<IndexOutcome> {
+        let amd = Target::new("linux", "amd64", None);
+        let app = app_manifest("a");
+        add_to_index(
+            store,
+            "r.test/app:1",
+            "r.test/app:amd",
+            &app,
+            &amd,
+            &quick(),
+        )
+    }
+
     #[test]
     fn gives_up_naming_the_index_when_writers_keep_dropping_the_entry() {
-        let amd = Target::new("linux", "amd64", None);
         let arm = Target::new("linux", "arm64", None);
         // The other writer's index holds only arm64, whatever we write.
         let theirs = with_entry(None, &entry("arm", &arm), &arm);
@@ -447,15 +460,7 @@ mod tests {
             current: std::sync::Mutex::new(None),
             then: Some(theirs),
         };
-        let err = add_to_index(
-            &store,
-            "r.test/app:1",
-            "r.test/app:amd",
-            &app_manifest("a"),
-            &amd,
-            &quick(),
-        )
-        .unwrap_err();
+        let err = add_amd64(&store).unwrap_err();
         assert_eq!(
             err.to_string(),
             "gave up adding linux/amd64 to index 'r.test/app:1' after 3 attempts: concurrent writers kept replacing the index"
@@ -470,15 +475,7 @@ mod tests {
             current: std::sync::Mutex::new(None),
             then: Some(with_entry(None, &newer, &amd)),
         };
-        let out = add_to_index(
-            &store,
-            "r.test/app:1",
-            "r.test/app:amd",
-            &app_manifest("a"),
-            &amd,
-            &quick(),
-        )
-        .unwrap();
+        let out = add_amd64(&store).unwrap();
         assert!(
             matches!(&out, IndexOutcome::Superseded { by, .. } if *by == newer.digest),
             "{out:?}"
@@ -487,20 +484,11 @@ mod tests {
 
     #[test]
     fn a_single_image_under_the_tag_is_not_an_index() {
-        let amd = Target::new("linux", "amd64", None);
         let store = Racing {
             current: std::sync::Mutex::new(Some(app_manifest("single"))),
             then: None,
         };
-        let err = add_to_index(
-            &store,
-            "r.test/app:1",
-            "r.test/app:amd",
-            &app_manifest("a"),
-            &amd,
-            &quick(),
-        )
-        .unwrap_err();
+        let err = add_amd64(&store).unwrap_err();
         assert!(matches!(err, ImageError::NotAnIndex(_)), "{err}");
     }
 

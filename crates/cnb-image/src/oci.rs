@@ -180,6 +180,16 @@ pub struct RunConfig {
     pub extra: BTreeMap<String, Value>,
 }
 
+impl RunConfig {
+    /// The value of environment variable `key`, if `Env` sets it.
+    pub fn env_var(&self, key: &str) -> Option<&str> {
+        self.env
+            .as_ref()?
+            .iter()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+    }
+}
+
 /// `rootfs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RootFs {

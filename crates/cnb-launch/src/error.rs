@@ -45,16 +45,8 @@ pub enum LaunchError {
         reason: String,
     },
     /// A file system error.
-    #[error("{action} '{path}': {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] cnb_os::IoError),
     /// The exec itself failed.
     #[error("exec: {0}")]
     Exec(std::io::Error),
@@ -66,11 +58,7 @@ impl LaunchError {
         path: impl Into<PathBuf>,
         source: std::io::Error,
     ) -> Self {
-        LaunchError::Io {
-            action,
-            path: path.into(),
-            source,
-        }
+        LaunchError::Io(cnb_os::IoError::at(action, path)(source))
     }
 
     /// The exit code: an API problem's, else the launch error's.

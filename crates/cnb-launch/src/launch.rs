@@ -59,7 +59,47 @@ pub fn launch(req: Request, warn: &mut dyn FnMut(&str)) -> LaunchError {
 /// It changes the process's working dir to the app dir before the environment is built, as
 /// upstream does, so exec.d executables and profile scripts run in the app dir.
 pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, LaunchError> {
-    let raw = var(&req.env, "CNB_PLATFORM_API").ok_or_else(|| {
+    let papi = platform_api(&req.env)?;
+    let layers = PathBuf::from(var_os(&req.env, "CNB_LAYERS_DIR").unwrap_or("/layers".as_ref()));
+    let app = PathBuf::from(var_os(&req.env, "CNB_APP_DIR").unwrap_or("/workspace".as_ref()));
+    let exec_env = var(&req.env, "CNB_EXEC_ENV").unwrap_or_else(|| "production".into());
+    let md = LaunchMetadata::read_for(&layers.join("config").join("metadata.toml"), papi)?;
+    check_buildpack_apis(&req.env, &md, warn)?;
+    if let Some(t) = var(&req.env, "CNB_PROCESS_TYPE") {
+        // The variable selected the process before Platform API 0.4; tell users what replaces it.
+        warn(&format!(
+            "CNB_PROCESS_TYPE is not supported in Platform API {papi}"
+        ));
+        warn(&format!(
+            "Run with ENTRYPOINT '{t}' to invoke the '{t}' process type"
+        ));
+    }
+    let sel = select(&md, process_type_of(&req.argv0), &req.args, papi, &exec_env)?;
+    std::env::set_current_dir(&app)
+        .map_err(|e| LaunchError::io("change to app directory", &app, e))?;
+
+    let layer_dirs = layer_dirs(&layers, &md);
+    let env = process_env(&req.env, &layer_dirs, &sel)?;
+    let wd = sel
+        .working_dir
+        .clone()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| app.clone());
+    let mut cmd = if sel.direct {
+        let mut cmd = direct(&sel, &env)?;
+        cmd.current_dir(&wd);
+        cmd
+    } else {
+        // Bash starts in the app dir, sources the profiles there, then changes to `wd` itself.
+        shell(&sel, &layer_dirs, &app, &wd)
+    };
+    cmd.env_clear().envs(env.iter());
+    Ok(cmd)
+}
+
+/// `CNB_PLATFORM_API`, which must be set and supported.
+fn platform_api(env: &[(OsString, OsString)]) -> Result<Version, LaunchError> {
+    let raw = var(env, "CNB_PLATFORM_API").ok_or_else(|| {
         LaunchError::PlatformApi(format!(
             "please set 'CNB_PLATFORM_API' (supported platform apis: {})",
             PLATFORM.supported_list()
@@ -76,12 +116,18 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
                 PLATFORM.supported_list()
             ))
         })?;
-    let layers = PathBuf::from(var_os(&req.env, "CNB_LAYERS_DIR").unwrap_or("/layers".as_ref()));
-    let app = PathBuf::from(var_os(&req.env, "CNB_APP_DIR").unwrap_or("/workspace".as_ref()));
-    let exec_env = var(&req.env, "CNB_EXEC_ENV").unwrap_or_else(|| "production".into());
-    let md = LaunchMetadata::read_for(&layers.join("config").join("metadata.toml"), papi)?;
+    Ok(papi)
+}
+
+/// Each buildpack's Buildpack API must be served (a deprecated one warns, or fails, as
+/// `CNB_DEPRECATION_MODE` says).
+fn check_buildpack_apis(
+    env: &[(OsString, OsString)],
+    md: &LaunchMetadata,
+    warn: &mut dyn FnMut(&str),
+) -> Result<(), LaunchError> {
     // An unknown mode is the default's (warn), as upstream reads it.
-    let mode = var(&req.env, "CNB_DEPRECATION_MODE")
+    let mode = var(env, "CNB_DEPRECATION_MODE")
         .and_then(|m| m.parse().ok())
         .unwrap_or_default();
     for bp in &md.buildpacks {
@@ -96,28 +142,29 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
             warn(&w);
         }
     }
-    if let Some(t) = var(&req.env, "CNB_PROCESS_TYPE") {
-        // The variable selected the process before Platform API 0.4; tell users what replaces it.
-        warn(&format!(
-            "CNB_PROCESS_TYPE is not supported in Platform API {papi}"
-        ));
-        warn(&format!(
-            "Run with ENTRYPOINT '{t}' to invoke the '{t}' process type"
-        ));
-    }
-    let name = Path::new(&req.argv0)
+    Ok(())
+}
+
+/// The process type a `/cnb/process/<type>` link names (the launcher itself names none).
+fn process_type_of(argv0: &OsStr) -> Option<&str> {
+    let name = Path::new(argv0)
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or("launcher");
     let name = name.strip_suffix(".exe").unwrap_or(name);
-    let process_type = (name != "launcher").then_some(name);
-    let sel = select(&md, process_type, &req.args, papi, &exec_env)?;
-    std::env::set_current_dir(&app)
-        .map_err(|e| LaunchError::io("change to app directory", &app, e))?;
+    (name != "launcher").then_some(name)
+}
 
+/// The process's environment: ours without the lifecycle's own variables and `/cnb` dirs on
+/// `PATH`, then each layer's `env/` and `env.launch/` (and the process type's), then each
+/// layer's exec.d output.
+fn process_env(
+    env: &[(OsString, OsString)],
+    layer_dirs: &[PathBuf],
+    sel: &Selected,
+) -> Result<Env, LaunchError> {
     let mut env = Env::new(
-        req.env
-            .iter()
+        env.iter()
             .filter(|(k, _)| !k.to_str().is_some_and(|k| DROPPED.contains(&k)))
             .cloned(),
     );
@@ -129,8 +176,7 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
             env.set_os("PATH", &kept);
         }
     }
-    let layer_dirs = layer_dirs(&layers, &md);
-    for dir in &layer_dirs {
+    for dir in layer_dirs {
         env.add_root_dirs(dir, Purpose::Launch);
         for sub in ["env", "env.launch"] {
             env.add_env_dir(&dir.join(sub), Action::Override)
@@ -142,27 +188,13 @@ pub fn prepare(req: &Request, warn: &mut dyn FnMut(&str)) -> Result<Command, Lau
                 .map_err(|e| LaunchError::io("read", d, e))?;
         }
     }
-    for dir in &layer_dirs {
+    for dir in layer_dirs {
         run_exec_d(&dir.join("exec.d"), &mut env)?;
         if let Some(t) = &sel.r#type {
             run_exec_d(&dir.join("exec.d").join(t), &mut env)?;
         }
     }
-    let wd = sel
-        .working_dir
-        .clone()
-        .map(PathBuf::from)
-        .unwrap_or_else(|| app.clone());
-    let mut cmd = if sel.direct {
-        let mut cmd = direct(&sel, &env)?;
-        cmd.current_dir(&wd);
-        cmd
-    } else {
-        // Bash starts in the app dir, sources the profiles there, then changes to `wd` itself.
-        shell(&sel, &layer_dirs, &app, &wd)
-    };
-    cmd.env_clear().envs(env.iter());
-    Ok(cmd)
+    Ok(env)
 }
 
 /// Every layer dir of every buildpack, buildpacks in metadata order, layers lexically.

@@ -9,7 +9,7 @@ use cnb_formats::labels::{self, LayersMetadata};
 use cnb_formats::run::{RunMetadata, StackToml};
 use cnb_formats::{FormatError, read_toml_if_exists};
 use cnb_image::{
-    BlobStore, Digest, ImageError, ImageRef, Opened, TargetRequest, TargetSource, open,
+    BlobStore, Digest, ImageError, ImageRef, Opened, Target, TargetRequest, TargetSource, open,
 };
 use cnb_platform::{ExitClass, ExitCode, Inputs, Key, Logger};
 
@@ -152,98 +152,15 @@ pub fn analyze(
     {
         ImageRef::parse(name).map_err(AnalyzeError::BadReference)?;
     }
-
-    // Found now rather than after the build: every name the exporter will write must be writable.
-    if !inputs.layout() {
-        let cache = inputs.cache_image().map(|c| (c.to_string(), cache_store));
-        let images = std::iter::once(&image_name)
-            .chain(inputs.list(Key::Tag))
-            .map(|n| (n.clone(), store));
-        for (name, store) in images.chain(cache) {
-            store
-                .check_write(&name)
-                .map_err(|source| AnalyzeError::WriteAccess {
-                    name: name.clone(),
-                    source,
-                })?;
-        }
-    }
+    check_write_access(inputs, &image_name, store, cache_store)?;
     if inputs.launch_cache_dir().is_some() && !inputs.daemon() {
         log.warn("ignoring -launch-cache: it is only used with -daemon");
     }
 
-    let flags = target::from_flags(inputs);
-    let request = flags
-        .clone()
-        .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host));
-    let run = match open(store, &run_name, &request).map_err(AnalyzeError::RunImage)? {
-        Opened::Found(i) => *i,
-        Opened::NotFound => return Err(AnalyzeError::RunImageNotFound(run_name)),
-        // A single-platform run image defines the target unless the platform asked for another.
-        Opened::PlatformMismatch {
-            image,
-            found,
-            wanted,
-        } => {
-            if flags.is_some() {
-                return Err(AnalyzeError::RunImage(ImageError::PlatformMismatch {
-                    reference: run_name,
-                    found: Box::new(found),
-                    wanted: Box::new(wanted),
-                }));
-            }
-            *image
-        }
-    };
-    if run.index_digest.is_some() && flags.is_none() {
-        log.info(format!(
-            "run image '{run_name}' is multi-arch; building for {} ({}); pass -arch to choose",
-            run.target(),
-            TargetSource::Host
-        ));
-    }
+    let run = open_run_image(inputs, store, &run_name, log)?;
     let target = run.target();
-    log.debug(format!(
-        "run image '{run_name}' resolved to {} ({})",
-        run.identifier, target
-    ));
-
-    let previous_request = TargetRequest::new(target.clone(), TargetSource::Image);
-    let previous = match open(store, &previous_name, &previous_request) {
-        Ok(Opened::Found(i)) => Some(*i),
-        Ok(Opened::NotFound) => None,
-        Ok(Opened::PlatformMismatch { found, wanted, .. }) => {
-            log.warn(format!(
-                "previous image '{previous_name}' is for {found} but the build is for {wanted}: ignoring it (no layer reuse)"
-            ));
-            None
-        }
-        Err(ImageError::NoMatchingPlatform {
-            available, wanted, ..
-        }) => {
-            log.warn(format!(
-                "previous image '{previous_name}' has no image for {wanted} (available: {}): ignoring it (no layer reuse)",
-                cnb_image::target::list(&available)
-            ));
-            None
-        }
-        Err(e) => return Err(AnalyzeError::PreviousImage(e)),
-    };
-
-    let metadata = previous
-        .as_ref()
-        .and_then(|p| p.label(labels::LIFECYCLE_METADATA))
-        .and_then(|l| match LayersMetadata::from_label(l) {
-            Ok(m) => Some(m),
-            Err(e) => {
-                log.warn(format!(
-                    "ignoring the previous image's lifecycle metadata: {e}"
-                ));
-                None
-            }
-        })
-        .unwrap_or_default();
-
+    let previous = open_previous_image(store, &previous_name, &target, log)?;
+    let metadata = previous_metadata(previous.as_ref(), log);
     if papi >= Version::new(0, 8)
         && !inputs.flag(Key::SkipLayers)
         && let (Some(prev), Some(sbom)) = (&previous, &metadata.sbom)
@@ -272,6 +189,128 @@ pub fn analyze(
         run_image: Some(run_image),
         metadata,
     })
+}
+
+/// Checks now rather than after the build that every name the exporter will write (the image,
+/// its tags, the cache image) is writable with the credentials given.
+fn check_write_access(
+    inputs: &Inputs,
+    image_name: &str,
+    store: &dyn BlobStore,
+    cache_store: &dyn BlobStore,
+) -> Result<(), AnalyzeError> {
+    if inputs.layout() {
+        return Ok(());
+    }
+    let cache = inputs.cache_image().map(|c| (c.to_string(), cache_store));
+    let images = std::iter::once(image_name)
+        .chain(inputs.list(Key::Tag).iter().map(String::as_str))
+        .map(|n| (n.to_string(), store));
+    for (name, store) in images.chain(cache) {
+        store
+            .check_write(&name)
+            .map_err(|source| AnalyzeError::WriteAccess {
+                name: name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// The run image, resolved for the target the flags ask for, or else for the host's platform
+/// when it is multi-arch; a single-platform run image defines the target unless the flags ask
+/// for another.
+fn open_run_image(
+    inputs: &Inputs,
+    store: &dyn BlobStore,
+    run_name: &str,
+    log: &Logger,
+) -> Result<cnb_image::Image, AnalyzeError> {
+    let flags = target::from_flags(inputs);
+    let request = flags
+        .clone()
+        .unwrap_or_else(|| TargetRequest::or_host(None, TargetSource::Host));
+    let run = match open(store, run_name, &request).map_err(AnalyzeError::RunImage)? {
+        Opened::Found(i) => *i,
+        Opened::NotFound => return Err(AnalyzeError::RunImageNotFound(run_name.to_string())),
+        // A single-platform run image defines the target unless the platform asked for another.
+        Opened::PlatformMismatch {
+            image,
+            found,
+            wanted,
+        } => {
+            if flags.is_some() {
+                return Err(AnalyzeError::RunImage(ImageError::PlatformMismatch {
+                    reference: run_name.to_string(),
+                    found: Box::new(found),
+                    wanted: Box::new(wanted),
+                }));
+            }
+            *image
+        }
+    };
+    if run.index_digest.is_some() && flags.is_none() {
+        log.info(format!(
+            "run image '{run_name}' is multi-arch; building for {} ({}); pass -arch to choose",
+            run.target(),
+            TargetSource::Host
+        ));
+    }
+    log.debug(format!(
+        "run image '{run_name}' resolved to {} ({})",
+        run.identifier,
+        run.target()
+    ));
+    Ok(run)
+}
+
+/// The previous image for `target`, or `None` when there is none: also when it is for another
+/// platform (warned about; no layer reuse).
+fn open_previous_image(
+    store: &dyn BlobStore,
+    previous_name: &str,
+    target: &Target,
+    log: &Logger,
+) -> Result<Option<cnb_image::Image>, AnalyzeError> {
+    let previous_request = TargetRequest::new(target.clone(), TargetSource::Image);
+    let previous = match open(store, previous_name, &previous_request) {
+        Ok(Opened::Found(i)) => Some(*i),
+        Ok(Opened::NotFound) => None,
+        Ok(Opened::PlatformMismatch { found, wanted, .. }) => {
+            log.warn(format!(
+                "previous image '{previous_name}' is for {found} but the build is for {wanted}: ignoring it (no layer reuse)"
+            ));
+            None
+        }
+        Err(ImageError::NoMatchingPlatform {
+            available, wanted, ..
+        }) => {
+            log.warn(format!(
+                "previous image '{previous_name}' has no image for {wanted} (available: {}): ignoring it (no layer reuse)",
+                cnb_image::target::list(&available)
+            ));
+            None
+        }
+        Err(e) => return Err(AnalyzeError::PreviousImage(e)),
+    };
+    Ok(previous)
+}
+
+/// The previous image's lifecycle metadata label; unreadable metadata is warned about and
+/// counts as none.
+fn previous_metadata(previous: Option<&cnb_image::Image>, log: &Logger) -> LayersMetadata {
+    previous
+        .and_then(|p| p.label(labels::LIFECYCLE_METADATA))
+        .and_then(|l| match LayersMetadata::from_label(l) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                log.warn(format!(
+                    "ignoring the previous image's lifecycle metadata: {e}"
+                ));
+                None
+            }
+        })
+        .unwrap_or_default()
 }
 
 /// Extracts the previous image's launch SBOM layer into `<layers>/sbom`.

@@ -1,15 +1,16 @@
 //! Scratch directories for a phase's intermediate files (layer tars), named
-//! `<prefix><pid>-<random>` in the temp dir so that the next run can remove those of a phase that
+//! `<prefix><pid>-<random>` in the temp dir (`Inputs::temp_dir`) so that the next run can remove those of a phase that
 //! was killed (SIGKILL, or SIGTERM/SIGINT, which no phase traps, as upstream) before it could.
 
 use std::path::Path;
 
-/// A fresh scratch dir; stale ones with the same prefix whose process is gone are removed first.
-pub(crate) fn scratch_dir(prefix: &str) -> std::io::Result<tempfile::TempDir> {
-    remove_stale(&std::env::temp_dir(), prefix);
+/// A fresh scratch dir in `temp_dir`; stale ones with the same prefix whose process is gone are
+/// removed first.
+pub(crate) fn scratch_dir(temp_dir: &Path, prefix: &str) -> std::io::Result<tempfile::TempDir> {
+    remove_stale(temp_dir, prefix);
     tempfile::Builder::new()
         .prefix(&format!("{prefix}{}-", std::process::id()))
-        .tempdir()
+        .tempdir_in(temp_dir)
 }
 
 /// Removes `<prefix><pid>-*` dirs under `dir` whose process is gone.

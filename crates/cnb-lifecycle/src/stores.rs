@@ -2,8 +2,8 @@
 //! daemon, else a registry (credentials from `CNB_REGISTRY_AUTH`, then `DOCKER_CONFIG`). A cache
 //! image always lives in a registry, even when the app image goes to the daemon.
 
-use cnb_image::daemon::{DaemonError, DaemonStore};
-use cnb_image::registry::{RegistryError, RegistryOptions, RegistryStore};
+use cnb_image::daemon::{DaemonError, DaemonStore, Endpoint};
+use cnb_image::registry::{AuthSource, RegistryError, RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, LayoutStore};
 use cnb_platform::{Inputs, Key, Logger};
 
@@ -36,7 +36,11 @@ pub fn open_store(inputs: &Inputs, log: &Logger) -> Result<Box<dyn BlobStore>, S
             return Err(StoreError::DaemonAndLayout);
         }
         // Connected now, before the phase drops privileges (the socket is usually root's).
-        let store = DaemonStore::from_env()?;
+        let host = inputs
+            .docker_host
+            .as_deref()
+            .unwrap_or(Endpoint::DEFAULT_HOST);
+        let store = DaemonStore::connect(Endpoint::parse(host)?, inputs.temp_dir.clone())?;
         return Ok(Box::new(match inputs.launch_cache_dir() {
             Some(dir) => store.with_layer_lookup(crate::launch_cache::LaunchCache::lookup(dir)),
             None => store,
@@ -74,9 +78,25 @@ pub fn open_build_image_store(inputs: &Inputs) -> Result<Option<Box<dyn BlobStor
     registry_store(inputs).map(Some)
 }
 
-/// A registry store with the process's credentials and the inputs' insecure registries.
+/// A registry store with the inputs' credentials, CA file, timeout and insecure registries.
 pub(crate) fn registry_store(inputs: &Inputs) -> Result<Box<dyn BlobStore>, StoreError> {
-    let mut options = RegistryOptions::from_process_env()?;
-    options.insecure_registries = inputs.insecure_registries().to_vec();
-    Ok(Box::new(RegistryStore::new(options)?))
+    Ok(Box::new(RegistryStore::new(registry_options(inputs)?)?))
+}
+
+/// How to reach registries, from the inputs: credentials from `CNB_REGISTRY_AUTH`, then the
+/// docker config; `SSL_CERT_FILE` as an extra CA; `CNB_REGISTRY_TIMEOUT`.
+fn registry_options(inputs: &Inputs) -> Result<RegistryOptions, RegistryError> {
+    let mut options = RegistryOptions {
+        auth: AuthSource::new(
+            inputs.registry_auth.as_deref(),
+            inputs.docker_config_dir.clone(),
+        )?,
+        insecure_registries: inputs.insecure_registries().to_vec(),
+        ..RegistryOptions::default()
+    };
+    options.ca_certificates.extend(inputs.ssl_cert_file.clone());
+    if let Some(value) = &inputs.registry_timeout {
+        options.set_timeout(value)?;
+    }
+    Ok(options)
 }

@@ -7,6 +7,7 @@
 
 mod error;
 mod paths;
+mod text;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -16,8 +17,9 @@ mod windows;
 #[cfg(windows)]
 use windows as imp;
 
-pub use error::OsError;
+pub use error::{IoError, OsError};
 pub use paths::{PATH_LIST_SEPARATOR, default_launcher_path, default_lifecycle_dir};
+pub use text::one_line;
 
 use std::path::Path;
 
@@ -79,11 +81,9 @@ pub fn output_with_fd3(
 
 /// Creates a symlink at `link` pointing to `target`.
 pub fn symlink(target: &Path, link: &Path) -> Result<(), OsError> {
-    imp::symlink(target, link).map_err(|source| OsError::Io {
-        action: "create symlink",
-        path: link.to_path_buf(),
-        source,
-    })
+    imp::symlink(target, link)
+        .map_err(IoError::at("create symlink", link))
+        .map_err(OsError::from)
 }
 
 /// Makes `cmd` start as `uid:gid` (the extender runs a Dockerfile's `RUN` as its `USER`); a no-op

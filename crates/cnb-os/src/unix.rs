@@ -5,7 +5,7 @@ use std::path::Path;
 
 use nix::unistd::{Gid, Uid, User};
 
-use crate::OsError;
+use crate::{IoError, OsError};
 
 pub(crate) fn current_ids() -> (u32, u32) {
     (Uid::current().as_raw(), Gid::current().as_raw())
@@ -21,11 +21,7 @@ pub(crate) fn ensure_owner(uid: u32, gid: u32, paths: &[&Path]) -> Result<(), Os
             Ok(md) => md,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(source) => {
-                return Err(OsError::Io {
-                    action: "stat",
-                    path: root.to_path_buf(),
-                    source,
-                });
+                return Err(IoError::at("stat", *root)(source).into());
             }
         };
         // Upstream's rule (priv.EnsureOwner): a root the build user can already write is left
@@ -51,28 +47,13 @@ pub(crate) fn writable_by(owner: u32, group: u32, mode: u32, uid: u32, gid: u32)
 /// are chowned themselves, never followed.
 fn chown_tree(root: &Path, uid: u32, gid: u32) -> Result<(), OsError> {
     for entry in walkdir::WalkDir::new(root).follow_links(false) {
-        let entry = entry.map_err(|e| OsError::Io {
-            action: "walk",
-            path: e.path().unwrap_or(root).to_path_buf(),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("walk failed")),
-        })?;
-        let md = entry.metadata().map_err(|e| OsError::Io {
-            action: "stat",
-            path: entry.path().to_path_buf(),
-            source: e
-                .into_io_error()
-                .unwrap_or_else(|| std::io::Error::other("stat failed")),
-        })?;
+        let entry = entry.map_err(|e| IoError::walk("walk", root, e))?;
+        let md = entry
+            .metadata()
+            .map_err(|e| IoError::walk("stat", entry.path(), e))?;
         if md.uid() != uid || md.gid() != gid {
-            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid)).map_err(|source| {
-                OsError::Io {
-                    action: "chown",
-                    path: entry.path().to_path_buf(),
-                    source,
-                }
-            })?;
+            std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))
+                .map_err(IoError::at("chown", entry.path()))?;
         }
     }
     Ok(())

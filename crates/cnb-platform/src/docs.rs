@@ -68,6 +68,9 @@ pub fn inputs_markdown() -> String {
         out,
         "## Every phase\n\nEnvironment only: `CNB_EXEC_ENV` (default `production`), `CNB_REGISTRY_AUTH`, \
          `SOURCE_DATE_EPOCH`, `CNB_EXPERIMENTAL_MODE` (default `error`), `CNB_DEPRECATION_MODE` (default `warn`), \
+         `DOCKER_CONFIG` (else `$HOME/.docker`; registry credentials after `CNB_REGISTRY_AUTH`), \
+         `SSL_CERT_FILE` (extra CA certificates for registries), `DOCKER_HOST` (with `-daemon`; \
+         default `unix:///var/run/docker.sock`), `TMPDIR` (scratch files; default `/tmp`), \
          and ours: `CNB_REGISTRY_TIMEOUT` (seconds; bounds each wait on a registry, docs/images.md), \
          `CNB_LAYER_COMPRESSION` (`gzip`, the default, or `zstd`; exporter and creator; docs/images.md). \
          `CNB_SKIP_LAYERS` and `CNB_SKIP_RESTORE` each set the skip flag of every phase that has one. \

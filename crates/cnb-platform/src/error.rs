@@ -1,6 +1,7 @@
 //! Why a phase's inputs were rejected.
 
 use crate::{ExitClass, ExitCode};
+use cnb_os::one_line;
 
 /// An input problem, with the exit code the spec gives it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -18,20 +19,6 @@ pub enum InputError {
     /// Not an error: `-version` or `-help` was asked for; the text is what to print (exit 0).
     #[error("{0}")]
     Info(String),
-}
-
-/// Rejections quote the flag or variable value they refuse, which may hold a newline; escaping
-/// control characters keeps the message one line (help and version text keep theirs).
-fn one_line(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 impl ExitClass for InputError {

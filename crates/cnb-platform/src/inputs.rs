@@ -55,6 +55,17 @@ pub struct Inputs {
     pub exec_env: String,
     /// `CNB_REGISTRY_AUTH`, raw JSON.
     pub registry_auth: Option<String>,
+    /// Where docker's `config.json` is looked for: `DOCKER_CONFIG`, else `$HOME/.docker`.
+    pub docker_config_dir: Option<PathBuf>,
+    /// `SSL_CERT_FILE`: a PEM file of extra CA certificates to trust for registries.
+    pub ssl_cert_file: Option<PathBuf>,
+    /// `CNB_REGISTRY_TIMEOUT` (ours), raw and set-but-empty included (refused, as any value
+    /// that is not a number of seconds); checked by the image crate.
+    pub registry_timeout: Option<String>,
+    /// `DOCKER_HOST`, raw: where the Docker daemon listens (`-daemon`).
+    pub docker_host: Option<String>,
+    /// Where scratch files (layer tars, plan files) go: `TMPDIR` (see [`crate::Env::temp_dir`]).
+    pub temp_dir: PathBuf,
     /// `SOURCE_DATE_EPOCH`, raw.
     pub source_date_epoch: Option<String>,
     /// `CNB_EXPERIMENTAL_MODE` (default `error`).
@@ -64,8 +75,9 @@ pub struct Inputs {
     pub layer_compression: Option<String>,
     /// Things the phase should warn about once its logger is up.
     pub warnings: Vec<String>,
-    /// The whole environment the phase was started with (read once, at the process's edge;
-    /// variables that are not UTF-8 are left out): what buildpacks and Dockerfiles start from.
+    /// The whole environment the phase was started with (read once, at the process's edge, as
+    /// OS strings; `iter` and `get` leave values that are not UTF-8 out): what buildpacks and
+    /// Dockerfiles start from.
     pub env: crate::Env,
     pub(crate) values: BTreeMap<Key, Value>,
     /// Every path input's default, placeholders replaced, for the paths a phase uses without

@@ -4,7 +4,9 @@
 //!
 //! It does not read files or images and holds no phase logic; the process environment is an input
 //! value ([`Env`]), read from the real environment only by [`Env::from_process`] and
-//! [`parse_from_process`]; [`exit_on_input_error`] is the one function that ends the process.
+//! [`parse_from_process`] (as OS strings: bytes that are not UTF-8 never panic). The registry
+//! and daemon settings the image crate needs (`DOCKER_CONFIG`, `SSL_CERT_FILE`, `DOCKER_HOST`,
+//! ...) are resolved here too, so no library crate reads the environment itself.
 #![deny(missing_docs)]
 
 mod docs;
@@ -27,7 +29,7 @@ pub use inputs::{Inputs, Target};
 pub use log::{LogLevel, Logger};
 pub use parse::parse;
 pub use phase::Phase;
-pub use process::{exit_on_input_error, lossy_args, parse_from_process};
+pub use process::{lossy_args, parse_from_process};
 pub use table::{
     Availability, ENV_AT_EVERY_API, INPUTS, InputDef, Key, Kind, availability, def_of, inputs_of,
 };

@@ -52,6 +52,17 @@ pub fn parse(phase: Phase, args: &[String], env: &Env, cwd: &Path) -> Result<Inp
         positionals: scanned.positionals,
         exec_env: env.get("CNB_EXEC_ENV").unwrap_or("production").to_string(),
         registry_auth: env.get("CNB_REGISTRY_AUTH").map(str::to_string),
+        docker_config_dir: env.docker_config_dir(),
+        ssl_cert_file: env
+            .get_os("SSL_CERT_FILE")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        registry_timeout: env
+            .get_os("CNB_REGISTRY_TIMEOUT")
+            .and_then(|v| v.to_str())
+            .map(str::to_string),
+        docker_host: env.get("DOCKER_HOST").map(str::to_string),
+        temp_dir: env.temp_dir(),
         source_date_epoch: env.get("SOURCE_DATE_EPOCH").map(str::to_string),
         experimental_mode: env
             .get("CNB_EXPERIMENTAL_MODE")

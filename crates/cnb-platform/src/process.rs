@@ -1,10 +1,11 @@
-//! The only place that touches the real process: arguments, environment, working directory and
-//! exiting. Phase binaries call these; library code and tests use [`crate::parse`] directly.
+//! The only place that touches the real process: arguments, environment and working directory,
+//! read once as OS strings. Phase binaries call these; library code and tests use
+//! [`crate::parse`] directly.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use crate::{Env, ExitClass, InputError, Inputs, Logger, Phase, parse};
+use crate::{Env, InputError, Inputs, Phase, parse};
 
 /// Parses the process's own arguments (without the program name) and environment for `phase`,
 /// resolving relative paths against the current directory.
@@ -20,17 +21,4 @@ pub fn lossy_args(args: impl IntoIterator<Item = OsString>) -> Vec<String> {
     args.into_iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect()
-}
-
-/// For binaries only: prints what a rejected command line deserves (the `-version`/`-help` text
-/// on stdout, an error on stderr) and ends the process with its exit code.
-pub fn exit_on_input_error(err: &InputError) -> ! {
-    match err {
-        InputError::Info(text) => {
-            use std::io::Write;
-            let _ = writeln!(std::io::stdout().lock(), "{text}");
-        }
-        other => Logger::default().error(other),
-    }
-    std::process::exit(i32::from(err.exit_code().code()))
 }

@@ -530,208 +530,103 @@ const fn before(minor: u32) -> Availability {
 }
 use Availability::{Always, EnvOnly, Rejected};
 
-const COMMON: &[(Key, Availability)] = &[(Key::LogLevel, Always), (Key::NoColor, Always)];
-const TARGET: &[(Key, Availability)] = &[
-    (Key::Arch, Always),
-    (Key::ArchVariant, Always),
-    (Key::Os, Always),
+type Cell = Option<Availability>;
+const A: Cell = Some(Always);
+const NO: Cell = None;
+const REJ: Cell = Some(Rejected);
+const ENV: Cell = Some(EnvOnly);
+const S9: Cell = Some(since(9));
+const S10: Cell = Some(since(10));
+const S11: Cell = Some(since(11));
+const S12: Cell = Some(since(12));
+const S13: Cell = Some(since(13));
+const S14: Cell = Some(since(14));
+const S15: Cell = Some(since(15));
+const B12: Cell = Some(before(12));
+
+/// Which phase takes which input, and from which Platform API: one row per key, one column per
+/// phase in `Phase` order (`A` always, `S12` since 0.12, `B12` below 0.12, `REJ` rejected, `ENV`
+/// environment only, `NO` never). The launcher takes no flags: its inputs are read from the
+/// environment only. One matrix rather than a list per phase, so that a flag several phases share
+/// is one line.
+#[rustfmt::skip]
+const MATRIX: &[(Key, [Cell; 9])] = &[
+    //                        ana  det  res  bld  exp  cre  reb  ext  lau
+    (Key::Analyzed,          [  A, S10,   A, S12,   A,  NO,  NO,   A,  NO]),
+    (Key::App,               [ NO,   A,  NO,   A,   A,   A,  NO,   A,   A]),
+    (Key::Arch,              [  A,  NO,   A,  NO,   A,   A,   A,  NO,  NO]),
+    (Key::ArchVariant,       [  A,  NO,   A,  NO,   A,   A,   A,  NO,  NO]),
+    (Key::BuildConfig,       [ NO, S11,  NO, S11,  NO, S11,  NO,  NO,  NO]),
+    (Key::BuildImage,        [ NO,  NO, S10,  NO,  NO,  NO,  NO,  NO,  NO]),
+    (Key::Buildpacks,        [ NO,   A,  NO,   A,  NO,   A,  NO,   A,  NO]),
+    (Key::CacheDir,          [ NO,  NO,   A,  NO,   A,   A,  NO,  NO,  NO]),
+    (Key::CacheImage,        [  A,  NO,   A,  NO,   A,   A,  NO,  NO,  NO]),
+    (Key::Daemon,            [  A,  NO, S12,  NO,   A,   A,   A,  NO,  NO]),
+    (Key::Extended,          [ NO,  NO,  NO,  NO, S12,  NO,  NO, S12,  NO]),
+    // creator: as upstream, no -extensions flag, but the detect step looks for the order's
+    // extensions there (CNB_EXTENSIONS_DIR or /cnb/extensions).
+    (Key::Extensions,        [ NO, S10,  NO,  NO,  NO, ENV,  NO,  NO,  NO]),
+    (Key::Force,             [ NO,  NO,  NO,  NO,  NO,  NO, S12,  NO,  NO]),
+    (Key::Generated,         [ NO, S10, S12,  NO,  NO,  NO,  NO,   A,  NO]),
+    (Key::Gid,               [  A,  NO,   A,  NO,   A,   A,   A,   A,  NO]),
+    (Key::Group,             [ NO,   A,   A,   A,   A,  NO,  NO,   A,  NO]),
+    (Key::Image,             [ NO,  NO,  NO,  NO, REJ,  NO,   A,  NO,  NO]),
+    // exporter, creator: ours, add the app image to a multi-arch index (from the API with -layout).
+    (Key::Index,             [ NO,  NO,  NO,  NO, S12, S12,  NO,  NO,  NO]),
+    // extender: ours, it reads the run image's manifest and config from its registry.
+    (Key::InsecureRegistry,  [S13,  NO, S13,  NO, S13, S13, S13, S13,  NO]),
+    (Key::KanikoCacheTtl,    [ NO,  NO,  NO,  NO,  NO,  NO,  NO,   A,  NO]),
+    (Key::ExtendKind,        [ NO,  NO,  NO,  NO,  NO,  NO,  NO, S12,  NO]),
+    (Key::LaunchCache,       [ S9,  NO,  NO,  NO,   A,   A,  NO,  NO,  NO]),
+    (Key::Launcher,          [ NO,  NO,  NO,  NO,   A,   A,  NO,  NO,  NO]),
+    (Key::LauncherSbom,      [ NO,  NO,  NO,  NO, S11, S11,  NO,  NO,  NO]),
+    // rebaser: as upstream, no -layers flag, but CNB_LAYERS_DIR places the default report.toml.
+    (Key::Layers,            [  A,   A,   A,   A,   A,   A, ENV,   A,   A]),
+    // rebaser: ours (upstream's rebaser has no layout support): the exporter's flags, same API.
+    (Key::Layout,            [S12,  NO, S12,  NO, S12, S12, S12,  NO,  NO]),
+    (Key::LayoutDir,         [S12,  NO, S12,  NO, S12, S12, S12,  NO,  NO]),
+    (Key::LogLevel,          [  A,   A,   A,   A,   A,   A,   A,   A,  NO]),
+    (Key::NoColor,           [  A,   A,   A,   A,   A,   A,   A,   A,   A]),
+    (Key::Order,             [ NO,   A,  NO,  NO,  NO,   A,  NO,  NO,  NO]),
+    (Key::Os,                [  A,  NO,   A,  NO,   A,   A,   A,  NO,  NO]),
+    (Key::Parallel,          [ NO,  NO,  NO,  NO,   A,   A,  NO,  NO,  NO]),
+    (Key::Plan,              [ NO,   A,  NO,   A,  NO,  NO,  NO,   A,  NO]),
+    (Key::Platform,          [ NO,   A,  NO,   A,  NO,   A,  NO,   A,  NO]),
+    (Key::PreviousImage,     [  A,  NO,  NO,  NO,  NO,   A, S11,  NO,  NO]),
+    (Key::ProcessType,       [ NO,  NO,  NO,  NO,   A,   A,  NO,  NO,   A]),
+    (Key::ProjectMetadata,   [ NO,  NO,  NO,  NO,   A,   A,  NO,  NO,  NO]),
+    (Key::Report,            [ NO,  NO,  NO,  NO,   A,   A,   A,  NO,  NO]),
+    (Key::Run,               [S12, S12, S14,  NO, S12, S12,  NO,  NO,  NO]),
+    (Key::RunImage,          [  A,  NO,  NO,  NO, REJ,   A,   A,  NO,  NO]),
+    (Key::SkipLayers,        [ S9,  NO,   A,  NO,  NO,  NO,  NO,  NO,  NO]),
+    (Key::SkipRestore,       [ NO,  NO,  NO,  NO,  NO,   A,  NO,  NO,  NO]),
+    (Key::Stack,             [B12,  NO,  NO,  NO, B12,   A,  NO,  NO,  NO]),
+    (Key::System,            [ NO, S15,  NO,  NO,  NO, S15,  NO,  NO,  NO]),
+    (Key::Tag,               [  A,  NO,  NO,  NO,  NO,   A,  NO,  NO,  NO]),
+    (Key::Uid,               [  A,  NO,   A,  NO,   A,   A,   A,   A,  NO]),
 ];
 
-const ANALYZER: &[(Key, Availability)] = &[
-    (Key::Analyzed, Always),
-    (Key::CacheImage, Always),
-    (Key::Daemon, Always),
-    (Key::Gid, Always),
-    (Key::InsecureRegistry, since(13)),
-    (Key::LaunchCache, since(9)),
-    (Key::Layers, Always),
-    (Key::Layout, since(12)),
-    (Key::LayoutDir, since(12)),
-    (Key::PreviousImage, Always),
-    (Key::Run, since(12)),
-    (Key::RunImage, Always),
-    (Key::SkipLayers, since(9)),
-    (Key::Stack, before(12)),
-    (Key::Tag, Always),
-    (Key::Uid, Always),
-];
-
-const DETECTOR: &[(Key, Availability)] = &[
-    (Key::Analyzed, since(10)),
-    (Key::App, Always),
-    (Key::BuildConfig, since(11)),
-    (Key::Buildpacks, Always),
-    (Key::Extensions, since(10)),
-    (Key::Generated, since(10)),
-    (Key::Group, Always),
-    (Key::Layers, Always),
-    (Key::Order, Always),
-    (Key::Plan, Always),
-    (Key::Platform, Always),
-    (Key::Run, since(12)),
-    (Key::System, since(15)),
-];
-
-const RESTORER: &[(Key, Availability)] = &[
-    (Key::Analyzed, Always),
-    (Key::BuildImage, since(10)),
-    (Key::CacheDir, Always),
-    (Key::CacheImage, Always),
-    (Key::Daemon, since(12)),
-    (Key::Generated, since(12)),
-    (Key::Gid, Always),
-    (Key::Group, Always),
-    (Key::InsecureRegistry, since(13)),
-    (Key::Layers, Always),
-    (Key::Layout, since(12)),
-    (Key::LayoutDir, since(12)),
-    (Key::Run, since(14)),
-    (Key::SkipLayers, Always),
-    (Key::Uid, Always),
-];
-
-const BUILDER: &[(Key, Availability)] = &[
-    (Key::Analyzed, since(12)),
-    (Key::App, Always),
-    (Key::BuildConfig, since(11)),
-    (Key::Buildpacks, Always),
-    (Key::Group, Always),
-    (Key::Layers, Always),
-    (Key::Plan, Always),
-    (Key::Platform, Always),
-];
-
-const EXPORTER: &[(Key, Availability)] = &[
-    (Key::Analyzed, Always),
-    (Key::App, Always),
-    (Key::CacheDir, Always),
-    (Key::CacheImage, Always),
-    (Key::Daemon, Always),
-    (Key::Extended, since(12)),
-    (Key::Gid, Always),
-    (Key::Group, Always),
-    (Key::Image, Rejected),
-    // Ours: add the app image to a multi-arch index, from the API that has -layout.
-    (Key::Index, since(12)),
-    (Key::InsecureRegistry, since(13)),
-    (Key::LaunchCache, Always),
-    (Key::Launcher, Always),
-    (Key::LauncherSbom, since(11)),
-    (Key::Layers, Always),
-    (Key::Layout, since(12)),
-    (Key::LayoutDir, since(12)),
-    (Key::Parallel, Always),
-    (Key::ProcessType, Always),
-    (Key::ProjectMetadata, Always),
-    (Key::Report, Always),
-    (Key::Run, since(12)),
-    (Key::RunImage, Rejected),
-    (Key::Stack, before(12)),
-    (Key::Uid, Always),
-];
-
-const CREATOR: &[(Key, Availability)] = &[
-    (Key::App, Always),
-    (Key::BuildConfig, since(11)),
-    (Key::Buildpacks, Always),
-    (Key::CacheDir, Always),
-    (Key::CacheImage, Always),
-    (Key::Daemon, Always),
-    // As upstream: no -extensions flag, but the detect step looks for the order's extensions
-    // there (CNB_EXTENSIONS_DIR or /cnb/extensions).
-    (Key::Extensions, EnvOnly),
-    (Key::Gid, Always),
-    (Key::Index, since(12)),
-    (Key::InsecureRegistry, since(13)),
-    (Key::LaunchCache, Always),
-    (Key::Launcher, Always),
-    (Key::LauncherSbom, since(11)),
-    (Key::Layers, Always),
-    (Key::Layout, since(12)),
-    (Key::LayoutDir, since(12)),
-    (Key::Order, Always),
-    (Key::Parallel, Always),
-    (Key::Platform, Always),
-    (Key::PreviousImage, Always),
-    (Key::ProcessType, Always),
-    (Key::ProjectMetadata, Always),
-    (Key::Report, Always),
-    (Key::Run, since(12)),
-    (Key::RunImage, Always),
-    (Key::SkipRestore, Always),
-    (Key::Stack, Always),
-    (Key::System, since(15)),
-    (Key::Tag, Always),
-    (Key::Uid, Always),
-];
-
-const REBASER: &[(Key, Availability)] = &[
-    (Key::Daemon, Always),
-    (Key::Force, since(12)),
-    (Key::Gid, Always),
-    (Key::Image, Always),
-    (Key::InsecureRegistry, since(13)),
-    // As upstream: no -layers flag, but CNB_LAYERS_DIR places the default report.toml.
-    (Key::Layers, EnvOnly),
-    // Ours: upstream's rebaser has no layout support; the exporter's flags, from the same API.
-    (Key::Layout, since(12)),
-    (Key::LayoutDir, since(12)),
-    (Key::PreviousImage, since(11)),
-    (Key::Report, Always),
-    (Key::RunImage, Always),
-    (Key::Uid, Always),
-];
-
-const EXTENDER: &[(Key, Availability)] = &[
-    (Key::Analyzed, Always),
-    (Key::App, Always),
-    (Key::Buildpacks, Always),
-    (Key::Extended, since(12)),
-    (Key::Generated, Always),
-    (Key::Gid, Always),
-    (Key::Group, Always),
-    // Ours: the extender reads the run image's manifest and config from its registry.
-    (Key::InsecureRegistry, since(13)),
-    (Key::KanikoCacheTtl, Always),
-    (Key::ExtendKind, since(12)),
-    (Key::Layers, Always),
-    (Key::Plan, Always),
-    (Key::Platform, Always),
-    (Key::Uid, Always),
-];
-
-/// The launcher takes no flags: these rows are read from the environment only.
-const LAUNCHER: &[(Key, Availability)] = &[
-    (Key::App, Always),
-    (Key::Layers, Always),
-    (Key::NoColor, Always),
-    (Key::ProcessType, Always),
-];
-
-fn rows(phase: Phase) -> (&'static [(Key, Availability)], bool) {
+/// The column of `phase` in [`MATRIX`].
+fn column(phase: Phase) -> usize {
     match phase {
-        Phase::Analyzer => (ANALYZER, true),
-        Phase::Detector => (DETECTOR, false),
-        Phase::Restorer => (RESTORER, true),
-        Phase::Builder => (BUILDER, false),
-        Phase::Exporter => (EXPORTER, true),
-        Phase::Creator => (CREATOR, true),
-        Phase::Rebaser => (REBASER, true),
-        Phase::Extender => (EXTENDER, false),
-        Phase::Launcher => (LAUNCHER, false),
+        Phase::Analyzer => 0,
+        Phase::Detector => 1,
+        Phase::Restorer => 2,
+        Phase::Builder => 3,
+        Phase::Exporter => 4,
+        Phase::Creator => 5,
+        Phase::Rebaser => 6,
+        Phase::Extender => 7,
+        Phase::Launcher => 8,
     }
 }
 
 /// Where `key` exists for `phase`, or `None` when the phase never takes it.
 pub fn availability(phase: Phase, key: Key) -> Option<Availability> {
-    let (own, has_target) = rows(phase);
-    let target: &[(Key, Availability)] = if has_target { TARGET } else { &[] };
-    let common: &[(Key, Availability)] = if phase.takes_flags() { COMMON } else { &[] };
-    own.iter()
-        .chain(common)
-        .chain(target)
+    MATRIX
+        .iter()
         .find(|(k, _)| *k == key)
-        .map(|(_, a)| *a)
+        .and_then(|(_, cells)| cells[column(phase)])
 }
 
 /// The row for `key`.
@@ -768,6 +663,9 @@ mod tests {
         assert_eq!(flags.len(), INPUTS.len());
         for d in INPUTS {
             assert_eq!(def_of(d.key).flag, d.flag);
+            let rows = MATRIX.iter().filter(|(k, _)| *k == d.key).count();
+            assert_eq!(rows, 1, "{:?} needs exactly one row in MATRIX", d.key);
         }
+        assert_eq!(MATRIX.len(), INPUTS.len());
     }
 }

@@ -9,6 +9,8 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use cnb_image::Digest;
+
+use crate::tools::run_tool;
 pub use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
@@ -18,6 +20,26 @@ pub fn runs() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5)
+}
+
+/// Kills per case for SIGTERM and SIGINT, which the phases do not trap either: a fifth of
+/// [`runs`], at least 2.
+pub fn interrupt_runs() -> usize {
+    runs().div_ceil(5).max(2)
+}
+
+/// `mib` MiB of incompressible bytes that depend on `seed` (xorshift64), so a phase spends its
+/// time hashing, compressing and writing them, and a new seed is new content.
+pub fn noise(seed: u64, mib: usize) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut data = Vec::with_capacity(mib << 20);
+    while data.len() < mib << 20 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        data.extend_from_slice(&x.to_le_bytes());
+    }
+    data
 }
 
 /// A seeded splitmix64 source (no dependency; the sequence only has to be replayable).
@@ -64,6 +86,14 @@ pub fn time_run(cmd: &mut Command) -> Duration {
     start.elapsed()
 }
 
+/// The shortest of three uninterrupted runs (`run(i)` prepares run `i` and times it with
+/// [`time_run`]), printed for the case: kill moments are drawn below it.
+pub fn baseline(case: &str, mut run: impl FnMut(u64) -> Duration) -> Duration {
+    let took = (0..3).map(&mut run).min().unwrap();
+    println!("chaos {case}: an uninterrupted run takes {took:?}");
+    took
+}
+
 /// How a run that was to be interrupted ended.
 #[derive(Debug)]
 pub struct Interrupted {
@@ -71,6 +101,22 @@ pub struct Interrupted {
     pub status: ExitStatus,
     /// Whether the signal was sent (false: the phase had finished already).
     pub signalled: bool,
+}
+
+impl Interrupted {
+    /// Asserts that a run the signal reached died of it (no phase traps SIGTERM or SIGINT).
+    #[track_caller]
+    pub fn assert_died_of(&self, signal: Signal, run: usize) {
+        use std::os::unix::process::ExitStatusExt;
+        if self.signalled {
+            assert_eq!(
+                self.status.signal(),
+                Some(signal as i32),
+                "run {run}: {:?}",
+                self.status
+            );
+        }
+    }
 }
 
 /// Starts `cmd`, sends `signal` after `after`, and waits for the end.
@@ -148,6 +194,18 @@ fn walk(root: &Path, dir: &Path, skip: &dyn Fn(&str) -> bool, out: &mut Snapshot
     }
 }
 
+/// A cache dir (or launch cache) as its next reader sees it: `committed`, or the
+/// `committed-backup` a swap cut short between its two renames left.
+pub fn committed_state(cache: &Path) -> Snapshot {
+    let committed = cache.join("committed");
+    let dir = if committed.is_dir() {
+        committed
+    } else {
+        cache.join("committed-backup")
+    };
+    snapshot(&dir, &|_| false)
+}
+
 /// Temp files left under `dir` (names starting `.tmp-` or ending `.tmp`).
 pub fn temp_files(dir: &Path) -> Vec<String> {
     snapshot(dir, &|_| false)
@@ -157,16 +215,6 @@ pub fn temp_files(dir: &Path) -> Vec<String> {
             name.starts_with(".tmp-") || name.ends_with(".tmp")
         })
         .collect()
-}
-
-fn run_tool(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
-    assert!(
-        out.status.success(),
-        "{what} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Checks that `tag` in the OCI layout `dir` is a complete, valid image with skopeo (every blob
@@ -234,6 +282,12 @@ impl Tally {
     /// many runs were tried (then the caller's count check fails: the timing is off).
     pub fn done(&self, kills: usize) -> bool {
         self.kills >= kills || self.kills + self.finished >= 3 * kills
+    }
+
+    /// Counts one interrupted run: a kill, or a run that had ended before its signal.
+    pub fn count(&mut self, run: &Interrupted) {
+        self.kills += usize::from(run.signalled);
+        self.finished += usize::from(!run.signalled);
     }
 
     /// Counts one run from whether each part ended up new (each was checked to be old or new).

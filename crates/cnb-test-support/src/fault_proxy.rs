@@ -574,6 +574,13 @@ fn open_upstream(conn: &TcpStream, head: &Head, upstream: &str) -> Option<TcpStr
     Some(up)
 }
 
+/// Sends the request upstream and reads the head of its answer.
+fn upstream_answer(conn: &TcpStream, head: &Head, upstream: &str) -> Option<(TcpStream, Head)> {
+    let mut up = open_upstream(conn, head, upstream)?;
+    let answer = read_head(&mut up)?;
+    Some((up, answer))
+}
+
 pub(crate) fn forward(
     mut conn: TcpStream,
     head: Head,
@@ -581,11 +588,7 @@ pub(crate) fn forward(
     upstream: &str,
     state: &Mutex<State>,
 ) {
-    let Some(mut up) = open_upstream(&conn, &head, upstream) else {
-        reset(&conn);
-        return;
-    };
-    let Some(answer) = read_head(&mut up) else {
+    let Some((mut up, answer)) = upstream_answer(&conn, &head, upstream) else {
         reset(&conn);
         return;
     };
@@ -616,11 +619,7 @@ pub(crate) fn forward(
 
 /// Forwards the answer's head and part of its body, then resets.
 fn forward_then_reset(mut conn: TcpStream, head: Head, upstream: &str) {
-    let Some(mut up) = open_upstream(&conn, &head, upstream) else {
-        reset(&conn);
-        return;
-    };
-    let Some(answer) = read_head(&mut up) else {
+    let Some((mut up, answer)) = upstream_answer(&conn, &head, upstream) else {
         reset(&conn);
         return;
     };

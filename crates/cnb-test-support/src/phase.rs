@@ -34,6 +34,13 @@ pub fn platform_apis_since(min: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether Platform API `api` is `min` or newer: for the version gates of a test that runs
+/// at every Platform API.
+pub fn api_at_least(api: &str, min: &str) -> bool {
+    let api: cnb_api::Version = api.parse().unwrap();
+    api >= min.parse().unwrap()
+}
+
 /// A phase run being set up.
 pub struct PhaseRun {
     cmd: Command,
@@ -75,6 +82,25 @@ impl PhaseRun {
         self
     }
 
+    /// Appends a flag and its value (`-layers <path>`).
+    pub fn flag(mut self, name: &str, value: impl AsRef<OsStr>) -> Self {
+        self.cmd.arg(name).arg(value);
+        self
+    }
+
+    /// Reads and writes images in the OCI layout `dir` (`-layout -layout-dir <dir>`, Platform
+    /// API 0.12 on), with the experimental mode that allows it.
+    pub fn layout(self, dir: impl AsRef<OsStr>) -> Self {
+        self.arg("-layout")
+            .flag("-layout-dir", dir)
+            .env("CNB_EXPERIMENTAL_MODE", "warn")
+    }
+
+    /// Talks plain HTTP to `host` (`CNB_INSECURE_REGISTRIES`, read at every Platform API).
+    pub fn insecure_registry(self, host: &str) -> Self {
+        self.env("CNB_INSECURE_REGISTRIES", host)
+    }
+
     /// Sets a variable.
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> Self {
         self.cmd.env(key, value);
@@ -113,6 +139,11 @@ impl PhaseRun {
     /// The command, for what the builder methods do not cover.
     pub fn command(&mut self) -> &mut Command {
         &mut self.cmd
+    }
+
+    /// The command itself, for runs the harness does not wait for (the chaos tests kill them).
+    pub fn into_command(self) -> Command {
+        self.cmd
     }
 
     /// Runs it to the end.
@@ -248,6 +279,8 @@ mod tests {
         );
         assert_eq!(platform_apis_since("0.7"), platform_apis());
         assert_eq!(platform_apis().first().map(String::as_str), Some("0.7"));
+        assert!(api_at_least("0.12", "0.12") && api_at_least("0.15", "0.9"));
+        assert!(!api_at_least("0.9", "0.12"));
     }
 
     #[test]

@@ -181,6 +181,21 @@ impl Registry {
             .map(|(u, p)| format!("Basic {}", base64_encode(format!("{u}:{p}").as_bytes())))
     }
 
+    /// A store that talks to this registry (plain HTTP, with its credentials if it has any),
+    /// to put fixtures in and read results back.
+    pub fn store(&self) -> cnb_image::registry::RegistryStore {
+        use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
+        let auth = self
+            .basic_header()
+            .map(|h| format!(r#"{{"{}":"{h}"}}"#, self.host));
+        RegistryStore::new(RegistryOptions {
+            insecure_registries: vec![self.host.clone()],
+            auth: AuthSource::new(auth.as_deref(), None).unwrap(),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
     /// The registry's storage root.
     pub fn storage_dir(&self) -> &Path {
         &self.storage

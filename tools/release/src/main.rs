@@ -18,7 +18,11 @@ const USAGE: &str = "usage:
   cnb-release publish <layout root> <insecure registry or -> <source name>=<destination>...";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    // Not `std::env::args`, which panics on an argument that is not UTF-8.
+    let args: Vec<String> = std::env::args_os()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match refs.as_slice() {
         ["descriptor"] => {

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use cnb_image::registry::{RegistryOptions, RegistryStore};
+use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, LayoutStore, oci};
 
 use crate::image::{copy, open_any};
@@ -11,7 +11,7 @@ use crate::image::{copy, open_any};
 /// plain HTTP (a loopback test registry), or `-`.
 pub fn publish(root: &Path, insecure: &str, pairs: &[&str]) -> Result<(), String> {
     let src = LayoutStore::new(root);
-    let mut options = RegistryOptions::from_process_env().map_err(|e| e.to_string())?;
+    let mut options = registry_options().map_err(|e| e.to_string())?;
     if insecure != "-" {
         options.insecure_registries = vec![insecure.to_string()];
     }
@@ -43,4 +43,21 @@ pub fn publish(root: &Path, insecure: &str, pairs: &[&str]) -> Result<(), String
         println!("{to}: {}", raw.digest);
     }
     Ok(())
+}
+
+/// Credentials and CA file as the phases take them (`CNB_REGISTRY_AUTH`, then the docker config;
+/// `SSL_CERT_FILE`; `CNB_REGISTRY_TIMEOUT`).
+fn registry_options() -> Result<RegistryOptions, cnb_image::registry::RegistryError> {
+    let env = cnb_platform::Env::from_process();
+    let mut options = RegistryOptions {
+        auth: AuthSource::new(env.get("CNB_REGISTRY_AUTH"), env.docker_config_dir())?,
+        ..RegistryOptions::default()
+    };
+    if let Some(ca) = env.get_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
+        options.ca_certificates.push(ca.into());
+    }
+    if let Some(timeout) = env.get_os("CNB_REGISTRY_TIMEOUT").and_then(|v| v.to_str()) {
+        options.set_timeout(timeout)?;
+    }
+    Ok(options)
 }

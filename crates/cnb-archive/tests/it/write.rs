@@ -231,3 +231,52 @@ fn an_unhashed_plain_tar_is_the_same_bytes() {
     assert_eq!(u.diff_id, "", "nothing hashed");
     assert_eq!(u.uncompressed_size, d.uncompressed_size);
 }
+
+/// Files are copied in large reads (not through tar's own copy) on a separate thread: the
+/// bytes must still be exactly those of `tar::Builder::append_data`, padding and long names
+/// included, whether the stream is offloaded (`new`) or hashed inline (`hash_only`).
+#[test]
+fn files_are_written_exactly_as_tar_writes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let long = format!("/layers/bp/{}/file", "n".repeat(150));
+    let sizes = [0usize, 1, 511, 512, 513, 700_000, 3 * 1024 * 1024 + 7];
+    let mut expected = tar::Builder::new(Vec::new());
+    expected.preserve_absolute(true);
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    for (i, size) in sizes.iter().enumerate() {
+        let src = dir.path().join(format!("f{i}"));
+        let data: Vec<u8> = (0..*size).map(|j| (j * 7 + i) as u8).collect();
+        std::fs::write(&src, &data).unwrap();
+        let dest = if i == 3 {
+            long.clone()
+        } else {
+            format!("/f{i}")
+        };
+        b.add_file(&src, &dest, Some(0o640), OWNER).unwrap();
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o640);
+        h.set_uid(OWNER.uid.into());
+        h.set_gid(OWNER.gid.into());
+        h.set_mtime(NORMALIZED_MTIME);
+        h.set_size(*size as u64);
+        expected.append_data(&mut h, &dest, &data[..]).unwrap();
+    }
+    let expected = expected.into_inner().unwrap();
+    let (written, d) = b.finish().unwrap();
+    assert_eq!(written.len(), expected.len());
+    assert!(written == expected, "the tar bytes differ");
+    assert_eq!(d.diff_id, sha256_hex(&expected));
+
+    let mut h = LayerBuilder::hash_only();
+    for (i, _) in sizes.iter().enumerate() {
+        let dest = if i == 3 {
+            long.clone()
+        } else {
+            format!("/f{i}")
+        };
+        h.add_file(&dir.path().join(format!("f{i}")), &dest, Some(0o640), OWNER)
+            .unwrap();
+    }
+    assert_eq!(h.finish().unwrap().1.diff_id, d.diff_id);
+}

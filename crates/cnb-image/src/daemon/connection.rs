@@ -32,14 +32,8 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
-    /// `DOCKER_HOST` as the docker CLI reads it; the default socket when unset.
-    pub fn from_env() -> Result<Self, DaemonError> {
-        let host = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
-        Self::parse(&host)
-    }
+    /// Where the docker CLI looks when `DOCKER_HOST` is unset or empty.
+    pub const DEFAULT_HOST: &str = "unix:///var/run/docker.sock";
 
     /// Parses a `DOCKER_HOST` value.
     pub fn parse(host: &str) -> Result<Self, DaemonError> {

@@ -93,6 +93,8 @@ struct State {
     saved: HashMap<String, HashMap<Digest, PathBuf>>,
     /// Blobs handed to `put_blobs` / `put_blob_stream`, by digest.
     staged: HashMap<Digest, BlobData>,
+    /// Where the scratch dir is made (the caller's temp dir).
+    scratch_parent: PathBuf,
     scratch: Option<tempfile::TempDir>,
     counter: usize,
 }
@@ -113,11 +115,11 @@ impl State {
     /// the build user owns it.
     fn scratch_path(&mut self, what: &str) -> Result<PathBuf> {
         if self.scratch.is_none() {
-            crate::layout::remove_stale_scratch(&std::env::temp_dir(), "cnb-daemon-");
+            crate::layout::remove_stale_scratch(&self.scratch_parent, "cnb-daemon-");
             let dir = tempfile::Builder::new()
                 .prefix(&format!("cnb-daemon-{}-", std::process::id()))
-                .tempdir()
-                .map_err(crate::error::io("create temp dir", std::env::temp_dir()))?;
+                .tempdir_in(&self.scratch_parent)
+                .map_err(crate::error::io("create temp dir", &self.scratch_parent))?;
             self.scratch = Some(dir);
         }
         self.counter += 1;
@@ -151,14 +153,19 @@ pub const KEEPALIVE: Duration = Duration::from_secs(30);
 
 impl DaemonStore {
     /// Connects to the daemon now (before a phase drops privileges) and keeps the connection,
-    /// pinging it every [`KEEPALIVE`] so it is never idle for long.
-    pub fn connect(endpoint: Endpoint) -> std::result::Result<Self, DaemonError> {
-        Self::connect_with_keepalive(endpoint, Some(KEEPALIVE))
+    /// pinging it every [`KEEPALIVE`] so it is never idle for long. Layer tars exported from the
+    /// daemon go to a scratch dir made in `temp_dir`.
+    pub fn connect(
+        endpoint: Endpoint,
+        temp_dir: PathBuf,
+    ) -> std::result::Result<Self, DaemonError> {
+        Self::connect_with_keepalive(endpoint, temp_dir, Some(KEEPALIVE))
     }
 
     /// [`Self::connect`] with another keep-alive interval (`None`: no pings between requests).
     pub fn connect_with_keepalive(
         endpoint: Endpoint,
+        temp_dir: PathBuf,
         keepalive: Option<Duration>,
     ) -> std::result::Result<Self, DaemonError> {
         // One worker, so the keep-alive pings (and the connection's reads) go on while the
@@ -187,14 +194,12 @@ impl DaemonStore {
         Ok(Self {
             runtime,
             docker,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(State {
+                scratch_parent: temp_dir,
+                ..State::default()
+            }),
             lookup: None,
         })
-    }
-
-    /// Connects to the daemon `DOCKER_HOST` names.
-    pub fn from_env() -> std::result::Result<Self, DaemonError> {
-        Self::connect(Endpoint::from_env()?)
     }
 
     /// Layer files found by `lookup` are used instead of exporting them from the daemon.

@@ -1,11 +1,12 @@
 //! Registry credentials, looked up the way the lifecycle does: the platform's
 //! `CNB_REGISTRY_AUTH` map first (registry -> `Authorization` header value, or `X-Identity
-//! <token>` for an identity token), then docker's `config.json` (`$DOCKER_CONFIG` or
-//! `~/.docker`: `auths`, `credHelpers`, `credsStore`), else anonymous access. Everything is
-//! resolved when the source is built, before a phase drops privileges.
+//! <token>` for an identity token), then docker's `config.json` in the directory the caller
+//! names (a phase: `$DOCKER_CONFIG` or `~/.docker`; `auths`, `credHelpers`, `credsStore`), else
+//! anonymous access. Everything is resolved when the source is built, before a phase drops
+//! privileges.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 
@@ -103,17 +104,6 @@ impl AuthSource {
             registry_auth,
             docker_config,
         })
-    }
-
-    /// Reads `CNB_REGISTRY_AUTH` and `DOCKER_CONFIG` (else `$HOME/.docker`) from the process
-    /// environment.
-    pub fn from_process_env() -> Result<Self, RegistryError> {
-        let cnb = std::env::var("CNB_REGISTRY_AUTH").ok();
-        let dir = std::env::var_os("DOCKER_CONFIG")
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")));
-        Self::new(cnb.as_deref(), dir)
     }
 
     /// The credential for `registry` (`host[:port]`), `None` for anonymous access.

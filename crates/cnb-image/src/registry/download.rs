@@ -11,8 +11,9 @@ use futures_util::StreamExt;
 use oci_client::Reference;
 use sha2::{Digest as _, Sha256};
 
+use super::chain;
+use super::conn::Conn;
 use super::retry::{Failure, RetryPolicy, with_retry};
-use super::{Conn, chain};
 use crate::Digest;
 
 /// What a blob download needs to pick up where a broken connection left it.

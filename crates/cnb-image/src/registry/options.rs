@@ -1,4 +1,5 @@
-//! How to reach registries: insecure ones, extra CAs, credentials, timeouts, retries.
+//! How to reach registries: insecure ones, extra CAs, credentials, timeouts, retries. The
+//! caller fills them (a phase from its resolved inputs): this crate reads no environment.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,23 +50,7 @@ impl Default for RegistryOptions {
 }
 
 impl RegistryOptions {
-    /// Defaults, with credentials from `CNB_REGISTRY_AUTH` / `DOCKER_CONFIG` and an extra CA
-    /// from `SSL_CERT_FILE` when set.
-    pub fn from_process_env() -> Result<Self, RegistryError> {
-        let mut options = Self {
-            auth: AuthSource::from_process_env()?,
-            ..Self::default()
-        };
-        if let Some(path) = std::env::var_os("SSL_CERT_FILE").filter(|p| !p.is_empty()) {
-            options.ca_certificates.push(PathBuf::from(path));
-        }
-        if let Ok(value) = std::env::var("CNB_REGISTRY_TIMEOUT") {
-            options.set_timeout(&value)?;
-        }
-        Ok(options)
-    }
-
-    /// `CNB_REGISTRY_TIMEOUT` (seconds, an extension): bounds the wait for any answer and each
+    /// `CNB_REGISTRY_TIMEOUT` (seconds, an extension; the caller reads the variable): bounds the wait for any answer and each
     /// attempt of a small call, so a stalled registry is given up on (and retried) sooner.
     pub fn set_timeout(&mut self, seconds: &str) -> Result<(), RegistryError> {
         let secs: f64 = seconds

@@ -48,7 +48,7 @@ fn inspect(d: &Dockerd, name: &str, format: &str) -> String {
 #[test]
 fn reads_saves_tags_and_rebases_through_the_daemon() {
     let (d, _dir) = daemon_with_run_images();
-    let store = DaemonStore::connect(Endpoint::Unix(d.socket())).unwrap();
+    let store = DaemonStore::connect(Endpoint::Unix(d.socket()), std::env::temp_dir()).unwrap();
 
     // Read: platform, labels and the daemon's image ID as the identifier.
     let run = open(&store, "test/run:amd64", &request("amd64"))
@@ -113,7 +113,7 @@ fn reads_saves_tags_and_rebases_through_the_daemon() {
     );
 
     // Reading a layer's bytes exports the image once and verifies the diffID.
-    let fresh = DaemonStore::connect(Endpoint::Unix(d.socket())).unwrap();
+    let fresh = DaemonStore::connect(Endpoint::Unix(d.socket()), std::env::temp_dir()).unwrap();
     let app_img = open(&fresh, "test/app:latest", &request("amd64"))
         .unwrap()
         .required("app")
@@ -183,12 +183,17 @@ fn keep_alive_pings_outlast_an_idle_timeout() {
     let kept_proxy = IdleProxy::start(&d.socket(), idle);
     let kept = DaemonStore::connect_with_keepalive(
         Endpoint::Unix(kept_proxy.socket()),
+        std::env::temp_dir(),
         Some(Duration::from_millis(300)),
     )
     .unwrap();
     let bare_proxy = IdleProxy::start(&d.socket(), idle);
-    let bare =
-        DaemonStore::connect_with_keepalive(Endpoint::Unix(bare_proxy.socket()), None).unwrap();
+    let bare = DaemonStore::connect_with_keepalive(
+        Endpoint::Unix(bare_proxy.socket()),
+        std::env::temp_dir(),
+        None,
+    )
+    .unwrap();
 
     std::thread::sleep(idle * 3);
     assert!(

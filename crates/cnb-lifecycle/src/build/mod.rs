@@ -6,7 +6,7 @@ mod bom;
 mod process;
 mod sbom;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use cnb_api::{BUILDPACK, Version};
@@ -88,16 +88,8 @@ pub enum BuildError {
     #[error(transparent)]
     File(#[from] FormatError),
     /// A file system error.
-    #[error("{action} '{path}': {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] cnb_os::IoError),
 }
 
 impl ExitClass for BuildError {
@@ -112,12 +104,8 @@ impl ExitClass for BuildError {
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> BuildError {
-    let path = path.to_path_buf();
-    move |source| BuildError::Io {
-        action,
-        path,
-        source,
-    }
+    let io = cnb_os::IoError::at(action, path);
+    move |source| BuildError::Io(io(source))
 }
 
 /// Runs the builder with the process's environment.
@@ -152,8 +140,8 @@ pub fn build(
     }
     let scratch = tempfile::Builder::new()
         .prefix("cnb-build-")
-        .tempdir()
-        .map_err(io("create temp dir", Path::new("/tmp")))?;
+        .tempdir_in(&inputs.temp_dir)
+        .map_err(io("create temp dir", &inputs.temp_dir))?;
     let ctx = Ctx {
         inputs,
         log,

@@ -17,7 +17,7 @@ mod system;
 mod target;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use cnb_api::Version;
 use cnb_formats::FormatError;
@@ -148,47 +148,15 @@ pub fn detect(
 ) -> Result<(), DetectError> {
     let papi = inputs.platform_api;
     let order_path = inputs.order_path().to_path_buf();
-    let order = Order::read(&order_path).map_err(DetectError::Order)?;
-    let ext_groups = extensions::groups(
-        &order.order_extensions,
-        &order_path,
-        papi,
-        &inputs.experimental_mode,
-        log,
-    )?;
-    let system = system::load(inputs.system_path(), papi, log).map_err(DetectError::System)?;
-    let groups = system::merge(&order.order, &system, log);
-    let analyzed_path = inputs.analyzed_path();
-    let analyzed = match analyzed_path.is_file() {
-        true => Some(Analyzed::read(analyzed_path).map_err(DetectError::Analyzed)?),
-        false => None,
-    };
+    let (groups, ext_groups) = groups_to_try(inputs, &order_path, log)?;
+    let analyzed = read_analyzed_if_exists(inputs.analyzed_path())?;
     let target = crate::target::effective(analyzed.as_ref().and_then(Analyzed::target));
-
-    // Every buildpack a top-level group names, and every extension, is found and API-checked
-    // before anything runs.
-    let mut store = Store::new(inputs.buildpacks_dir())
-        .with_extensions(Some(inputs.extensions_dir()))
-        .with_deprecation_mode(inputs.deprecation_mode);
-    for e in groups.iter().flatten().chain(ext_groups.iter().flatten()) {
-        store.find(e).map_err(DetectError::Verify)?;
-    }
-    for w in store.warnings.drain(..) {
-        log.warn(w);
-    }
+    let mut store = find_every_module(inputs, &groups, &ext_groups, log)?;
 
     let base = Env::for_build(env);
     let app = inputs.app_dir().to_path_buf();
     let platform = inputs.platform_dir().to_path_buf();
-    let scratch = tempfile::Builder::new()
-        .prefix("cnb-detect-")
-        .tempdir()
-        .map_err(|source| {
-            DetectError::Write(FormatError::Write {
-                path: std::env::temp_dir(),
-                source,
-            })
-        })?;
+    let scratch = scratch_dir(&inputs.temp_dir)?;
     let target_env = crate::target::env_vars(&target);
     let ctx = DetectEnv {
         base: &base,
@@ -208,15 +176,7 @@ pub fn detect(
         runs: 0,
         errored: false,
     };
-    let mut found = None;
-    'order: for group in &groups {
-        for elements in extensions::prepend(&ext_groups, group) {
-            found = store.expand(&elements, &mut |flat| detector.try_group(&flat))?;
-            if found.is_some() {
-                break 'order;
-            }
-        }
-    }
+    let found = first_passing_group(&groups, &ext_groups, &mut store, &mut detector)?;
     let Some((group, plan)) = found else {
         let errored = detector.errored;
         detector.journal.flush(log, true);
@@ -226,11 +186,10 @@ pub fn detect(
         });
     };
     detector.journal.flush(log, false);
-    let plan_path = inputs.plan_path();
     group
         .write(inputs.group_path())
         .map_err(DetectError::Write)?;
-    cnb_formats::write_toml(plan_path, &plan).map_err(DetectError::Write)?;
+    cnb_formats::write_toml(inputs.plan_path(), &plan).map_err(DetectError::Write)?;
     if group.group_extensions.is_empty() {
         return Ok(());
     }
@@ -239,9 +198,104 @@ pub fn detect(
     if inputs.phase == cnb_platform::Phase::Creator {
         return Err(DetectError::CreatorExtensions { path: order_path });
     }
+    generate_for_extensions(inputs, &group, plan, analyzed, &mut store, &ctx, log)
+}
 
-    // As upstream, the detector generates in-process once a group with extensions passed, and
-    // rewrites plan.toml and analyzed.toml with the result.
+/// The elements of one group.
+type Elements = Vec<GroupElement>;
+
+/// The groups of order.toml (with system.toml's buildpacks around each) and the groups of its
+/// `[[order-extensions]]`.
+fn groups_to_try(
+    inputs: &Inputs,
+    order_path: &Path,
+    log: &Logger,
+) -> Result<(Vec<Elements>, Vec<Elements>), DetectError> {
+    let papi = inputs.platform_api;
+    let order = Order::read(order_path).map_err(DetectError::Order)?;
+    let ext_groups = extensions::groups(
+        &order.order_extensions,
+        order_path,
+        papi,
+        &inputs.experimental_mode,
+        log,
+    )?;
+    let system = system::load(inputs.system_path(), papi, log).map_err(DetectError::System)?;
+    let groups = system::merge(&order.order, &system, log);
+    Ok((groups, ext_groups))
+}
+
+/// analyzed.toml, when there is one.
+fn read_analyzed_if_exists(path: &Path) -> Result<Option<Analyzed>, DetectError> {
+    match path.is_file() {
+        true => Ok(Some(Analyzed::read(path).map_err(DetectError::Analyzed)?)),
+        false => Ok(None),
+    }
+}
+
+/// Every buildpack a top-level group names, and every extension, found and API-checked before
+/// anything runs (deprecation warnings logged).
+fn find_every_module(
+    inputs: &Inputs,
+    groups: &[Vec<GroupElement>],
+    ext_groups: &[Vec<GroupElement>],
+    log: &Logger,
+) -> Result<Store, DetectError> {
+    let mut store = Store::new(inputs.buildpacks_dir())
+        .with_extensions(Some(inputs.extensions_dir()))
+        .with_deprecation_mode(inputs.deprecation_mode);
+    for e in groups.iter().flatten().chain(ext_groups.iter().flatten()) {
+        store.find(e).map_err(DetectError::Verify)?;
+    }
+    for w in store.warnings.drain(..) {
+        log.warn(w);
+    }
+    Ok(store)
+}
+
+/// A private directory for the buildpacks' plan files, removed when dropped.
+fn scratch_dir(temp_dir: &Path) -> Result<tempfile::TempDir, DetectError> {
+    tempfile::Builder::new()
+        .prefix("cnb-detect-")
+        .tempdir_in(temp_dir)
+        .map_err(|source| {
+            DetectError::Write(FormatError::Write {
+                path: temp_dir.to_path_buf(),
+                source,
+            })
+        })
+}
+
+/// Tries each group in order (each with the extension groups before it) until one passes.
+fn first_passing_group(
+    groups: &[Vec<GroupElement>],
+    ext_groups: &[Vec<GroupElement>],
+    store: &mut Store,
+    detector: &mut Detector<'_>,
+) -> Result<Option<(Group, Plan)>, DetectError> {
+    for group in groups {
+        for elements in extensions::prepend(ext_groups, group) {
+            let found = store.expand(&elements, &mut |flat| detector.try_group(&flat))?;
+            if found.is_some() {
+                return Ok(found);
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// As upstream, the detector generates in-process once a group with extensions passed, and
+/// rewrites plan.toml and analyzed.toml with the result.
+fn generate_for_extensions(
+    inputs: &Inputs,
+    group: &Group,
+    plan: Plan,
+    analyzed: Option<Analyzed>,
+    store: &mut Store,
+    shared: &DetectEnv<'_>,
+    log: &Logger,
+) -> Result<(), DetectError> {
+    let papi = inputs.platform_api;
     let modules = group
         .group_extensions
         .iter()
@@ -259,20 +313,22 @@ pub fn detect(
     };
     let generated = inputs.generated_dir().to_path_buf();
     let gen_ctx = generate::GenerateEnv {
-        base: &base,
-        platform: &platform,
-        build_config: inputs.build_config_dir(),
-        app: &app,
-        target_env: &target_env,
+        base: shared.base,
+        platform: shared.platform,
+        build_config: shared.build_config,
+        app: shared.app,
+        target_env: shared.target_env,
         generated: &generated,
-        scratch: scratch.path(),
+        scratch: shared.scratch,
         papi,
         run_metadata: run_metadata.as_ref(),
     };
     let (plan, analyzed) =
         generate::generate(&modules, plan, analyzed.unwrap_or_default(), &gen_ctx, log)?;
-    analyzed.write(analyzed_path).map_err(DetectError::Write)?;
-    cnb_formats::write_toml(plan_path, &plan).map_err(DetectError::Write)?;
+    analyzed
+        .write(inputs.analyzed_path())
+        .map_err(DetectError::Write)?;
+    cnb_formats::write_toml(inputs.plan_path(), &plan).map_err(DetectError::Write)?;
     Ok(())
 }
 
@@ -293,6 +349,28 @@ struct Detector<'a> {
 impl Detector<'_> {
     /// Detects one flat group; `Some` when it passes.
     fn try_group(&mut self, flat: &[Module]) -> Result<Option<(Group, Plan)>, DetectError> {
+        let (members, todo) = self.members_and_todo(flat);
+        self.detect_all(&todo);
+        let candidates = self.candidates(&members);
+        let mut trace = Vec::new();
+        let resolved = resolve_group(&candidates, &mut trace);
+        for line in trace {
+            self.journal.debug(line);
+        }
+        let resolved = match resolved {
+            Ok(r) => r,
+            Err(rejected) => {
+                self.errored |= rejected == Rejected::Errored;
+                return Ok(None);
+            }
+        };
+        Ok(Some(self.group_and_plan(resolved, &members)))
+    }
+
+    /// The modules of `flat` this execution environment takes, and those of them that still
+    /// have to run `/bin/detect`. A required buildpack whose targets exclude the run image gets
+    /// an error result without running; an optional one still runs, as upstream.
+    fn members_and_todo<'m>(&mut self, flat: &'m [Module]) -> (Vec<&'m Module>, Vec<&'m Module>) {
         let mut members = Vec::new();
         let mut todo = Vec::new();
         for m in flat {
@@ -305,8 +383,6 @@ impl Detector<'_> {
                 ));
                 continue;
             }
-            // A required buildpack whose targets exclude the run image is an error without
-            // running; an optional one still runs, as upstream.
             if self.papi >= Version::new(0, 12)
                 && !m.element.optional
                 && !target::matches(&m.desc.targets, self.target)
@@ -324,10 +400,13 @@ impl Detector<'_> {
             }
             members.push(m);
         }
-        self.detect_all(&todo);
+        (members, todo)
+    }
 
+    /// Each member's detect verdict, its output and errors journaled (at info when it erred).
+    fn candidates(&mut self, members: &[&Module]) -> Vec<Candidate> {
         let mut candidates = Vec::new();
-        for m in &members {
+        for m in members {
             let Some(d) = self.results.get(&m.key()) else {
                 continue;
             };
@@ -355,26 +434,17 @@ impl Detector<'_> {
                 },
             });
         }
-        let mut trace = Vec::new();
-        let resolved = resolve_group(&candidates, &mut trace);
-        for line in trace {
-            self.journal.debug(line);
-        }
-        let resolved = match resolved {
-            Ok(r) => r,
-            Err(rejected) => {
-                self.errored |= rejected == Rejected::Errored;
-                return Ok(None);
-            }
+        candidates
+    }
+
+    /// group.toml and plan.toml of a group that passed (journaling the group kept): every
+    /// element required from now on.
+    fn group_and_plan(&mut self, resolved: Resolved, members: &[&Module]) -> (Group, Plan) {
+        let element = |i: &usize| GroupElement {
+            optional: false,
+            ..members[*i].element.clone()
         };
-        let kept: Vec<GroupElement> = resolved
-            .kept
-            .iter()
-            .map(|i| GroupElement {
-                optional: false,
-                ..members[*i].element.clone()
-            })
-            .collect();
+        let kept: Vec<GroupElement> = resolved.kept.iter().map(element).collect();
         let width = kept.iter().map(|e| e.id.len()).max().unwrap_or(0);
         for e in &kept {
             self.journal.info(format!("{:<width$} {}", e.id, e.version));
@@ -383,25 +453,18 @@ impl Detector<'_> {
             .entries
             .into_iter()
             .map(|e| PlanEntry {
-                providers: e
-                    .providers
-                    .iter()
-                    .map(|i| GroupElement {
-                        optional: false,
-                        ..members[*i].element.clone()
-                    })
-                    .collect(),
+                providers: e.providers.iter().map(element).collect(),
                 requires: e.requires,
             })
             .collect();
         let (group_extensions, group) = kept.into_iter().partition(|e| e.extension);
-        Ok(Some((
+        (
             Group {
                 group,
                 group_extensions,
             },
             Plan { entries },
-        )))
+        )
     }
 
     /// Runs the `/bin/detect` of `todo` in parallel, one thread each, and records the results.

@@ -153,32 +153,16 @@ impl Store {
             buildpack: key.clone(),
             source,
         })?;
-        let api = match self.verify("Buildpack", &key, &desc.api) {
-            Some(v) => v,
-            None => {
-                return Err(LookupError::Api {
-                    buildpack: key,
-                    api: desc.api.clone(),
-                    path,
-                });
-            }
+        let Some(api) = self.verify("Buildpack", &key, &desc.api) else {
+            return Err(api_error(key, &desc.api, path));
         };
-        let element = GroupElement {
-            id: e.id.clone(),
-            version,
-            api: desc.api.clone(),
-            homepage: desc.buildpack.homepage.clone(),
-            optional: e.optional,
-            extension: false,
-        };
-        let m = Module {
-            element,
+        let found = Module {
+            element: found_element(e, version, &desc, e.optional, false),
             dir,
             desc,
             api,
         };
-        self.cache.insert(key, m.clone());
-        Ok(m)
+        Ok(self.remember(key, found))
     }
 
     /// Finds an extension of an `[[order-extensions]]` group; extensions are always optional and
@@ -215,35 +199,27 @@ impl Store {
         // Extensions came with Buildpack API 0.9.
         let api = match self.verify("Extension", &name, &desc.api) {
             Some(v) if v >= Version::new(0, 9) => v,
-            _ => {
-                return Err(LookupError::Api {
-                    buildpack: name,
-                    api: desc.api.clone(),
-                    path,
-                });
-            }
+            _ => return Err(api_error(name, &desc.api, path)),
         };
-        let element = GroupElement {
-            id: e.id.clone(),
-            version,
-            api: desc.api.clone(),
-            homepage: desc.extension.homepage.clone(),
-            optional: true,
-            extension: true,
+        let desc = BuildpackDescriptor {
+            api: desc.api,
+            buildpack: desc.extension,
+            targets: desc.targets,
+            ..Default::default()
         };
-        let m = Module {
-            element,
+        let found = Module {
+            element: found_element(e, version, &desc, true, true),
             dir,
-            desc: BuildpackDescriptor {
-                api: desc.api,
-                buildpack: desc.extension,
-                targets: desc.targets,
-                ..Default::default()
-            },
+            desc,
             api,
         };
-        self.cache.insert(key, m.clone());
-        Ok(m)
+        Ok(self.remember(key, found))
+    }
+
+    /// Keeps `found` for the next lookup of `key`.
+    fn remember(&mut self, key: String, found: Module) -> Module {
+        self.cache.insert(key, found.clone());
+        found
     }
 
     /// Hands `try_group` each flat group that `elements` stands for, depth-first, until it returns
@@ -308,8 +284,35 @@ fn only_version(id_dir: &Path) -> Option<String> {
     }
 }
 
+/// The group element for order element `e` as found: version, api and homepage filled in.
+fn found_element(
+    e: &GroupElement,
+    version: String,
+    desc: &BuildpackDescriptor,
+    optional: bool,
+    extension: bool,
+) -> GroupElement {
+    GroupElement {
+        id: e.id.clone(),
+        version,
+        api: desc.api.clone(),
+        homepage: desc.buildpack.homepage.clone(),
+        optional,
+        extension,
+    }
+}
+
+/// A module whose Buildpack API this lifecycle does not serve.
+fn api_error(name: String, api: &str, path: PathBuf) -> LookupError {
+    LookupError::Api {
+        buildpack: name,
+        api: api.to_string(),
+        path,
+    }
+}
+
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Writes `<root>/<id>/1/buildpack.toml`; `order` is a list of groups of `(id, optional)`.
@@ -328,7 +331,8 @@ mod tests {
         std::fs::write(dir.join("buildpack.toml"), text).unwrap();
     }
 
-    fn el(id: &str, optional: bool) -> GroupElement {
+    /// An order element `id@1`.
+    pub(in crate::detect) fn el(id: &str, optional: bool) -> GroupElement {
         GroupElement {
             id: id.into(),
             version: "1".into(),

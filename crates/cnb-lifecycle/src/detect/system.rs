@@ -69,15 +69,7 @@ pub fn merge(order: &[OrderGroup], system: &System, log: &Logger) -> Vec<Vec<Gro
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn el(id: &str, optional: bool) -> GroupElement {
-        GroupElement {
-            id: id.into(),
-            version: "1".into(),
-            optional,
-            ..Default::default()
-        }
-    }
+    use crate::detect::order::tests::el;
 
     fn names(groups: &[Vec<GroupElement>]) -> Vec<Vec<String>> {
         groups

@@ -98,9 +98,27 @@ pub(super) fn apply(
     image: &mut ImageBuilder,
     log: &Logger,
 ) -> Result<(), ExportError> {
-    let papi = inputs.platform_api;
+    record_run_image(inputs, build, md, log)?;
+    image.set_label(labels::LIFECYCLE_METADATA, &md.to_label().map_err(encode)?);
+    set_labels(inputs, build, image)?;
+    set_env(inputs, image);
+    set_entrypoint(inputs, build, image)?;
+    if inputs.platform_api < Version::new(0, 12) {
+        image.config_mut().history.clear();
+    }
+    image.set_created(&created(inputs, log));
+    Ok(())
+}
+
+/// Records in the lifecycle metadata the run image the app image names for export.
+fn record_run_image(
+    inputs: &Inputs,
+    build: &Build,
+    md: &mut LayersMetadata,
+    log: &Logger,
+) -> Result<(), ExportError> {
     let for_export = run_image_for_export(inputs, build, log)?;
-    if papi >= Version::new(0, 12) {
+    if inputs.platform_api >= Version::new(0, 12) {
         md.run_image.image = for_export.image.clone();
         md.run_image.mirrors = for_export.mirrors.clone();
     }
@@ -108,8 +126,13 @@ pub(super) fn apply(
     md.stack = Some(StackMetadata {
         run_image: for_export,
     });
-    image.set_label(labels::LIFECYCLE_METADATA, &md.to_label().map_err(encode)?);
+    Ok(())
+}
 
+/// The build and project metadata labels, the buildpacks' labels, the execution environment
+/// (Platform API 0.15+) and whether the image may be rebased.
+fn set_labels(inputs: &Inputs, build: &Build, image: &mut ImageBuilder) -> Result<(), ExportError> {
+    let papi = inputs.platform_api;
     let launcher = LauncherMetadata {
         version: cnb_platform::VERSION.to_string(),
         ..Default::default()
@@ -144,7 +167,13 @@ pub(super) fn apply(
     if base_rebasable.as_deref() != Some("false") {
         image.set_label(labels::REBASABLE, "true");
     }
+    Ok(())
+}
 
+/// The launcher's environment (`CNB_*` and `PATH` with the process and lifecycle dirs first)
+/// and the app dir as the working directory.
+fn set_env(inputs: &Inputs, image: &mut ImageBuilder) {
+    let papi = inputs.platform_api;
     let layers = inputs.layers_dir().to_string_lossy().into_owned();
     let app = inputs.app_dir().to_string_lossy().into_owned();
     // The base config's PATH: the run image's, or the extended run image's.
@@ -158,7 +187,15 @@ pub(super) fn apply(
     image.set_env("CNB_DEPRECATION_MODE", "quiet");
     image.set_env("PATH", &format!("/cnb/process:/cnb/lifecycle:{run_path}"));
     image.set_working_dir(&app);
+}
 
+/// The default process's `/cnb/process/<type>` link, or the launcher when there is none; a
+/// `-process-type` the build did not declare is an error.
+fn set_entrypoint(
+    inputs: &Inputs,
+    build: &Build,
+    image: &mut ImageBuilder,
+) -> Result<(), ExportError> {
     let default = inputs
         .process_type()
         .map(str::to_string)
@@ -175,14 +212,16 @@ pub(super) fn apply(
     };
     image.set_entrypoint(vec![entrypoint]);
     image.set_cmd(Some(Vec::new()));
+    Ok(())
+}
 
-    if papi < Version::new(0, 12) {
-        image.config_mut().history.clear();
-    }
-    let created = match inputs
+/// The image's creation time: `SOURCE_DATE_EPOCH` (Platform API 0.9+) when it is valid, else
+/// the normalised time.
+fn created(inputs: &Inputs, log: &Logger) -> String {
+    match inputs
         .source_date_epoch
         .as_deref()
-        .filter(|_| papi >= Version::new(0, 9))
+        .filter(|_| inputs.platform_api >= Version::new(0, 9))
     {
         Some(raw) => match raw.trim().parse::<i64>() {
             Ok(secs) if secs >= 0 => rfc3339(secs),
@@ -194,9 +233,7 @@ pub(super) fn apply(
             }
         },
         None => NORMALIZED_CREATED.to_string(),
-    };
-    image.set_created(&created);
-    Ok(())
+    }
 }
 
 /// Seconds since the epoch as `YYYY-MM-DDTHH:MM:SSZ` (proleptic Gregorian, UTC).

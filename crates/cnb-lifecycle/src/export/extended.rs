@@ -81,30 +81,49 @@ pub(crate) fn open_extended(
         }
         return Ok(None);
     }
-    let layout = match entries.as_slice() {
-        [one] => one.clone(),
-        [] => {
-            return Err(fail(
-                &dir,
-                "missing, but analyzed.toml says the run image is extended",
-            ));
-        }
-        many => {
-            return Err(fail(
-                &dir,
-                format!("expected one image layout, found {} entries", many.len()),
-            ));
-        }
-    };
+    let layout = only_layout(&dir, &entries)?;
     let name = layout.to_string_lossy().into_owned();
     let store = LayoutStore::new(&dir);
+    let image = open_on_run_image(&store, &name, &layout, run)?;
+    let layers = extension_layers(&store, &name, &layout, &image, run.layers().len())?;
+    log.debug(format!(
+        "extended run image {} with {} extension layer(s)",
+        image.identifier,
+        layers.len()
+    ));
+    Ok(Some(Extended { image, layers }))
+}
+
+/// The one image layout the extender leaves in `dir`.
+fn only_layout(dir: &Path, entries: &[PathBuf]) -> Result<PathBuf, ExportError> {
+    match entries {
+        [one] => Ok(one.clone()),
+        [] => Err(fail(
+            dir,
+            "missing, but analyzed.toml says the run image is extended",
+        )),
+        many => Err(fail(
+            dir,
+            format!("expected one image layout, found {} entries", many.len()),
+        )),
+    }
+}
+
+/// The extended image in `layout` for the run image's platform, which must have the run image's
+/// layers at its base.
+fn open_on_run_image(
+    store: &LayoutStore,
+    name: &str,
+    layout: &Path,
+    run: &Image,
+) -> Result<Image, ExportError> {
     let request = TargetRequest::new(run.target(), TargetSource::Image);
-    let image = match open(&store, &name, &request).map_err(|e| fail(&layout, e))? {
+    let image = match open(store, name, &request).map_err(|e| fail(layout, e))? {
         Opened::Found(i) => *i,
-        Opened::NotFound => return Err(fail(&layout, "no image in the layout")),
+        Opened::NotFound => return Err(fail(layout, "no image in the layout")),
         Opened::PlatformMismatch { found, wanted, .. } => {
             return Err(fail(
-                &layout,
+                layout,
                 format!("it is for {found} but the run image is for {wanted}"),
             ));
         }
@@ -115,16 +134,28 @@ pub(crate) fn open_extended(
         all.len() >= base.len() && all.iter().zip(&base).all(|(a, b)| a.diff_id == b.diff_id);
     if !on_run {
         return Err(fail(
-            &layout,
+            layout,
             format!("it is not built on the run image '{}'", run.identifier),
         ));
     }
+    Ok(image)
+}
+
+/// The layers of `image` above the run image's `base_len`, each named after the extension that
+/// added it, their blobs in the layout.
+fn extension_layers(
+    store: &LayoutStore,
+    name: &str,
+    layout: &Path,
+    image: &Image,
+    base_len: usize,
+) -> Result<Vec<ExtensionLayer>, ExportError> {
     let mut layers = Vec::new();
-    for (n, l) in all.iter().enumerate().skip(base.len()) {
+    for (n, l) in image.layers().iter().enumerate().skip(base_len) {
         let file = store
-            .blob_file(&name, &l.digest)
-            .map_err(|e| fail(&layout, e))?
-            .ok_or_else(|| fail(&layout, format!("extension layer {} is missing", l.digest)))?;
+            .blob_file(name, &l.digest)
+            .map_err(|e| fail(layout, e))?
+            .ok_or_else(|| fail(layout, format!("extension layer {} is missing", l.digest)))?;
         let created_by = non_empty_history(&image.config.history, n)
             .and_then(|h| h.created_by.clone())
             .unwrap_or_default();
@@ -140,12 +171,7 @@ pub(crate) fn open_extended(
             created_by,
         });
     }
-    log.debug(format!(
-        "extended run image {} with {} extension layer(s)",
-        image.identifier,
-        layers.len()
-    ));
-    Ok(Some(Extended { image, layers }))
+    Ok(layers)
 }
 
 /// The history entry of the `n`th layer (entries of empty layers do not count), as upstream

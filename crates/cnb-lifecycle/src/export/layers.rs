@@ -1,14 +1,15 @@
 //! The layers the exporter adds on top of the run image. Each is first hashed without being
 //! compressed (the buildpacks' layer dirs all at once, one per core); when the previous image has
 //! that diffID it is reused by reference (no compression, no upload), else it is compressed into a
-//! scratch file once and added.
+//! scratch file once, added, and handed to the early upload (`upload.rs`) while the next layers
+//! are built.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use cnb_api::Version;
-use cnb_archive::{ArchiveError, Compression, LayerBuilder, Owner, Tree};
+use cnb_archive::{ArchiveError, Compression, LayerBuilder, LayerDigests, Owner, Tree};
 use cnb_formats::FormatError;
 use cnb_formats::group::Group;
 use cnb_formats::labels::{
@@ -24,6 +25,8 @@ use cnb_image::{Blob, BlobData, Digest, Image, ImageBuilder, ImageError};
 use cnb_platform::{Inputs, Logger};
 
 use super::memo::{Known, LayerMemo};
+use super::prebuild::Prebuilt;
+use super::upload::EarlyUpload;
 
 /// zstd level of new layers: 1, the fastest, still smaller than gzip -1 on typical layers.
 const ZSTD_LEVEL: i32 = 1;
@@ -101,6 +104,19 @@ pub(crate) struct Context<'a> {
     pub launch_cache: Option<&'a LaunchCache>,
     /// DiffIDs hashed ahead, and the blobs stored, per layer dir (for the cache export too).
     pub memo: &'a mut LayerMemo,
+    /// New layers' blobs are stored as soon as they are written (not with the daemon).
+    pub upload: Option<&'a EarlyUpload>,
+    /// New buildpack layers built ahead, several at once.
+    pub prebuilt: Prebuilt,
+}
+
+/// What is known of a layer before it is added.
+enum Ahead {
+    Nothing,
+    /// Its diffID, hashed ahead.
+    Hashed(String),
+    /// The layer itself, built ahead (and already handed to the early upload).
+    Built(PathBuf, LayerDigests),
 }
 
 type Fill<'f> = dyn Fn(&mut LayerBuilder<File>) -> Result<(), ArchiveError> + 'f;
@@ -122,17 +138,33 @@ impl Context<'_> {
         })
     }
 
+    /// The file extension, compression and media type of new layers.
+    pub(crate) fn new_layer_format(&self) -> (&'static str, Compression, &'static str) {
+        if self.uncompressed {
+            ("tar", Compression::None, OCI_LAYER_TAR)
+        } else if self.zstd {
+            ("tar.zst", Compression::Zstd(ZSTD_LEVEL), OCI_LAYER_ZSTD)
+        } else {
+            ("tar.gz", Compression::Gzip(1), OCI_LAYER_GZIP)
+        }
+    }
+
     /// Adds a layer, or reuses the previous image's when the diffID is the one recorded there.
-    /// `known` is the layer's diffID when it was hashed ahead.
     fn add_or_reuse(
         &mut self,
         id: &str,
         previous_sha: Option<&str>,
-        known: Option<&str>,
+        ahead: Ahead,
         hash: &FillHash,
         fill: &Fill,
         history: Option<History>,
     ) -> Result<Known, LayerError> {
+        let (known, ahead) = match ahead {
+            Ahead::Nothing => (None, None),
+            Ahead::Hashed(d) => (Some(d), None),
+            Ahead::Built(path, d) => (Some(d.diff_id.clone()), Some((path, d))),
+        };
+        let known = known.as_deref();
         let archive_err = |source| LayerError::Archive {
             layer: id.to_string(),
             source,
@@ -162,20 +194,21 @@ impl Context<'_> {
                 }
             }
         }
-        let (ext, compression, media_type) = if self.uncompressed {
-            ("tar", Compression::None, OCI_LAYER_TAR)
-        } else if self.zstd {
-            ("tar.zst", Compression::Zstd(ZSTD_LEVEL), OCI_LAYER_ZSTD)
-        } else {
-            ("tar.gz", Compression::Gzip(1), OCI_LAYER_GZIP)
+        let (ext, compression, media_type) = self.new_layer_format();
+        let built_ahead = ahead.is_some();
+        let (path, d) = match ahead {
+            Some(built) => built,
+            None => {
+                let path = self
+                    .scratch
+                    .join(format!("{}.{ext}", self.image.diff_ids().len()));
+                let file = File::create(&path).map_err(|e| LayerError::io("create", &path, e))?;
+                let mut b = LayerBuilder::new(file, compression);
+                fill(&mut b).map_err(archive_err)?;
+                let (_, d) = b.finish().map_err(archive_err)?;
+                (path, d)
+            }
         };
-        let path = self
-            .scratch
-            .join(format!("{}.{ext}", self.image.diff_ids().len()));
-        let file = File::create(&path).map_err(|e| LayerError::io("create", &path, e))?;
-        let mut b = LayerBuilder::new(file, compression);
-        fill(&mut b).map_err(archive_err)?;
-        let (_, d) = b.finish().map_err(archive_err)?;
         if let Some(lc) = self.launch_cache.filter(|_| self.uncompressed) {
             lc.stage(&path, &d.diff_id)
                 .map_err(|e| LayerError::io("stage in the launch cache", &path, e))?;
@@ -186,6 +219,9 @@ impl Context<'_> {
             size: d.size,
             data: BlobData::Path(path),
         };
+        if let Some(upload) = self.upload.filter(|_| !built_ahead) {
+            upload.send(&blob);
+        }
         self.image
             .add_layer(d.diff_id.parse()?, blob, media_type, history);
         self.log.info(format!("Adding layer '{id}'"));
@@ -207,8 +243,18 @@ impl Context<'_> {
         let hash = |b: &mut LayerBuilder<std::io::Sink>| b.add_tree(dir, &tree.dest, tree.owner);
         let fill = |b: &mut LayerBuilder<File>| b.add_tree(dir, &tree.dest, tree.owner);
         let known = self.memo.diff_id(&tree).map(str::to_string);
-        let placed =
-            self.add_or_reuse(id, previous_sha, known.as_deref(), &hash, &fill, history)?;
+        let ahead = match (self.prebuilt.take(&tree), known) {
+            (Some(Err(source)), _) => {
+                return Err(LayerError::Archive {
+                    layer: id.to_string(),
+                    source,
+                });
+            }
+            (Some(Ok((path, d))), _) => Ahead::Built(path, d),
+            (None, Some(d)) => Ahead::Hashed(d),
+            (None, None) => Ahead::Nothing,
+        };
+        let placed = self.add_or_reuse(id, previous_sha, ahead, &hash, &fill, history)?;
         let diff_id = placed.diff_id.clone();
         self.memo.set(tree, placed);
         Ok(diff_id)
@@ -238,6 +284,7 @@ pub(crate) fn buildpack_layers(
     group: &Group,
 ) -> Result<Vec<BuildpackLayersMetadata>, LayerError> {
     prehash(ctx, group);
+    super::prebuild::prebuild(ctx, group);
     let mut out = Vec::new();
     for bp in &group.group {
         let dir = ctx
@@ -503,8 +550,15 @@ fn entries_layer(
         })?;
         previous.iter().find(|p| **p == d.diff_id).cloned()
     };
-    ctx.add_or_reuse(id, reusable.as_deref(), None, &hash, &fill, history)
-        .map(|k| k.diff_id)
+    ctx.add_or_reuse(
+        id,
+        reusable.as_deref(),
+        Ahead::Nothing,
+        &hash,
+        &fill,
+        history,
+    )
+    .map(|k| k.diff_id)
 }
 
 /// The launcher at /cnb/lifecycle/launcher, owned by root.
@@ -537,7 +591,7 @@ pub(crate) fn launcher_layer(ctx: &mut Context) -> Result<String, LayerError> {
     ctx.add_or_reuse(
         "buildpacksio/lifecycle:launcher",
         Some(&prev),
-        None,
+        Ahead::Nothing,
         &hash,
         &fill,
         history,
@@ -586,7 +640,7 @@ pub(crate) fn process_types_layer(
     ctx.add_or_reuse(
         "buildpacksio/lifecycle:process-types",
         Some(&prev),
-        None,
+        Ahead::Nothing,
         &hash,
         &fill,
         history,

@@ -9,6 +9,8 @@ mod extended;
 pub(crate) mod index;
 mod layers;
 mod memo;
+mod prebuild;
+mod upload;
 
 use cnb_api::Version;
 use cnb_formats::FormatError;
@@ -198,7 +200,7 @@ pub fn export_cache(inputs: &Inputs, store: &dyn BlobStore, memo: &LayerMemo, lo
         log.warn(format!("failed to export the cache: {e}"));
     }
     if let Some(name) = inputs.cache_image() {
-        let result = crate::scratch::scratch_dir("cnb-cache-")
+        let result = crate::scratch::scratch_dir(&inputs.temp_dir, "cnb-cache-")
             .map_err(|e| crate::cache::CacheError::Layer {
                 layer: name.to_string(),
                 reason: e.to_string(),
@@ -278,47 +280,41 @@ pub fn export(
     if let Some(ext) = &extended {
         ext.apply_config(&mut image);
     }
-    let scratch = crate::scratch::scratch_dir("cnb-export-")
-        .map_err(|e| LayerError::io("create temp dir", std::env::temp_dir(), e))?;
-    let mut ctx = layers::Context {
-        inputs,
-        log,
-        scratch: scratch.path().to_path_buf(),
-        previous: previous.as_ref(),
-        previous_md: &build.analyzed.metadata,
-        image: &mut image,
-        history: inputs.platform_api >= Version::new(0, 12),
-        // The daemon stores layers uncompressed: compressing them would only cost time.
-        uncompressed: inputs.daemon(),
-        zstd,
-        launch_cache: launch_cache.as_ref(),
-        memo,
-    };
-    if inputs.platform_api >= Version::new(0, 11) {
-        copy_launcher_sbom(inputs).map_err(|e| {
-            ExportError::Layer(LayerError::io(
-                "copy launcher sbom",
-                inputs.layers_dir().join("sbom"),
-                e,
-            ))
-        })?;
-    }
-    // Built in upstream's layer order; each call appends its layer to the image.
-    if let Some(ext) = &extended {
-        ext.add_layers(&mut ctx)?;
-    }
-    let buildpacks = layers::buildpack_layers(&mut ctx, &build.group)?;
-    let sbom = layers::sbom_layer(&mut ctx)?;
-    let app = layers::app_layers(&mut ctx, &build.metadata.slices)?;
-    let launcher = LayerSha {
-        sha: layers::launcher_layer(&mut ctx)?,
-    };
-    let config = LayerSha {
-        sha: layers::config_layer(&mut ctx)?,
-    };
-    let process_types = LayerSha {
-        sha: layers::process_types_layer(&mut ctx, &build.metadata)?.unwrap_or_default(),
-    };
+    let scratch = crate::scratch::scratch_dir(&inputs.temp_dir, "cnb-export-")
+        .map_err(|e| LayerError::io("create temp dir", &inputs.temp_dir, e))?;
+    // New layers are stored under the first name (uploaded, or copied into the layout) while the
+    // next are built; the daemon takes the image only as a whole.
+    let early = (!inputs.daemon())
+        .then(|| names.first().map(String::as_str))
+        .flatten();
+    let history = inputs.platform_api >= Version::new(0, 12);
+    let built = upload::with_early_upload(store, early, log, |upload| {
+        let mut ctx = layers::Context {
+            inputs,
+            log,
+            scratch: scratch.path().to_path_buf(),
+            previous: previous.as_ref(),
+            previous_md: &build.analyzed.metadata,
+            image: &mut image,
+            history,
+            // The daemon stores layers uncompressed: compressing them would only cost time.
+            uncompressed: inputs.daemon(),
+            zstd,
+            launch_cache: launch_cache.as_ref(),
+            memo,
+            upload,
+            prebuilt: Default::default(),
+        };
+        build_layers(inputs, &mut ctx, extended.as_ref(), &build)
+    })?;
+    let BuiltLayers {
+        buildpacks,
+        sbom,
+        app,
+        launcher,
+        config,
+        process_types,
+    } = built;
     let mut md = LayersMetadata {
         app,
         sbom,
@@ -365,6 +361,52 @@ pub fn export(
         report.image.index_digest = digest.to_string();
     }
     Ok(report)
+}
+
+/// The layers [`export`] adds, as recorded in the image's metadata label.
+struct BuiltLayers {
+    buildpacks: Vec<cnb_formats::labels::BuildpackLayersMetadata>,
+    sbom: Option<LayerSha>,
+    app: Vec<LayerSha>,
+    launcher: LayerSha,
+    config: LayerSha,
+    process_types: LayerSha,
+}
+
+/// Builds (or reuses) every layer above the run image, in upstream's order: each call appends
+/// its layer to the image.
+fn build_layers(
+    inputs: &Inputs,
+    ctx: &mut layers::Context,
+    extended: Option<&extended::Extended>,
+    build: &Build,
+) -> Result<BuiltLayers, ExportError> {
+    if inputs.platform_api >= Version::new(0, 11) {
+        copy_launcher_sbom(inputs).map_err(|e| {
+            ExportError::Layer(LayerError::io(
+                "copy launcher sbom",
+                inputs.layers_dir().join("sbom"),
+                e,
+            ))
+        })?;
+    }
+    if let Some(ext) = extended {
+        ext.add_layers(ctx)?;
+    }
+    Ok(BuiltLayers {
+        buildpacks: layers::buildpack_layers(ctx, &build.group)?,
+        sbom: layers::sbom_layer(ctx)?,
+        app: layers::app_layers(ctx, &build.metadata.slices)?,
+        launcher: LayerSha {
+            sha: layers::launcher_layer(ctx)?,
+        },
+        config: LayerSha {
+            sha: layers::config_layer(ctx)?,
+        },
+        process_types: LayerSha {
+            sha: layers::process_types_layer(ctx, &build.metadata)?.unwrap_or_default(),
+        },
+    })
 }
 
 /// report.toml's `[image]`: a daemon image is known by its image ID, a registry or layout image

@@ -144,41 +144,17 @@ pub fn extend(
     env: Vec<(String, String)>,
     log: &Logger,
 ) -> Result<(), ExtendError> {
-    let papi = inputs.platform_api;
-    if papi < Version::new(0, 10) {
-        return Err(ExtendError::PlatformApi(papi));
-    }
-    if papi < Version::new(0, 13) {
-        match inputs.experimental_mode.as_str() {
-            "warn" => log.warn("using experimental feature: Dockerfiles"),
-            "quiet" | "silent" => {}
-            _ => return Err(ExtendError::Experimental),
-        }
-    }
-    let kind = inputs
-        .string(Key::ExtendKind)
-        .unwrap_or("build")
-        .to_string();
-    if kind != "build" && kind != "run" {
-        return Err(ExtendError::Kind(kind));
-    }
-    if !cnb_os::is_root() {
-        return Err(ExtendError::NotRoot);
-    }
-    let layers = inputs.layers_dir().to_path_buf();
-    let group = Group::read(inputs.group_path()).map_err(|source| ExtendError::Input {
-        what: "group",
-        source,
-    })?;
-    let analyzed = Analyzed::read(inputs.analyzed_path()).map_err(|source| ExtendError::Input {
-        what: "analyzed",
-        source,
-    })?;
-    let app = inputs.app_dir().to_path_buf();
+    let kind = check_can_extend(inputs, log)?;
+    let (group, analyzed) = read_inputs(inputs)?;
     let generated = inputs.generated_dir().to_path_buf();
     let extended = inputs.extended_dir().to_path_buf();
-    let platform = inputs.platform_dir().to_path_buf();
-    let found = dockerfiles(&group, &kind, &generated, &app, papi)?;
+    let found = dockerfiles(
+        &group,
+        &kind,
+        &generated,
+        inputs.app_dir(),
+        inputs.platform_api,
+    )?;
     let (uid, gid) = (inputs.uid(), inputs.gid());
 
     let base = if kind == "run" {
@@ -202,54 +178,16 @@ pub fn extend(
             labels: Default::default(),
         },
     };
-    let volumes = [
-        layers.clone(),
-        app.clone(),
-        platform,
-        extended.clone(),
-        generated.clone(),
-    ];
-    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut layers_of_run = (kind == "run").then(|| Snapshots {
-        root,
-        ignore: snapshot::Ignore::new(root, &volumes, &mountinfo),
-        scratch: extended.join(".layers"),
-        before: None,
-        layers: Vec::new(),
-    });
-    let mut rebasable = true;
+    let mut layers_of_run = (kind == "run").then(|| Snapshots::of_volumes(inputs, root));
     let orig_user = state.user.clone();
-    for f in &found {
-        log.info(format!(
-            "Applying {} for extension '{}'",
-            f.dockerfile.path.display(),
-            f.extension
-        ));
-        let args = build_args(&base_ref, &state, f);
-        let job = Job {
-            extension: &f.extension,
-            dockerfile: &f.dockerfile,
-            context: &f.context,
-            args: &args,
-            root,
-        };
-        let prev_user = state.user.clone();
-        match layers_of_run.as_mut() {
-            Some(snaps) => {
-                snaps.start()?;
-                apply::apply(&job, &mut state, &mut |ins| snaps.after(f, ins))?;
-            }
-            None => apply::apply(&job, &mut state, &mut |_| Ok(()))?,
-        }
-        rebasable = rebasable && state.labels.get(REBASABLE).is_some_and(|v| v == "true");
-        if is_root_user(&state.user) {
-            log.warn(format!(
-                "Extension from {} changed the user ID from {prev_user} to {}; this must not be the final user ID (a following extension must reset the user).",
-                f.dockerfile.path.display(),
-                state.user
-            ));
-        }
-    }
+    let rebasable = apply_all(
+        &found,
+        &base_ref,
+        &mut state,
+        layers_of_run.as_mut(),
+        root,
+        log,
+    )?;
     if state.user != orig_user {
         log.warn(format!(
             "The original user ID was {orig_user} but the final extension left the user ID set to {}.",
@@ -262,22 +200,111 @@ pub fn extend(
         }
         let snaps = layers_of_run.unwrap_or_else(|| Snapshots::none(root));
         if let Some(base) = &base {
-            let dir = run_image::save(
-                base,
-                &state,
-                (!found.is_empty()).then_some(rebasable),
-                &snaps.layers,
-                &extended,
-            )?;
+            let rebasable = (!found.is_empty()).then_some(rebasable);
+            let dir = run_image::save(base, &state, rebasable, &snaps.layers, &extended)?;
             log.debug(format!("Saved the extended run image to {}", dir.display()));
         }
         let _ = std::fs::remove_dir_all(&snaps.scratch);
         return Ok(());
     }
-    // As upstream: the build user gets the layers volume, then the build runs as that user.
-    cnb_os::ensure_owner(uid, gid, &[&layers])?;
+    build_as_build_user(inputs, state.env, log)
+}
+
+/// Checks that the extender may run here, returning the `-kind` (build or run): Platform API
+/// 0.10+, the experimental mode below 0.13, a known kind, and root.
+fn check_can_extend(inputs: &Inputs, log: &Logger) -> Result<String, ExtendError> {
+    let papi = inputs.platform_api;
+    if papi < Version::new(0, 10) {
+        return Err(ExtendError::PlatformApi(papi));
+    }
+    if papi < Version::new(0, 13) {
+        match inputs.experimental_mode.as_str() {
+            "warn" => log.warn("using experimental feature: Dockerfiles"),
+            "quiet" | "silent" => {}
+            _ => return Err(ExtendError::Experimental),
+        }
+    }
+    let kind = inputs
+        .string(Key::ExtendKind)
+        .unwrap_or("build")
+        .to_string();
+    if kind != "build" && kind != "run" {
+        return Err(ExtendError::Kind(kind));
+    }
+    if !cnb_os::is_root() {
+        return Err(ExtendError::NotRoot);
+    }
+    Ok(kind)
+}
+
+/// group.toml and analyzed.toml.
+fn read_inputs(inputs: &Inputs) -> Result<(Group, Analyzed), ExtendError> {
+    let group = Group::read(inputs.group_path()).map_err(|source| ExtendError::Input {
+        what: "group",
+        source,
+    })?;
+    let analyzed = Analyzed::read(inputs.analyzed_path()).map_err(|source| ExtendError::Input {
+        what: "analyzed",
+        source,
+    })?;
+    Ok((group, analyzed))
+}
+
+/// Applies each Dockerfile in turn to `state` (and, for `-kind run`, snapshots its changes),
+/// returning whether every extension left the image rebasable.
+fn apply_all(
+    found: &[Found],
+    base_ref: &str,
+    state: &mut State,
+    mut layers_of_run: Option<&mut Snapshots>,
+    root: &Path,
+    log: &Logger,
+) -> Result<bool, ExtendError> {
+    let mut rebasable = true;
+    for f in found {
+        log.info(format!(
+            "Applying {} for extension '{}'",
+            f.dockerfile.path.display(),
+            f.extension
+        ));
+        let args = build_args(base_ref, state, f);
+        let job = Job {
+            extension: &f.extension,
+            dockerfile: &f.dockerfile,
+            context: &f.context,
+            args: &args,
+            root,
+        };
+        let prev_user = state.user.clone();
+        match layers_of_run.as_deref_mut() {
+            Some(snaps) => {
+                snaps.start()?;
+                apply::apply(&job, state, &mut |ins| snaps.after(f, ins))?;
+            }
+            None => apply::apply(&job, state, &mut |_| Ok(()))?,
+        }
+        rebasable = rebasable && state.labels.get(REBASABLE).is_some_and(|v| v == "true");
+        if is_root_user(&state.user) {
+            log.warn(format!(
+                "Extension from {} changed the user ID from {prev_user} to {}; this must not be the final user ID (a following extension must reset the user).",
+                f.dockerfile.path.display(),
+                state.user
+            ));
+        }
+    }
+    Ok(rebasable)
+}
+
+/// `-kind build`: as upstream, the build user gets the layers volume, then the build runs as
+/// that user in the extended environment.
+fn build_as_build_user(
+    inputs: &Inputs,
+    mut build_env: Vec<(String, String)>,
+    log: &Logger,
+) -> Result<(), ExtendError> {
+    let (uid, gid) = (inputs.uid(), inputs.gid());
+    cnb_os::ensure_owner(uid, gid, &[inputs.layers_dir()])?;
     cnb_os::drop_privileges(uid, gid)?;
-    let mut build_env = state.env;
     if let Some((home, name)) = cnb_os::user_home(uid) {
         build_env.retain(|(k, _)| k != "HOME" && k != "USER");
         build_env.push(("HOME".into(), home.to_string_lossy().into_owned()));
@@ -330,6 +357,26 @@ struct Snapshots<'a> {
 }
 
 impl<'a> Snapshots<'a> {
+    /// Snapshots of `root` that leave out the phase's volumes (and what is mounted).
+    fn of_volumes(inputs: &Inputs, root: &'a Path) -> Self {
+        let extended = inputs.extended_dir();
+        let volumes = [
+            inputs.layers_dir().to_path_buf(),
+            inputs.app_dir().to_path_buf(),
+            inputs.platform_dir().to_path_buf(),
+            extended.to_path_buf(),
+            inputs.generated_dir().to_path_buf(),
+        ];
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        Snapshots {
+            root,
+            ignore: snapshot::Ignore::new(root, &volumes, &mountinfo),
+            scratch: extended.join(".layers"),
+            before: None,
+            layers: Vec::new(),
+        }
+    }
+
     fn none(root: &'a Path) -> Self {
         Snapshots {
             root,

@@ -12,6 +12,9 @@ use cnb_image::{
 
 use super::{Ctx, RebaseError, rebase_image};
 
+/// The new index's entries: each child's manifest and platform.
+type Listed = Vec<(RawManifest, Target)>;
+
 /// One child of the new index.
 enum Child {
     /// Rebased onto the new run image's child for its platform.
@@ -27,6 +30,36 @@ pub(super) fn rebase_index(
     names: Vec<String>,
     raw: RawManifest,
 ) -> Result<Report, RebaseError> {
+    let index = read_index(ctx, &raw)?;
+    // Every child is checked and rebased in memory before anything is written.
+    let children = rebase_children(ctx, &index, &raw)?;
+    let Some(first) = names.first().cloned() else {
+        return Err(RebaseError::Save {
+            name: String::new(),
+            source: ImageError::Unsupported("no image name to save to".into()),
+        });
+    };
+    let (listed, reports) = save_children(ctx, &first, &names, &children)?;
+    let saved = save_index(ctx.store, &first, &listed).map_err(save_err(&first))?;
+    for name in &names[1..] {
+        save_index(ctx.store, name, &listed).map_err(save_err(&first))?;
+    }
+    log_saved(ctx, &names, &saved, &reports);
+    Ok(Report {
+        image: ImageReport {
+            tags: names,
+            image_id: String::new(),
+            digest: saved.digest.to_string(),
+            manifest_size: saved.bytes.len() as u64,
+            children: reports,
+            ..Default::default()
+        },
+        build: None,
+    })
+}
+
+/// The app index in `raw`, which must list at least one image.
+fn read_index(ctx: &Ctx<'_>, raw: &RawManifest) -> Result<Index, RebaseError> {
     let app_name = &ctx.app_name;
     let invalid = |reason: String| {
         RebaseError::AppImage(ImageError::Invalid {
@@ -45,8 +78,18 @@ pub(super) fn rebase_index(
             "'{app_name}' is an image index: every child is rebased for its own platform, -os/-arch/-arch-variant are not used"
         ));
     }
+    Ok(index)
+}
 
-    // Every child is checked and rebased in memory before anything is written.
+/// Every child of `index` rebased for its own platform, in memory; with `-force` a child with no
+/// run image for its platform is kept on its old base, else every such child is named in one
+/// refusal.
+fn rebase_children(
+    ctx: &Ctx<'_>,
+    index: &Index,
+    raw: &RawManifest,
+) -> Result<Vec<(Target, Child)>, RebaseError> {
+    let app_name = &ctx.app_name;
     let mut children: Vec<(Target, Child)> = Vec::new();
     let mut refused = Vec::new();
     for d in &index.manifests {
@@ -75,33 +118,32 @@ pub(super) fn rebase_index(
     if !refused.is_empty() {
         return Err(RebaseError::Refused(refused.join("; ")));
     }
+    Ok(children)
+}
 
-    let Some(first) = names.first().cloned() else {
-        return Err(RebaseError::Save {
-            name: String::new(),
-            source: ImageError::Unsupported("no image name to save to".into()),
-        });
-    };
-    let save_err = |source| RebaseError::Save {
-        name: first.clone(),
-        source,
-    };
-    // The children under the first name, then copies under every other name (each tag of a
-    // layout is its own directory, each registry repository needs its own copy) whose blobs are
-    // linked or mounted from the first, and only then the indexes.
+/// Stores the children under the first name, then copies under every other name (each tag of a
+/// layout is its own directory, each registry repository needs its own copy) whose blobs are
+/// linked or mounted from the first. Returns the index entries and the children's reports.
+fn save_children(
+    ctx: &Ctx<'_>,
+    first: &str,
+    names: &[String],
+    children: &[(Target, Child)],
+) -> Result<(Listed, Vec<ChildReport>), RebaseError> {
+    let save_err = save_err(first);
     let mut stored: Vec<(RawManifest, Manifest, String)> = Vec::new();
-    let mut listed: Vec<(RawManifest, Target)> = Vec::new();
+    let mut listed: Listed = Vec::new();
     let mut reports = Vec::new();
-    for (target, child) in &children {
+    for (target, child) in children {
         let (raw, manifest, from, rebased) = match child {
             Child::Rebased(image) => {
-                let saved = image.save_untagged(ctx.store, &first).map_err(save_err)?;
-                let manifest = parse_manifest(&saved.manifest, &first).map_err(save_err)?;
-                (saved.manifest, manifest, first.clone(), true)
+                let saved = image.save_untagged(ctx.store, first).map_err(&save_err)?;
+                let manifest = parse_manifest(&saved.manifest, first).map_err(&save_err)?;
+                (saved.manifest, manifest, first.to_string(), true)
             }
             Child::Kept(image) => {
-                copy_child(ctx.store, &image.raw, &image.manifest, &image.name, &first)
-                    .map_err(save_err)?;
+                copy_child(ctx.store, &image.raw, &image.manifest, &image.name, first)
+                    .map_err(&save_err)?;
                 (
                     image.raw.clone(),
                     image.manifest.clone(),
@@ -121,21 +163,29 @@ pub(super) fn rebase_index(
     }
     for name in &names[1..] {
         for (raw, manifest, from) in &stored {
-            copy_child(ctx.store, raw, manifest, from, name).map_err(save_err)?;
+            copy_child(ctx.store, raw, manifest, from, name).map_err(&save_err)?;
         }
     }
-    let saved = save_index(ctx.store, &first, &listed).map_err(save_err)?;
-    for name in &names[1..] {
-        save_index(ctx.store, name, &listed).map_err(save_err)?;
-    }
+    Ok((listed, reports))
+}
 
+/// A failure to save under `first`, the name every save error is reported for.
+fn save_err(first: &str) -> impl Fn(ImageError) -> RebaseError + '_ {
+    move |source| RebaseError::Save {
+        name: first.to_string(),
+        source,
+    }
+}
+
+/// The names, the index's digest and each child's.
+fn log_saved(ctx: &Ctx<'_>, names: &[String], saved: &RawManifest, reports: &[ChildReport]) {
     ctx.log.info("*** Images:");
-    for n in &names {
+    for n in names {
         ctx.log.info(format!("      {n}"));
     }
     ctx.log
         .info(format!("*** Digest: {} (index)", saved.digest));
-    for c in &reports {
+    for c in reports {
         let kept = if c.rebased {
             ""
         } else {
@@ -144,17 +194,6 @@ pub(super) fn rebase_index(
         ctx.log
             .info(format!("***   {}: {}{kept}", c.platform, c.digest));
     }
-    Ok(Report {
-        image: ImageReport {
-            tags: names,
-            image_id: String::new(),
-            digest: saved.digest.to_string(),
-            manifest_size: saved.bytes.len() as u64,
-            children: reports,
-            ..Default::default()
-        },
-        build: None,
-    })
 }
 
 fn parse_manifest(raw: &RawManifest, name: &str) -> cnb_image::Result<Manifest> {

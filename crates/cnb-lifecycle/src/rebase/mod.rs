@@ -209,7 +209,7 @@ fn rebase_image(
     app_target: Target,
     in_index: bool,
 ) -> Result<ImageBuilder, RebaseError> {
-    let (store, log, force) = (ctx.store, ctx.log, ctx.force);
+    let (log, force) = (ctx.log, ctx.force);
     let app_name = &ctx.app_name;
     let md_label = app
         .label(labels::LIFECYCLE_METADATA)
@@ -224,15 +224,33 @@ fn rebase_image(
         .unwrap_or_default();
     let run_name = run_image_name(ctx.inputs, &md, app_api, &app_registry)?;
     ImageRef::parse(&run_name).map_err(RebaseError::BadReference)?;
+    let run = open_new_run_image(ctx, &run_name, app_target, in_index)?;
+    if app_api >= Version::new(0, 12) {
+        check(app, &run, &mut md, &run_name, force, log)?;
+    } else {
+        check_stack(app, &run, force, log)?;
+    }
+    new_image(app, &run, md, app_api)
+}
 
-    // The new run image for the app's platform (or the flags').
+/// The new run image for the app's platform (or the flags'); in an index, nothing for that
+/// platform is [`RebaseError::NoRunImageFor`]; for a single image, a run image for another
+/// platform is refused unless `-force`.
+fn open_new_run_image(
+    ctx: &Ctx<'_>,
+    run_name: &str,
+    app_target: Target,
+    in_index: bool,
+) -> Result<Image, RebaseError> {
+    let (store, log, force) = (ctx.store, ctx.log, ctx.force);
+    let app_name = &ctx.app_name;
     let run_request = TargetRequest::new(app_target.clone(), TargetSource::Image);
     let missing = |available: Vec<Target>| RebaseError::NoRunImageFor {
-        run_image: run_name.clone(),
+        run_image: run_name.to_string(),
         wanted: Box::new(app_target.clone()),
         available,
     };
-    let opened = match open(store, &run_name, &run_request) {
+    let opened = match open(store, run_name, &run_request) {
         Err(ImageError::NoMatchingPlatform { available, .. }) if in_index => {
             return Err(missing(available));
         }
@@ -240,7 +258,11 @@ fn rebase_image(
     };
     let run = match opened {
         Opened::Found(i) => *i,
-        Opened::NotFound => return Err(RebaseError::RunImage(ImageError::NotFound(run_name))),
+        Opened::NotFound => {
+            return Err(RebaseError::RunImage(ImageError::NotFound(
+                run_name.to_string(),
+            )));
+        }
         Opened::PlatformMismatch { found, .. } if in_index => return Err(missing(vec![found])),
         Opened::PlatformMismatch {
             image,
@@ -262,28 +284,42 @@ fn rebase_image(
         run.identifier,
         run.target()
     ));
+    Ok(run)
+}
 
-    if app_api >= Version::new(0, 12) {
-        check(app, &run, &mut md, &run_name, force, log)?;
-    } else if app.label(labels::STACK_ID) != run.label(labels::STACK_ID) {
-        let msg = format!(
-            "incompatible stack: app image stack '{}' does not match run image stack '{}'",
-            app.label(labels::STACK_ID).unwrap_or_default(),
-            run.label(labels::STACK_ID).unwrap_or_default()
-        );
-        if !force {
-            return Err(RebaseError::Refused(msg));
-        }
-        log.warn(msg);
+/// Below Platform API 0.12: the app and run images must name the same stack (unless `-force`).
+fn check_stack(app: &Image, run: &Image, force: bool, log: &Logger) -> Result<(), RebaseError> {
+    if app.label(labels::STACK_ID) == run.label(labels::STACK_ID) {
+        return Ok(());
     }
+    let msg = format!(
+        "incompatible stack: app image stack '{}' does not match run image stack '{}'",
+        app.label(labels::STACK_ID).unwrap_or_default(),
+        run.label(labels::STACK_ID).unwrap_or_default()
+    );
+    if !force {
+        return Err(RebaseError::Refused(msg));
+    }
+    log.warn(msg);
+    Ok(())
+}
 
+/// The app image on `run`'s layers: the run image's stack (and base) labels instead of the old
+/// ones, lifecycle metadata naming the new run image, and as upstream the normalised creation
+/// time and no history.
+fn new_image(
+    app: &Image,
+    run: &Image,
+    mut md: LayersMetadata,
+    app_api: Version,
+) -> Result<ImageBuilder, RebaseError> {
     let old_top = md
         .run_image
         .top_layer
         .parse()
         .map_err(RebaseError::Rebase)?;
     let mut image = ImageBuilder::from_base(app);
-    image.rebase(&old_top, &run).map_err(RebaseError::Rebase)?;
+    image.rebase(&old_top, run).map_err(RebaseError::Rebase)?;
     let prefixes: &[&str] = if app_api >= Version::new(0, 12) {
         &[labels::STACK_PREFIX, labels::BASE_PREFIX]
     } else {
@@ -306,7 +342,6 @@ fn rebase_image(
     md.run_image.top_layer = run.top_layer().map(ToString::to_string).unwrap_or_default();
     md.run_image.reference = run.identifier.clone();
     image.set_label(labels::LIFECYCLE_METADATA, &md.to_label()?);
-    // As upstream: a rebased image has the normalised creation time and no history.
     image.config_mut().history.clear();
     image.set_created(cnb_image::NORMALIZED_CREATED);
     Ok(image)

@@ -1,7 +1,8 @@
 //! Hostile command lines and environments: any argument vector and any `CNB_*` values, for every
 //! phase and Platform API, never panic, and every rejection is one line. `parse` takes UTF-8
-//! (`Env::from_process` skips other variables, `lossy_args` converts OS strings as the binaries
-//! do), so that is what is generated, plus OS strings through `lossy_args`.
+//! (`Env` keeps values as the OS gave them but reads one that is not UTF-8 as unset, the path
+//! variables of the image backends aside; `lossy_args` converts OS strings as the binaries do),
+//! so that is what is generated, plus OS strings through `lossy_args`.
 //! `CNB_FUZZ_CASES` raises the case count (`make fuzz`).
 
 use std::ffi::OsString;

@@ -198,6 +198,50 @@ fn env_only_inputs() {
     assert_eq!(i.experimental_mode, "warn");
 }
 
+/// What the image backends need from the environment is read here, once, and handed to the
+/// image crate (which reads no environment): the same variables, defaults and precedence.
+#[test]
+fn registry_and_daemon_settings_come_from_the_environment() {
+    let i = run(Phase::Exporter, "0.15", &["r/app"], &[("HOME", "/h")]).unwrap();
+    assert_eq!(i.docker_config_dir, Some(PathBuf::from("/h/.docker")));
+    assert_eq!(i.ssl_cert_file, None);
+    assert_eq!(i.registry_timeout, None);
+    assert_eq!(i.docker_host, None);
+    let i = run(
+        Phase::Exporter,
+        "0.15",
+        &["r/app"],
+        &[
+            ("HOME", "/h"),
+            ("DOCKER_CONFIG", "/d"),
+            ("SSL_CERT_FILE", "/ca.pem"),
+            ("CNB_REGISTRY_TIMEOUT", "2"),
+            ("DOCKER_HOST", "tcp://127.0.0.1:2375"),
+        ],
+    )
+    .unwrap();
+    assert_eq!(i.docker_config_dir, Some(PathBuf::from("/d")));
+    assert_eq!(i.ssl_cert_file, Some(PathBuf::from("/ca.pem")));
+    assert_eq!(i.registry_timeout.as_deref(), Some("2"));
+    assert_eq!(i.docker_host.as_deref(), Some("tcp://127.0.0.1:2375"));
+    // set but empty: the CA file and daemon host count as unset, the timeout is kept (and
+    // refused by the image crate, as before the move)
+    let i = run(
+        Phase::Exporter,
+        "0.15",
+        &["r/app"],
+        &[
+            ("SSL_CERT_FILE", ""),
+            ("CNB_REGISTRY_TIMEOUT", ""),
+            ("DOCKER_HOST", ""),
+        ],
+    )
+    .unwrap();
+    assert_eq!(i.ssl_cert_file, None);
+    assert_eq!(i.registry_timeout.as_deref(), Some(""));
+    assert_eq!(i.docker_host, None);
+}
+
 #[test]
 fn unset_optional_inputs_stay_unset() {
     let i = run(Phase::Restorer, "0.12", &[], &[]).unwrap();

@@ -3,81 +3,38 @@
 //! naming the registry, the request and what to check. `CNB_FAULT_SEED` replays a run;
 //! `CNB_FAULT_ROUNDS` runs more seeds (`make faults`).
 
-use std::process::{Command, Output};
-
-use cnb_formats::analyzed::Analyzed;
-use cnb_image::Target;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
-use cnb_test_support::fault_proxy::{
-    Fault, FaultPlan, FaultProxy, Kind, record, rounds, seed_from_env, transient,
-};
-use cnb_test_support::fixtures::{four_platforms, image, save_run_index};
+use cnb_test_support::fault_proxy::{Fault, FaultPlan, FaultProxy, Kind, transient};
+use cnb_test_support::faults::{assert_refused, assert_retried, assert_whole, seeds};
 use cnb_test_support::registry::Registry;
-use cnb_test_support::registry_walk::{request, walk_all};
+use cnb_test_support::registry_walk::request;
+
+use crate::harness::{PhaseOutput, analyzed};
 
 /// A registry with a run index and a previous app image, a proxy in front of it.
 fn setup(plan: FaultPlan) -> (Registry, FaultProxy) {
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
-    save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
-    image(
-        &Target::new("linux", "amd64", None),
-        &[("/workspace/app.txt", "app")],
-        &[("io.buildpacks.lifecycle.metadata", "{}")],
-    )
-    .save(&store, &[reg.image("cnb/app:latest")])
-    .unwrap();
+    crate::harness::save_run_and_app(&reg);
     let proxy = FaultProxy::start(reg.host(), plan);
     (reg, proxy)
 }
 
-fn analyze(layers: &std::path::Path, proxy: &FaultProxy) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args(["-layers", layers.to_str().unwrap(), "-log-level", "debug"])
+fn analyze(layers: &std::path::Path, proxy: &FaultProxy) -> PhaseOutput {
+    crate::harness::analyzer("0.13", layers)
+        .through(proxy)
         .args(["-arch", "amd64"])
         .args(["-run-image", &format!("{}/cnb/run:multi", proxy.host())])
         .arg(format!("{}/cnb/app:latest", proxy.host()))
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.13")
-        .env("CNB_INSECURE_REGISTRIES", proxy.host())
-        .env("CNB_REGISTRY_TIMEOUT", "2")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+        .run()
 }
 
 #[test]
 fn transient_faults_are_retried_and_the_analysis_is_the_same() {
-    let seed = seed_from_env();
-    for round in 0..rounds() {
-        let seed = seed.wrapping_add(round);
+    for seed in seeds() {
         let (reg, proxy) = setup(transient(seed));
         let layers = tempfile::tempdir().unwrap();
         let out = analyze(layers.path(), &proxy);
-        let stats = proxy.stats();
-        record(
-            "analyzer",
-            &stats,
-            if out.status.success() { "ok" } else { "failed" },
-        );
-        assert!(
-            out.status.success(),
-            "CNB_FAULT_SEED={seed}; faults {:?}\n{}",
-            stats.log,
-            text(&out)
-        );
-        let an = Analyzed::read(&layers.path().join("analyzed.toml")).unwrap();
+        assert_retried("analyzer", seed, &proxy.stats(), &out);
+        let an = analyzed(layers.path());
         let app = request(reg.host(), "GET", "/v2/cnb/app/manifests/latest", None);
         assert_eq!(
             an.image.unwrap().reference,
@@ -89,11 +46,7 @@ fn transient_faults_are_retried_and_the_analysis_is_the_same() {
             "CNB_FAULT_SEED={seed}"
         );
         assert_eq!(an.run_image.unwrap().target.unwrap().arch, "amd64");
-        assert!(
-            walk_all(reg.host(), None, reg.storage_dir())
-                .problems
-                .is_empty()
-        );
+        assert_whole(&reg, seed, "after the analysis");
     }
 }
 
@@ -101,16 +54,14 @@ fn permanent(kind: Option<Kind>, fault: Fault, request: &str, hint: &str) {
     let (_reg, proxy) = setup(FaultPlan::Always { kind, fault });
     let layers = tempfile::tempdir().unwrap();
     let out = analyze(layers.path(), &proxy);
-    record("analyzer-permanent", &proxy.stats(), "refused");
-    let all = text(&out);
-    assert_eq!(out.status.code(), Some(32), "{all}");
-    let line = all.lines().rev().find(|l| l.contains("ERROR")).unwrap();
-    eprintln!("{line}"); // the message, for --no-capture
-    for part in [proxy.host(), request, hint] {
-        assert!(line.contains(part), "'{part}' not in: {line}");
-    }
+    assert_refused(
+        "analyzer-permanent",
+        &proxy.stats(),
+        &out,
+        32,
+        &[proxy.host(), request, hint],
+    );
 }
-
 #[test]
 fn every_manifest_get_failing_exits_32_naming_the_registry() {
     permanent(

@@ -1,11 +1,13 @@
 //! The analyzer binary as a platform runs it, against OCI layouts with multi-arch run images.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
 use cnb_formats::analyzed::Analyzed;
 use cnb_image::{LayoutStore, Target};
 use cnb_test_support::fixtures::{four_platforms, save_run_image, save_run_index};
+use cnb_test_support::phase::platform_apis_since;
+
+use crate::harness::{PhaseOutput, PhaseRun};
 
 struct World {
     _dir: tempfile::TempDir,
@@ -34,44 +36,28 @@ fn world() -> World {
     }
 }
 
-fn analyzer(w: &World, papi: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args([
-            "-layout",
-            "-layout-dir",
-            w.root.to_str().unwrap(),
-            "-layers",
-            w.layers.to_str().unwrap(),
-        ])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
-        .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap()
+/// The analyzer on the world's layout, not yet run.
+fn command(w: &World, papi: &str) -> PhaseRun {
+    crate::harness::analyzer(papi, &w.layers).layout(&w.root)
 }
 
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn analyzer(w: &World, papi: &str, args: &[&str]) -> PhaseOutput {
+    command(w, papi).args(args).run()
 }
 
 fn analyzed(w: &World) -> Analyzed {
-    Analyzed::read(&w.layers.join("analyzed.toml")).unwrap()
+    crate::harness::analyzed(&w.layers)
 }
 
+/// At every Platform API with layouts (0.12 on).
 #[test]
 fn records_the_child_of_the_run_index_for_the_requested_arch() {
+    for papi in platform_apis_since("0.12") {
+        records_the_child_at(&papi);
+    }
+}
+
+fn records_the_child_at(papi: &str) {
     let w = world();
     for (args, arch, variant) in [
         (vec!["-arch", "arm64"], "arm64", "v8"),
@@ -85,15 +71,14 @@ fn records_the_child_of_the_run_index_for_the_requested_arch() {
             "registry.test/run:multi",
             "registry.test/app:latest",
         ]);
-        let out = analyzer(&w, "0.15", &a);
-        ok(&out);
+        analyzer(&w, papi, &a).assert_ok();
         let an = analyzed(&w);
         let run = an.run_image.unwrap();
         let t = run.target.unwrap();
         assert_eq!(
             (t.os.as_str(), t.arch.as_str(), t.arch_variant.as_str()),
             ("linux", arch, variant),
-            "{args:?}"
+            "{args:?} at {papi}"
         );
         assert_eq!(t.distro.unwrap().name, "ubuntu");
         assert_eq!(t.id, "io.example.run");
@@ -118,24 +103,11 @@ fn records_the_child_of_the_run_index_for_the_requested_arch() {
 #[test]
 fn the_target_can_come_from_the_environment() {
     let w = world();
-    let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args([
-            "-layout",
-            "-layout-dir",
-            w.root.to_str().unwrap(),
-            "-layers",
-            w.layers.to_str().unwrap(),
-            "-run-image",
-            "registry.test/run:multi",
-            "registry.test/app",
-        ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.12")
-        .env("CNB_EXPERIMENTAL_MODE", "warn")
+    command(&w, "0.12")
+        .args(["-run-image", "registry.test/run:multi", "registry.test/app"])
         .env("CNB_TARGET_ARCH", "arm64")
-        .output()
-        .unwrap();
-    ok(&out);
+        .run()
+        .assert_ok();
     assert_eq!(analyzed(&w).target().unwrap().arch, "arm64");
 }
 
@@ -147,12 +119,8 @@ fn without_a_target_the_host_is_used_and_said() {
         "0.15",
         &["-run-image", "registry.test/run:multi", "registry.test/app"],
     );
-    ok(&out);
-    assert!(
-        text(&out.stdout).contains("host platform"),
-        "{}",
-        text(&out.stdout)
-    );
+    out.assert_ok();
+    out.assert_output_has("host platform");
     assert_eq!(analyzed(&w).target().unwrap().arch, Target::host().arch);
 }
 
@@ -170,8 +138,8 @@ fn no_child_for_the_target_exits_32_naming_wanted_and_available() {
             "registry.test/app",
         ],
     );
-    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    out.assert_exit(32);
+    let err = out.stderr();
     assert!(
         err.contains("no image for linux/s390x in index 'registry.test/run:multi'"),
         "{err}"
@@ -196,11 +164,12 @@ fn a_single_arch_run_image_defines_the_target_unless_flags_disagree() {
         &Target::new("linux", "arm64", None),
         "x",
     );
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &["-run-image", "registry.test/run:arm64", "registry.test/app"],
-    ));
+    )
+    .assert_ok();
     assert_eq!(analyzed(&w).target().unwrap().arch, "arm64");
     let out = analyzer(
         &w,
@@ -213,12 +182,8 @@ fn a_single_arch_run_image_defines_the_target_unless_flags_disagree() {
             "registry.test/app",
         ],
     );
-    assert_eq!(out.status.code(), Some(32));
-    assert!(
-        text(&out.stderr).contains("is for linux/arm64/v8, but the build is for linux/amd64"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(32);
+    out.assert_output_has("is for linux/arm64/v8, but the build is for linux/amd64");
 }
 
 #[test]
@@ -244,15 +209,15 @@ fn previous_image_of_another_arch_is_skipped_with_a_warning() {
             "registry.test/app:latest",
         ],
     );
-    ok(&out);
-    let err = text(&out.stderr);
+    out.assert_ok();
+    let err = out.stderr();
     assert!(err.contains("previous image 'registry.test/app:latest' is for linux/arm64/v8 but the build is for linux/amd64"), "{err}");
     let an = analyzed(&w);
     assert_eq!(an.image.unwrap().reference, "");
     assert!(an.metadata.buildpacks.is_empty());
 
     // The same previous image is used for an arm64 build.
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &[
@@ -262,7 +227,8 @@ fn previous_image_of_another_arch_is_skipped_with_a_warning() {
             "registry.test/run:multi",
             "registry.test/app:latest",
         ],
-    ));
+    )
+    .assert_ok();
     let an = analyzed(&w);
     assert!(an.image.unwrap().reference.contains("@sha256:"));
     assert_eq!(an.metadata.buildpacks[0].key, "bp");
@@ -277,7 +243,7 @@ fn a_multi_arch_previous_image_resolves_to_the_matching_child() {
         &four_platforms(),
         "previous",
     );
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &[
@@ -289,7 +255,8 @@ fn a_multi_arch_previous_image_resolves_to_the_matching_child() {
             "registry.test/run:multi",
             "registry.test/app:latest",
         ],
-    ));
+    )
+    .assert_ok();
     let reference = analyzed(&w).image.unwrap().reference;
     let img = cnb_image::open(
         &w.store,
@@ -314,7 +281,7 @@ fn run_image_from_run_toml_or_stack_toml_by_platform_api() {
         "[[images]]\nimage = \"registry.test/run:multi\"\nmirrors = [\"other.test/run:multi\"]\n",
     )
     .unwrap();
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.12",
         &[
@@ -324,7 +291,8 @@ fn run_image_from_run_toml_or_stack_toml_by_platform_api() {
             run_toml.to_str().unwrap(),
             "registry.test/app",
         ],
-    ));
+    )
+    .assert_ok();
     assert_eq!(
         analyzed(&w).run_image.unwrap().image,
         "registry.test/run:multi"
@@ -336,7 +304,7 @@ fn run_image_from_run_toml_or_stack_toml_by_platform_api() {
         "0.11",
         &["-run", run_toml.to_str().unwrap(), "registry.test/app"],
     );
-    assert_eq!(out.status.code(), Some(2));
+    out.assert_exit(2);
 
     let out = analyzer(
         &w,
@@ -347,19 +315,15 @@ fn run_image_from_run_toml_or_stack_toml_by_platform_api() {
             "registry.test/app",
         ],
     );
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("-run-image is required"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(3);
+    out.assert_output_has("-run-image is required");
 }
 
 #[test]
 fn analyzed_path_flag_and_argument_errors() {
     let w = world();
     let custom = w.layers.join("custom/analyzed.toml");
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &[
@@ -371,21 +335,18 @@ fn analyzed_path_flag_and_argument_errors() {
             "registry.test/run:multi",
             "registry.test/app",
         ],
-    ));
+    )
+    .assert_ok();
     assert!(custom.is_file());
     let out = analyzer(&w, "0.15", &["-run-image", "registry.test/run:multi"]);
-    assert_eq!(out.status.code(), Some(3));
+    out.assert_exit(3);
     let out = analyzer(
         &w,
         "0.15",
         &["-run-image", "registry.test/run:multi", "Not/A/Valid:Ref:"],
     );
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("invalid image reference"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(3);
+    out.assert_output_has("invalid image reference");
     let out = analyzer(
         &w,
         "0.15",
@@ -395,69 +356,35 @@ fn analyzed_path_flag_and_argument_errors() {
             "registry.test/app",
         ],
     );
-    assert_eq!(out.status.code(), Some(32));
-    assert!(
-        text(&out.stderr).contains("run image 'registry.test/run:missing' not found"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(32);
+    out.assert_output_has("run image 'registry.test/run:missing' not found");
 }
 
 #[test]
 fn layout_needs_a_dir_and_the_experimental_mode() {
     let w = world();
-    let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args([
-            "-layout",
-            "-layers",
-            w.layers.to_str().unwrap(),
-            "-run-image",
-            "registry.test/run:multi",
-            "registry.test/app",
-        ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
+    let args = ["-run-image", "registry.test/run:multi", "registry.test/app"];
+    crate::harness::analyzer("0.15", &w.layers)
+        .arg("-layout")
+        .args(args)
         .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    assert!(
-        text(&out.stderr).contains("-layout needs -layout-dir"),
-        "{}",
-        text(&out.stderr)
-    );
-    let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args([
-            "-layout",
-            "-layout-dir",
-            w.root.to_str().unwrap(),
-            "-layers",
-            w.layers.to_str().unwrap(),
-            "-run-image",
-            "registry.test/run:multi",
-            "registry.test/app",
-        ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("CNB_EXPERIMENTAL_MODE=warn"),
-        "{}",
-        text(&out.stderr)
-    );
+        .run()
+        .assert_exit(3)
+        .assert_output_has("-layout needs -layout-dir");
+    // The layout without the experimental mode.
+    command(&w, "0.15")
+        .env("CNB_EXPERIMENTAL_MODE", "error")
+        .args(args)
+        .run()
+        .assert_exit(1)
+        .assert_output_has("CNB_EXPERIMENTAL_MODE=warn");
 }
 
 #[test]
 fn missing_platform_api_exits_11() {
-    let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .arg("registry.test/app")
-        .env_clear()
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(11));
-    let _ = Path::new("");
+    let mut run = PhaseRun::new(env!("CARGO_BIN_EXE_analyzer"), "").arg("registry.test/app");
+    run.command().env_remove("CNB_PLATFORM_API");
+    run.run().assert_exit(11);
 }
 
 #[test]
@@ -481,7 +408,7 @@ fn restores_the_previous_sbom_layer_unless_skipped() {
     prev.save(&w.store, &["registry.test/app:latest".into()])
         .unwrap();
     let restored = w.layers.join("sbom/launch/samples_hello/sbom.cdx.json");
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &[
@@ -491,13 +418,14 @@ fn restores_the_previous_sbom_layer_unless_skipped() {
             "registry.test/run:multi",
             "registry.test/app:latest",
         ],
-    ));
+    )
+    .assert_ok();
     assert_eq!(
         std::fs::read_to_string(&restored).unwrap(),
         "{\"bomFormat\":\"CycloneDX\"}"
     );
     std::fs::remove_dir_all(w.layers.join("sbom")).unwrap();
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &[
@@ -508,10 +436,11 @@ fn restores_the_previous_sbom_layer_unless_skipped() {
             "registry.test/run:multi",
             "registry.test/app:latest",
         ],
-    ));
+    )
+    .assert_ok();
     assert!(!restored.exists());
     // A previous image of another arch has its SBOM ignored along with everything else.
-    ok(&analyzer(
+    analyzer(
         &w,
         "0.15",
         &[
@@ -521,7 +450,8 @@ fn restores_the_previous_sbom_layer_unless_skipped() {
             "registry.test/run:multi",
             "registry.test/app:latest",
         ],
-    ));
+    )
+    .assert_ok();
     assert!(!restored.exists());
 }
 
@@ -542,10 +472,6 @@ fn launch_cache_without_daemon_is_ignored_with_a_warning() {
             "registry.test/app",
         ],
     );
-    ok(&out);
-    assert!(
-        text(&out.stderr).contains("ignoring -launch-cache"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_ok();
+    out.assert_output_has("ignoring -launch-cache");
 }

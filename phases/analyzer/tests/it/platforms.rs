@@ -3,28 +3,14 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Command, Output};
 
 use cnb_formats::analyzed::Analyzed;
 use cnb_image::{LayoutStore, Target};
 use cnb_test_support::fixtures::save_run_index;
+use cnb_test_support::phase::{BUILD_UID, PhaseRun, require_root};
 
-const UID: u32 = 1000;
+const UID: u32 = BUILD_UID;
 const GID: u32 = 1234;
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
 
 /// A layout with a run image, readable by anyone, and a layers dir as kpack's volumes are:
 /// root-owned, group `GID` (the pod's fsGroup), mode 2775.
@@ -49,20 +35,12 @@ fn world(dir: &Path) -> (String, String) {
 
 #[test]
 fn kpack_runs_it_as_the_build_user_on_a_group_writable_layers_volume() {
-    assert!(
-        cnb_os::is_root(),
-        "this test needs root: it chowns and switches users"
-    );
+    require_root("it chowns and switches users");
     let dir = tempfile::tempdir().unwrap();
     let (layout, layers) = world(dir.path());
     // The container runs as the build user; CNB_USER_ID/CNB_GROUP_ID come from the builder's env.
-    let out = Command::new("setpriv")
-        .args([
-            &format!("--reuid={UID}"),
-            &format!("--regid={GID}"),
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_analyzer"),
-        ])
+    PhaseRun::new(env!("CARGO_BIN_EXE_analyzer"), "0.12")
+        .user(UID, GID)
         .args([
             "-layout",
             &format!("-layout-dir={layout}"),
@@ -72,15 +50,11 @@ fn kpack_runs_it_as_the_build_user_on_a_group_writable_layers_volume() {
             "-arch=amd64",
             "registry.test/app:latest",
         ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.12")
         .env("CNB_USER_ID", UID.to_string())
         .env("CNB_GROUP_ID", GID.to_string())
         .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
-    ok(&out);
+        .run()
+        .assert_ok();
     let analyzed = Path::new(&layers).join("analyzed.toml");
     let md = std::fs::metadata(&analyzed).unwrap();
     assert_eq!((md.uid(), md.gid()), (UID, GID));
@@ -103,7 +77,7 @@ fn tekton_passes_empty_tags_and_insecure_registries() {
     // buildpacks-phases 0.3's analyze step with TAGS, CNB_CACHE_IMAGE and CNB_INSECURE_REGISTRIES
     // left at their empty defaults.
     let (uid, gid) = cnb_os::current_ids();
-    let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
+    PhaseRun::new(env!("CARGO_BIN_EXE_analyzer"), "0.13")
         .args([
             "-layout",
             &format!("-layout-dir={layout}"),
@@ -119,14 +93,10 @@ fn tekton_passes_empty_tags_and_insecure_registries() {
             "-arch=amd64",
             "registry.test/app:latest",
         ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.13")
         .env("CNB_INSECURE_REGISTRIES", "")
         .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
-    ok(&out);
+        .run()
+        .assert_ok();
     let analyzed = Analyzed::read(&Path::new(&layers).join("analyzed.toml")).unwrap();
     assert_eq!(analyzed.run_image.unwrap().image, "registry.test/run:v1");
 }

@@ -1,49 +1,24 @@
 //! The analyzer against a real registry (Debian's docker-registry on loopback).
 
-use std::process::{Command, Output};
-
-use cnb_formats::analyzed::Analyzed;
-use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
 use cnb_image::{Digest, IndexOptions, Target, TargetRequest, TargetSource, add_to_index};
 use cnb_test_support::fixtures::{eight_platforms, four_platforms, image, save_run_index};
+use cnb_test_support::phase::require_root;
 use cnb_test_support::registry::Registry;
 
-fn store(reg: &Registry) -> RegistryStore {
-    let auth = AuthSource::new(
-        reg.basic_header()
-            .map(|h| format!(r#"{{"{}":"{h}"}}"#, reg.host()))
-            .as_deref(),
-        None,
-    )
-    .unwrap();
-    RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().to_string()],
-        auth,
-        ..Default::default()
-    })
-    .unwrap()
-}
+use crate::harness::{PhaseOutput, analyzed, api_at_least, platform_apis};
 
-fn analyzer(layers: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args(["-layers", layers.to_str().unwrap()])
+fn analyzer(layers: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> PhaseOutput {
+    crate::harness::analyzer("0.13", layers)
         .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.13")
         .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+        .run()
 }
 
 #[test]
 fn records_the_arm64_child_of_a_registry_index() {
     let reg = Registry::start();
     let run = reg.image("cnb/run:multi");
-    let (_, children) = save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    let (_, children) = save_run_index(&reg.store(), &run, &four_platforms(), "r");
     let layers = tempfile::tempdir().unwrap();
     let out = analyzer(
         layers.path(),
@@ -58,8 +33,8 @@ fn records_the_arm64_child_of_a_registry_index() {
             &reg.image("cnb/app"),
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let an = Analyzed::read(&layers.path().join("analyzed.toml")).unwrap();
+    out.assert_ok();
+    let an = analyzed(layers.path());
     let r = an.run_image.unwrap();
     assert_eq!(
         r.reference,
@@ -68,7 +43,7 @@ fn records_the_arm64_child_of_a_registry_index() {
     assert_eq!(r.target.unwrap().arch, "arm64");
     // What was recorded opens to the same child through the registry.
     let img = cnb_image::open(
-        &store(&reg),
+        &reg.store(),
         &r.reference,
         &TargetRequest::new(Target::new("linux", "arm64", None), TargetSource::Recorded),
     )
@@ -82,7 +57,7 @@ fn records_the_arm64_child_of_a_registry_index() {
 fn credentials_come_from_cnb_registry_auth_and_a_refusal_exits_32() {
     let reg = Registry::builder().basic_auth("cnb", "s3cret").start();
     let run = reg.image("cnb/run:multi");
-    save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    save_run_index(&reg.store(), &run, &four_platforms(), "r");
     let layers = tempfile::tempdir().unwrap();
     let insecure = [("CNB_INSECURE_REGISTRIES", reg.host())];
     let out = analyzer(
@@ -90,38 +65,23 @@ fn credentials_come_from_cnb_registry_auth_and_a_refusal_exits_32() {
         &insecure,
         &["-arch", "amd64", "-run-image", &run, &reg.image("cnb/app")],
     );
-    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("unauthorized"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(32);
+    out.assert_output_has("unauthorized");
     let auth = format!(r#"{{"{}":"{}"}}"#, reg.host(), reg.basic_header().unwrap());
     let out = analyzer(
         layers.path(),
         &[insecure[0], ("CNB_REGISTRY_AUTH", &auth)],
         &["-arch", "amd64", "-run-image", &run, &reg.image("cnb/app")],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        Analyzed::read(&layers.path().join("analyzed.toml"))
-            .unwrap()
-            .target()
-            .unwrap()
-            .arch,
-        "amd64"
-    );
+    out.assert_ok();
+    assert_eq!(analyzed(layers.path()).target().unwrap().arch, "amd64");
     let out = analyzer(
         layers.path(),
         &[insecure[0], ("CNB_REGISTRY_AUTH", "not json")],
         &["-run-image", &run, &reg.image("cnb/app")],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("CNB_REGISTRY_AUTH"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(1);
+    out.assert_output_has("CNB_REGISTRY_AUTH");
 }
 
 #[test]
@@ -129,7 +89,7 @@ fn output_names_must_be_writable_before_anything_is_built() {
     let open_reg = Registry::start();
     let locked = Registry::builder().basic_auth("cnb", "s3cret").start();
     let run = open_reg.image("cnb/run:multi");
-    save_run_index(&store(&open_reg), &run, &four_platforms(), "r");
+    save_run_index(&open_reg.store(), &run, &four_platforms(), "r");
     let layers = tempfile::tempdir().unwrap();
     let insecure = format!("{},{}", open_reg.host(), locked.host());
     let env = [("CNB_INSECURE_REGISTRIES", insecure.as_str())];
@@ -140,8 +100,8 @@ fn output_names_must_be_writable_before_anything_is_built() {
         &env,
         &["-arch", "arm64", "-run-image", &run, &app],
     );
-    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
-    let err = text(&out.stderr);
+    out.assert_exit(32);
+    let err = out.stderr();
     assert!(
         err.contains(&format!("no write access to '{app}'")) && err.contains("unauthorized"),
         "{err}"
@@ -161,7 +121,7 @@ fn output_names_must_be_writable_before_anything_is_built() {
             &open_reg.image("cnb/app"),
         ],
     );
-    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
+    out.assert_exit(32);
     let out = analyzer(
         layers.path(),
         &env,
@@ -175,7 +135,7 @@ fn output_names_must_be_writable_before_anything_is_built() {
             &open_reg.image("cnb/app"),
         ],
     );
-    assert_eq!(out.status.code(), Some(32), "{}", text(&out.stderr));
+    out.assert_exit(32);
     // With credentials for it, it passes.
     let auth = format!(
         r#"{{"{}":"{}"}}"#,
@@ -187,61 +147,79 @@ fn output_names_must_be_writable_before_anything_is_built() {
         &[env[0], ("CNB_REGISTRY_AUTH", &auth)],
         &["-arch", "arm64", "-run-image", &run, &app],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    out.assert_ok();
 }
 
+/// At every Platform API: the run image from stack.toml (below 0.12, recorded by digest only)
+/// or run.toml (with its name and target), and the previous image's metadata.
 #[test]
-fn older_platform_apis_use_stack_toml_and_record_no_target() {
+fn every_platform_api_records_the_run_image_and_the_previous_image() {
     let reg = Registry::start();
     let run = reg.image("cnb/run:multi");
-    save_run_index(&store(&reg), &run, &four_platforms(), "r");
-    let layers = tempfile::tempdir().unwrap();
-    let stack = layers.path().join("stack.toml");
+    save_run_index(&reg.store(), &run, &four_platforms(), "r");
+    image(
+        &Target::new("linux", "arm64", None),
+        &[("/workspace/app.txt", "app")],
+        &[(
+            "io.buildpacks.lifecycle.metadata",
+            r#"{"buildpacks":[{"key":"bp","version":"1","layers":{}}]}"#,
+        )],
+    )
+    .save(&reg.store(), &[reg.image("cnb/app:latest")])
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let stack = dir.path().join("stack.toml");
     std::fs::write(&stack, format!("[run-image]\nimage = \"{run}\"\n")).unwrap();
-    for papi in ["0.7", "0.11"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_analyzer"))
-            .args([
-                "-layers",
-                layers.path().to_str().unwrap(),
-                "-stack",
-                stack.to_str().unwrap(),
-                "-arch",
-                "arm64",
-                &reg.image("cnb/app"),
-            ])
-            .env_clear()
-            .env("CNB_PLATFORM_API", papi)
-            .env("CNB_INSECURE_REGISTRIES", reg.host())
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{papi}: {}", text(&out.stderr));
-        let r = Analyzed::read(&layers.path().join("analyzed.toml"))
-            .unwrap()
-            .run_image
-            .unwrap();
-        assert!(
-            r.target.is_none() && r.image.is_empty(),
-            "{papi}: no target or image name below 0.12"
-        );
+    let run_toml = dir.path().join("run.toml");
+    std::fs::write(&run_toml, format!("[[images]]\nimage = \"{run}\"\n")).unwrap();
+    for papi in platform_apis() {
+        let layers = dir.path().join(format!("layers-{papi}"));
+        let run_images = match api_at_least(&papi, "0.12") {
+            true => ("-run", &run_toml),
+            false => ("-stack", &stack),
+        };
+        crate::harness::analyzer(&papi, &layers)
+            .insecure_registry(reg.host())
+            .flag(run_images.0, run_images.1)
+            .args(["-arch", "arm64", &reg.image("cnb/app:latest")])
+            .run()
+            .assert_ok();
+        let an = analyzed(&layers);
+        let r = an.run_image.unwrap();
         assert!(
             r.reference
                 .starts_with(&format!("{}/cnb/run@sha256:", reg.host())),
             "{papi}: {}",
             r.reference
         );
+        match api_at_least(&papi, "0.12") {
+            true => {
+                assert_eq!(r.image, run, "{papi}");
+                assert_eq!(r.target.unwrap().arch, "arm64", "{papi}");
+            }
+            false => assert!(
+                r.target.is_none() && r.image.is_empty(),
+                "{papi}: no target or image name below 0.12"
+            ),
+        }
+        assert!(
+            an.image
+                .unwrap()
+                .reference
+                .starts_with(&format!("{}/cnb/app@sha256:", reg.host())),
+            "{papi}"
+        );
+        assert_eq!(an.metadata.buildpacks[0].key, "bp", "{papi}");
     }
 }
 
 #[test]
 fn docker_config_credentials_are_read_before_dropping_to_the_build_user() {
     use std::os::unix::fs::PermissionsExt;
-    assert!(
-        cnb_os::is_root(),
-        "this test needs root: it chowns and switches users"
-    );
+    require_root("it chowns and switches users");
     let reg = Registry::builder().basic_auth("cnb", "s3cret").start();
     let run = reg.image("cnb/run:multi");
-    save_run_index(&store(&reg), &run, &four_platforms(), "r");
+    save_run_index(&reg.store(), &run, &four_platforms(), "r");
     let config = tempfile::tempdir().unwrap();
     let (user, pass) = reg.credentials().unwrap();
     use base64::Engine as _;
@@ -271,13 +249,13 @@ fn docker_config_credentials_are_read_before_dropping_to_the_build_user() {
             &reg.image("cnb/app"),
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    out.assert_ok();
 }
 
 #[test]
 fn a_previous_image_that_is_an_index_written_by_index_resolves_to_the_builds_child() {
     let reg = Registry::start();
-    let store = store(&reg);
+    let store = reg.store();
     let run = reg.image("cnb/run:multi");
     let platforms = eight_platforms();
     save_run_index(&store, &run, &platforms, "r");
@@ -324,8 +302,8 @@ fn a_previous_image_that_is_an_index_written_by_index_resolves_to_the_builds_chi
             &reg.image("cnb/app:arm64"),
         ],
     );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let an = Analyzed::read(&layers.path().join("analyzed.toml")).unwrap();
+    out.assert_ok();
+    let an = analyzed(layers.path());
     assert_eq!(
         an.image.unwrap().reference,
         format!("{}/cnb/app@{}", reg.host(), digests[1]),

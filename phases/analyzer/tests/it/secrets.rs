@@ -5,14 +5,13 @@
 //! take). Neither the secret nor its base64 forms appear in any output or written file.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use base64::Engine as _;
-use cnb_image::Target;
-use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
 use cnb_test_support::fault_proxy::{Fault, FaultPlan, FaultProxy, Gateway, Kind};
-use cnb_test_support::fixtures::{four_platforms, image, save_run_index};
+use cnb_test_support::faults::assert_no_leak;
 use cnb_test_support::registry::Registry;
+
+use crate::harness::PhaseOutput;
 
 const USER: &str = "cnb-user";
 
@@ -23,61 +22,18 @@ fn b64(s: &str) -> String {
 /// A basic-auth registry with a run index and an app image.
 fn registry(password: &str) -> Registry {
     let reg = Registry::builder().basic_auth(USER, password).start();
-    let header = reg.basic_header().unwrap();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        auth: AuthSource::new(Some(&format!(r#"{{"{}":"{header}"}}"#, reg.host())), None).unwrap(),
-        ..Default::default()
-    })
-    .unwrap();
-    save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
-    image(
-        &Target::new("linux", "amd64", None),
-        &[("/workspace/app.txt", "app")],
-        &[("io.buildpacks.lifecycle.metadata", "{}")],
-    )
-    .save(&store, &[reg.image("cnb/app:latest")])
-    .unwrap();
+    crate::harness::save_run_and_app(&reg);
     reg
 }
 
-fn analyze(layers: &Path, proxy: &FaultProxy, env: &[(String, String)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_analyzer"))
-        .args(["-layers", layers.to_str().unwrap(), "-log-level", "debug"])
+fn analyze(layers: &Path, proxy: &FaultProxy, env: &[(String, String)]) -> PhaseOutput {
+    crate::harness::analyzer("0.13", layers)
+        .through(proxy)
         .args(["-arch", "amd64"])
         .args(["-run-image", &format!("{}/cnb/run:multi", proxy.host())])
         .arg(format!("{}/cnb/app:latest", proxy.host()))
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.13")
-        .env("CNB_INSECURE_REGISTRIES", proxy.host())
-        .env("CNB_REGISTRY_TIMEOUT", "2")
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .output()
-        .unwrap()
-}
-
-/// Every file under `dir`, as bytes, with its path.
-fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((
-                    p.display().to_string(),
-                    std::fs::read(&p).unwrap_or_default(),
-                ));
-            }
-        }
-    }
-    out
-}
-
-fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+        .run()
 }
 
 /// Runs the analyzer through the plans and checks that no form of `secret` leaks.
@@ -136,36 +92,25 @@ fn no_leak_with(
         let proxy = FaultProxy::start_with(reg.host(), plan, with_gateway);
         let layers = tempfile::tempdir().unwrap();
         let out = analyze(layers.path(), &proxy, &env(proxy.host()));
-        let all = [out.stdout.clone(), out.stderr.clone()].concat();
-        if i == 0 {
-            assert_eq!(
-                out.status.success(),
-                expect_ok,
-                "{case}: {}",
-                String::from_utf8_lossy(&all)
-            );
-        } else {
-            assert_eq!(
-                out.status.code(),
-                Some(32),
-                "{case}: {}",
-                String::from_utf8_lossy(&all)
-            );
+        match (i, expect_ok) {
+            (0, true) => {
+                out.assert_ok();
+            }
+            (0, false) => assert!(!out.status.success(), "{case}: {}", out.text()),
+            _ => {
+                out.assert_exit(32);
+            }
         }
         if i == 0 && gateway.is_some() {
             let tokens = proxy.stats().requests.get(&Kind::Token).copied();
             assert!(tokens.unwrap_or(0) > 0, "{case}: no token was asked for");
         }
-        let mut outputs = files(layers.path());
-        outputs.push(("output".into(), all));
-        for (path, bytes) in &outputs {
-            for form in &forms {
-                assert!(
-                    !contains(bytes, form),
-                    "{case} plan {i}: '{form}' in {path}"
-                );
-            }
-        }
+        assert_no_leak(
+            &format!("{case} plan {i}"),
+            &forms,
+            &out.text(),
+            layers.path(),
+        );
     }
 }
 

@@ -143,3 +143,34 @@ fn a_missing_buildpack_exits_1_before_and_22_during_detection() {
     let o = command(&w, "0.15", &bps, &order).run();
     assert_eq!(o.status.code(), Some(22), "{}", text(&o));
 }
+
+/// Arguments and environment are read once, as OS strings (`std::env::args` and `vars` panic on
+/// bytes that are not UTF-8): such bytes in a path argument, in a flag and in unrelated
+/// variables give a clean error and exit code, never a panic (exit 101). The entry is shared by
+/// every phase but the launcher, which has its own test.
+#[test]
+fn non_utf8_arguments_and_environment_fail_cleanly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt as _;
+    assert!(
+        can_switch_user(),
+        "this test needs root: it chowns and switches users"
+    );
+    let w = world(false);
+    let order = std::path::Path::new(OsStr::from_bytes(b"/nope-\xff/order.toml"));
+    let odd_env = |run: PhaseRun| {
+        run.env("ODD", OsStr::from_bytes(b"\xff"))
+            .env(OsStr::from_bytes(b"\xfeKEY"), "1")
+    };
+    let o = odd_env(command(&w, "0.15", &fixtures(), order)).run();
+    o.assert_exit(1);
+    o.error_line(&["reading order", "/nope-\u{fffd}/order.toml"]);
+    assert!(!o.text().contains("panicked"), "{}", o.text());
+
+    let o = odd_env(command(&w, "0.15", &fixtures(), order))
+        .arg(OsStr::from_bytes(b"-layers\xff"))
+        .run();
+    o.assert_exit(2);
+    o.error_line(&["-layers\u{fffd}", "no such flag"]);
+    assert!(!o.text().contains("panicked"), "{}", o.text());
+}

@@ -3,21 +3,16 @@
 //! and report.toml's `[[build.bom]]` (from each buildpack's build.toml); from 0.9 neither, and
 //! the builder's `sbom/launch/sbom.legacy.json` reaches the image in the SBOM layer.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
+use cnb_image::registry::RegistryStore;
 use cnb_image::{Image, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::registry::Registry;
 
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
+use crate::harness::{PhaseOutput, run_image, write, write_analyzed};
 
 const METADATA: &str = "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.7\"\n\n[[processes]]\ntype = \"web\"\ncommand = \"tool\"\nargs = []\ndirect = true\nbuildpack-id = \"bp\"\n";
 const LAUNCH_BOM: &str = "\n[[bom]]\nname = \"runtime\"\n[bom.metadata]\nversion = \"1.2.3\"\n[bom.buildpack]\nid = \"bp\"\nversion = \"1\"\n";
@@ -35,11 +30,7 @@ struct Setup {
 /// `[[bom]]` entry, and a run image in a fresh registry.
 fn setup(metadata: &str) -> Setup {
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = reg.store();
     let run = reg.image("cnb/run:multi");
     let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
     let dir = tempfile::tempdir().unwrap();
@@ -61,21 +52,13 @@ fn setup(metadata: &str) -> Setup {
     write(&layers.join("config/metadata.toml"), metadata);
     write(&app.join("index.html"), "hi");
     write(&launcher, "launcher");
-    Analyzed {
-        image: Some(ImageIdentifier {
-            reference: String::new(),
-        }),
-        build_image: None,
-        run_image: Some(RunImage {
-            reference: format!("{}/cnb/run@{}", reg.host(), children[0].digest),
-            image: run,
-            extend: false,
-            target: None,
-        }),
-        metadata: LayersMetadata::default(),
-    }
-    .write(&layers.join("analyzed.toml"))
-    .unwrap();
+    let child = format!("{}/cnb/run@{}", reg.host(), children[0].digest);
+    write_analyzed(
+        &layers,
+        "",
+        run_image(&child, &run, None),
+        LayersMetadata::default(),
+    );
     Setup {
         _dir: dir,
         reg,
@@ -86,24 +69,13 @@ fn setup(metadata: &str) -> Setup {
     }
 }
 
-fn export(s: &Setup, papi: &str) -> (Output, Image) {
+fn export(s: &Setup, papi: &str) -> (PhaseOutput, Image) {
     let name = s.reg.image("cnb/app:latest");
-    let out = Command::new(env!("CARGO_BIN_EXE_exporter"))
-        .args(["-layers", s.layers.to_str().unwrap()])
-        .args(["-app", s.app.to_str().unwrap()])
-        .args(["-launcher", s.launcher.to_str().unwrap()])
+    let out = crate::harness::exporter(papi, &s.layers, &s.app, &s.launcher)
+        .insecure_registry(s.reg.host())
         .arg(&name)
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
-        .env("CNB_INSECURE_REGISTRIES", s.reg.host())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run();
+    out.assert_ok();
     let img = open(
         &s.store,
         &name,

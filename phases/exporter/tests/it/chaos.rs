@@ -3,20 +3,17 @@
 //! new one), the cache is the old or the new one, never a mix, and a rerun succeeds and reuses the
 //! cache. `CNB_CHAOS_RUNS` kills per case (5 by default, 50 in `make chaos`).
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::Command;
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
-use cnb_formats::target::TargetMetadata;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
-use cnb_test_support::chaos::{self, Rng, Signal, Snapshot, Tally};
-
+use cnb_image::Target;
+use cnb_test_support::chaos::{self, Rng, Signal, Tally};
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::registry::Registry;
 
-use crate::layout::{World, ok, world, write};
+use crate::harness::{PhaseOutput, PhaseRun, run_image, write_analyzed};
+use crate::layout::{World, command, ok, world, write};
 
 const TAG: &str = "registry.test/app:latest";
 
@@ -28,36 +25,25 @@ pub(crate) fn big_layer(w: &World, variant: u64, mib: usize) {
         &bp.join("big.toml"),
         "[types]\nlaunch = true\ncache = true\n",
     );
-    let mut x = variant.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut data = Vec::with_capacity(mib << 20);
-    while data.len() < mib << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    std::fs::create_dir_all(bp.join("big")).unwrap();
-    std::fs::write(bp.join("big/data"), data).unwrap();
+    write(&bp.join("big/data"), chaos::noise(variant, mib));
 }
 
-pub(crate) fn exporter_cmd(w: &World, cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_exporter"));
-    c.args(["-layout", "-layout-dir"])
-        .arg(&w.root)
-        .arg("-layers")
-        .arg(&w.layers)
-        .arg("-app")
-        .arg(&w.app)
-        .arg("-launcher")
-        .arg(w.dir.path().join("launcher"))
-        .arg("-cache-dir")
-        .arg(cache)
+/// The exporter to the world's layout and the cache dir `cache`, its temp files in the world.
+pub(crate) fn cached_exporter(w: &World, cache: &Path) -> PhaseRun {
+    command(w, "0.15", &w.root)
+        .flag("-cache-dir", cache)
         .arg(TAG)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
         .env("TMPDIR", scratch_tmp(w))
-        .env("CNB_EXPERIMENTAL_MODE", "warn");
-    c
+}
+
+/// [`cached_exporter`], to be killed.
+pub(crate) fn exporter_cmd(w: &World, cache: &Path) -> Command {
+    cached_exporter(w, cache).into_command()
+}
+
+/// [`cached_exporter`] run to the end.
+pub(crate) fn export_cached(w: &World, cache: &Path) -> PhaseOutput {
+    cached_exporter(w, cache).run()
 }
 
 /// The exporter's temp dir (its layer tars), one per world, to find what a killed run left.
@@ -75,17 +61,6 @@ pub(crate) fn scratch_left(w: &World) -> Vec<String> {
         .collect()
 }
 
-/// The cache as its reader sees it: `committed`, or the backup a swap cut short left.
-fn cache_state(cache: &Path) -> Snapshot {
-    let committed = cache.join("committed");
-    let dir = if committed.is_dir() {
-        committed
-    } else {
-        cache.join("committed-backup")
-    };
-    chaos::snapshot(&dir, &|_| false)
-}
-
 fn layout_dir(w: &World) -> std::path::PathBuf {
     w.root.join("registry.test/app/latest")
 }
@@ -99,9 +74,16 @@ fn killed_exports_to_a_layout_and_cache_dir_lose_nothing() {
 /// (status 143/130 in a shell); its temp files go with the next run, as after a kill.
 #[test]
 fn interrupted_exports_die_of_the_signal_and_lose_nothing() {
-    let n = chaos::runs().div_ceil(5).max(2);
-    layout_loop(Signal::SIGTERM, n, "exporter-layout-sigterm");
-    layout_loop(Signal::SIGINT, n, "exporter-layout-sigint");
+    layout_loop(
+        Signal::SIGTERM,
+        chaos::interrupt_runs(),
+        "exporter-layout-sigterm",
+    );
+    layout_loop(
+        Signal::SIGINT,
+        chaos::interrupt_runs(),
+        "exporter-layout-sigint",
+    );
 }
 
 fn layout_loop(signal: Signal, runs: usize, case: &str) {
@@ -109,39 +91,27 @@ fn layout_loop(signal: Signal, runs: usize, case: &str) {
     let cache = w.dir.path().join("cache");
     let mut rng = Rng::from_env(case);
     // Each measured run exports new content, as each killed run does.
-    let took = (0..3)
-        .map(|v| {
-            big_layer(&w, 1000 + v, 8);
-            chaos::time_run(&mut exporter_cmd(&w, &cache))
-        })
-        .min()
-        .unwrap();
-    println!("chaos {case}: an uninterrupted export takes {took:?}");
+    let took = chaos::baseline(case, |v| {
+        big_layer(&w, 1000 + v, 8);
+        chaos::time_run(&mut exporter_cmd(&w, &cache))
+    });
     let mut tally = Tally::default();
     for i in 1.. {
         if tally.done(runs) {
             break;
         }
         let old_image = chaos::check_layout_image(&layout_dir(&w), "latest");
-        let old_cache = cache_state(&cache);
+        let old_cache = chaos::committed_state(&cache);
         big_layer(&w, i, 8);
         let at = took.mul_f64(rng.fraction());
         let run = chaos::interrupt_at(&mut exporter_cmd(&w, &cache), at, signal);
-        if run.signalled {
-            assert_eq!(
-                run.status.signal(),
-                Some(signal as i32),
-                "run {i}: {:?}",
-                run.status
-            );
-        }
-        tally.kills += usize::from(run.signalled);
-        tally.finished += usize::from(!run.signalled);
+        run.assert_died_of(signal, i as usize);
+        tally.count(&run);
         let killed_image = chaos::check_layout_image(&layout_dir(&w), "latest");
-        let killed_cache = cache_state(&cache);
+        let killed_cache = chaos::committed_state(&cache);
 
         let t = std::time::Instant::now();
-        let out = exporter_cmd(&w, &cache).output().unwrap();
+        let out = export_cached(&w, &cache);
         println!("run {i}: kill at {at:?}, rerun {:?}", t.elapsed());
         let stdout = ok(&out);
         assert!(
@@ -149,7 +119,7 @@ fn layout_loop(signal: Signal, runs: usize, case: &str) {
             "run {i} (kill at {at:?}): the rerun did not reuse the cache:\n{stdout}"
         );
         let new_image = chaos::check_layout_image(&layout_dir(&w), "latest");
-        let new_cache = cache_state(&cache);
+        let new_cache = chaos::committed_state(&cache);
         assert!(
             killed_image == old_image || killed_image == new_image,
             "run {i} (kill at {at:?}): the tag names {killed_image}, neither the old {old_image} nor the new {new_image}"
@@ -178,13 +148,13 @@ fn layout_loop(signal: Signal, runs: usize, case: &str) {
 fn a_swap_cut_short_keeps_the_old_cache_and_the_next_export_recovers() {
     let w = world();
     let cache = w.dir.path().join("cache");
-    ok(&exporter_cmd(&w, &cache).output().unwrap());
-    let old = cache_state(&cache);
+    ok(&export_cached(&w, &cache));
+    let old = chaos::committed_state(&cache);
     // The state a kill between the swap's two renames leaves.
     std::fs::rename(cache.join("committed"), cache.join("committed-backup")).unwrap();
     std::fs::create_dir_all(cache.join("staging")).unwrap();
-    assert_eq!(cache_state(&cache), old);
-    let stdout = ok(&exporter_cmd(&w, &cache).output().unwrap());
+    assert_eq!(chaos::committed_state(&cache), old);
+    let stdout = ok(&export_cached(&w, &cache));
     assert!(
         stdout.contains("Reusing cache layer 'samples/hello-world:hello'"),
         "{stdout}"
@@ -198,7 +168,7 @@ fn a_swap_cut_short_keeps_the_old_cache_and_the_next_export_recovers() {
 fn stale_temp_files_of_a_killed_writer_are_removed_by_the_next_export() {
     let w = world();
     let cache = w.dir.path().join("cache");
-    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    ok(&export_cached(&w, &cache));
     // 999999999 is above any pid_max, so no process has it; this test process's own file must stay.
     let blobs = layout_dir(&w).join("blobs/sha256");
     let stale = blobs.join(".tmp-999999999-0");
@@ -207,7 +177,7 @@ fn stale_temp_files_of_a_killed_writer_are_removed_by_the_next_export() {
     std::fs::write(&live, b"a live writer's blob").unwrap();
     std::fs::write(layout_dir(&w).join(".tmp-999999999-1"), b"half an index").unwrap();
     big_layer(&w, 3, 1);
-    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    ok(&export_cached(&w, &cache));
     assert!(!stale.exists());
     assert!(!layout_dir(&w).join(".tmp-999999999-1").exists());
     assert!(live.exists(), "a running process's temp file was removed");
@@ -216,53 +186,27 @@ fn stale_temp_files_of_a_killed_writer_are_removed_by_the_next_export() {
 
 /// The exporter against a registry with a cache image, for the world's layers.
 fn registry_exporter(w: &World, reg: &Registry) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_exporter"));
-    c.arg("-layers")
-        .arg(&w.layers)
-        .arg("-app")
-        .arg(&w.app)
-        .arg("-launcher")
-        .arg(w.dir.path().join("launcher"))
-        .arg("-cache-image")
-        .arg(reg.image("cnb/cache:latest"))
+    crate::harness::exporter("0.15", &w.layers, &w.app, &w.dir.path().join("launcher"))
+        .flag("-cache-image", reg.image("cnb/cache:latest"))
         .arg(reg.image("cnb/app:latest"))
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
         .env("TMPDIR", scratch_tmp(w))
-        .env("CNB_INSECURE_REGISTRIES", reg.host());
-    c
+        .insecure_registry(reg.host())
+        .into_command()
 }
 
 /// analyzed.toml naming the arm64 child of a run index in the registry.
 fn registry_world(reg: &Registry) -> World {
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
     let run = reg.image("cnb/run:multi");
-    let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
+    let (_, children) = save_run_index(&reg.store(), &run, &four_platforms(), "r");
     let w = world();
-    Analyzed {
-        image: Some(ImageIdentifier {
-            reference: String::new(),
-        }),
-        build_image: None,
-        run_image: Some(RunImage {
-            reference: format!("{}/cnb/run@{}", reg.host(), children[1].digest),
-            image: run,
-            extend: false,
-            target: Some(TargetMetadata {
-                os: "linux".into(),
-                arch: "arm64".into(),
-                arch_variant: "v8".into(),
-                ..Default::default()
-            }),
-        }),
-        metadata: LayersMetadata::default(),
-    }
-    .write(&w.layers.join("analyzed.toml"))
-    .unwrap();
+    let child = format!("{}/cnb/run@{}", reg.host(), children[1].digest);
+    let arm64 = Target::new("linux", "arm64", Some("v8"));
+    write_analyzed(
+        &w.layers,
+        "",
+        run_image(&child, &run, Some(&arm64)),
+        LayersMetadata::default(),
+    );
     w
 }
 
@@ -272,14 +216,10 @@ fn killed_exports_to_a_registry_and_cache_image_lose_nothing() {
     let w = registry_world(&reg);
     let (app, cache) = (reg.image("cnb/app:latest"), reg.image("cnb/cache:latest"));
     let mut rng = Rng::from_env("exporter-registry");
-    let took = (0..3)
-        .map(|v| {
-            big_layer(&w, 1000 + v, 8);
-            chaos::time_run(&mut registry_exporter(&w, &reg))
-        })
-        .min()
-        .unwrap();
-    println!("chaos exporter-registry: an uninterrupted export takes {took:?}");
+    let took = chaos::baseline("exporter-registry", |v| {
+        big_layer(&w, 1000 + v, 8);
+        chaos::time_run(&mut registry_exporter(&w, &reg))
+    });
     let mut tally = Tally::default();
     for i in 1.. {
         if tally.done(chaos::runs()) {
@@ -292,8 +232,7 @@ fn killed_exports_to_a_registry_and_cache_image_lose_nothing() {
         big_layer(&w, i, 8);
         let at = took.mul_f64(rng.fraction());
         let run = chaos::interrupt_at(&mut registry_exporter(&w, &reg), at, Signal::SIGKILL);
-        tally.kills += usize::from(run.signalled);
-        tally.finished += usize::from(!run.signalled);
+        tally.count(&run);
         let killed = (
             chaos::check_registry_image(&app),
             chaos::check_registry_image(&cache),

@@ -6,45 +6,25 @@
 use std::path::Path;
 use std::process::Command;
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
-use cnb_formats::target::TargetMetadata;
-use cnb_test_support::chaos::{self, Rng, Signal, Snapshot, Tally};
+use cnb_image::Target;
+use cnb_test_support::chaos::{self, Rng, Signal, Tally};
 use cnb_test_support::dockerd::Dockerd;
 
 use crate::chaos::{big_layer, scratch_left, scratch_tmp};
+use crate::harness::{run_image, write_analyzed};
 use crate::layout::{World, ok, world};
 
 const APP: &str = "cnb/app:latest";
 
 fn daemon_exporter(w: &World, d: &Dockerd, lc: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_exporter"));
-    c.arg("-daemon")
-        .arg("-launch-cache")
-        .arg(lc)
-        .arg("-layers")
-        .arg(&w.layers)
-        .arg("-app")
-        .arg(&w.app)
-        .arg("-launcher")
-        .arg(w.dir.path().join("launcher"))
+    crate::harness::exporter("0.15", &w.layers, &w.app, &w.dir.path().join("launcher"))
+        .arg("-daemon")
+        .flag("-launch-cache", lc)
         .arg(APP)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
         .env("TMPDIR", scratch_tmp(w))
-        .env("DOCKER_HOST", d.host());
-    c
-}
-
-/// The launch cache as the next export reads it: `committed`, or the backup a cut-short commit left.
-fn launch_cache_state(lc: &Path) -> Snapshot {
-    let committed = lc.join("committed");
-    let dir = if committed.is_dir() {
-        committed
-    } else {
-        lc.join("committed-backup")
-    };
-    chaos::snapshot(&dir, &|_| false)
+        .env("DOCKER_HOST", d.host())
+        .into_command()
 }
 
 /// The app image's ID, after checking that the daemon can write out all of it.
@@ -68,51 +48,37 @@ fn killed_exports_to_a_daemon_with_a_launch_cache_lose_nothing() {
         "cnb/run:v1",
     );
     let id = d.docker(&["image", "inspect", "--format", "{{.Id}}", "cnb/run:v1"]);
-    Analyzed {
-        image: Some(ImageIdentifier {
-            reference: String::new(),
-        }),
-        build_image: None,
-        run_image: Some(RunImage {
-            reference: id.trim().trim_start_matches("sha256:").to_string(),
-            image: "cnb/run:v1".into(),
-            extend: false,
-            target: Some(TargetMetadata {
-                os: "linux".into(),
-                arch: "amd64".into(),
-                ..Default::default()
-            }),
-        }),
-        metadata: LayersMetadata::default(),
-    }
-    .write(&w.layers.join("analyzed.toml"))
-    .unwrap();
+    write_analyzed(
+        &w.layers,
+        "",
+        run_image(
+            id.trim().trim_start_matches("sha256:"),
+            "cnb/run:v1",
+            Some(&Target::new("linux", "amd64", None)),
+        ),
+        LayersMetadata::default(),
+    );
     let lc = w.dir.path().join("launch-cache");
     let mut rng = Rng::from_env("exporter-daemon");
-    let took = (0..3)
-        .map(|v| {
-            big_layer(&w, 1000 + v, 4);
-            chaos::time_run(&mut daemon_exporter(&w, &d, &lc))
-        })
-        .min()
-        .unwrap();
-    println!("chaos exporter-daemon: an uninterrupted export takes {took:?}");
+    let took = chaos::baseline("exporter-daemon", |v| {
+        big_layer(&w, 1000 + v, 4);
+        chaos::time_run(&mut daemon_exporter(&w, &d, &lc))
+    });
     let mut tally = Tally::default();
     for i in 1.. {
         if tally.done(chaos::runs()) {
             break;
         }
-        let old = (app_image(&d, w.dir.path()), launch_cache_state(&lc));
+        let old = (app_image(&d, w.dir.path()), chaos::committed_state(&lc));
         big_layer(&w, i, 4);
         let at = took.mul_f64(rng.fraction());
         let run = chaos::interrupt_at(&mut daemon_exporter(&w, &d, &lc), at, Signal::SIGKILL);
-        tally.kills += usize::from(run.signalled);
-        tally.finished += usize::from(!run.signalled);
-        let killed = (app_image(&d, w.dir.path()), launch_cache_state(&lc));
+        tally.count(&run);
+        let killed = (app_image(&d, w.dir.path()), chaos::committed_state(&lc));
         let t = std::time::Instant::now();
         ok(&daemon_exporter(&w, &d, &lc).output().unwrap());
         println!("run {i}: kill at {at:?}, rerun {:?}", t.elapsed());
-        let new = (app_image(&d, w.dir.path()), launch_cache_state(&lc));
+        let new = (app_image(&d, w.dir.path()), chaos::committed_state(&lc));
         assert!(
             killed.0 == old.0 || killed.0 == new.0,
             "run {i} (kill at {at:?}): {APP} is {}, neither the old {} nor the new {}",

@@ -2,97 +2,58 @@
 //! writes it): run image layers, extension layers, buildpack layers; the extended config; reuse;
 //! the failures and the Platform API gates.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Command;
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, Image, LayoutStore, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{EXTENSION_FILE, save_extended_run_image, save_run_image};
 use cnb_test_support::registry::Registry;
 
-const EXT_LAYER: &str = "ext/hello:extended-layer-1";
+use crate::harness::{PhaseOutput, run_image};
 
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
+const EXT_LAYER: &str = "ext/hello:extended-layer-1";
 
 fn amd64() -> TargetRequest {
     TargetRequest::new(Target::new("linux", "amd64", None), TargetSource::Flags)
 }
 
 struct Build {
-    dir: tempfile::TempDir,
+    build: crate::harness::Build,
     layers: PathBuf,
     run: Image,
 }
 
 /// A built app (one launch layer, one process) on `run_name` in `store`, and analyzed.toml
-/// saying whether the run image is extended.
+/// saying the run image is extended.
 fn build(store: &dyn BlobStore, run_name: &str) -> Build {
     let saved = save_run_image(store, run_name, &Target::new("linux", "amd64", None), "r");
     let run = open(store, &saved.identifier, &amd64())
         .unwrap()
         .required("run")
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let layers = dir.path().join("layers");
-    write(
-        &layers.join("group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    );
-    write(&layers.join("bp/dep/bin/tool"), "#!/bin/sh\n");
-    write(&layers.join("bp/dep.toml"), "[types]\nlaunch = true\n");
-    write(
-        &layers.join("config/metadata.toml"),
-        "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"tool\"]\nargs = []\ndirect = true\nbuildpack-id = \"bp\"\n",
-    );
-    write(&dir.path().join("workspace/index.html"), "hi");
-    write(&dir.path().join("launcher"), "launcher");
-    let b = Build { dir, layers, run };
+    let build = crate::harness::Build::new("hi");
+    let b = Build {
+        layers: build.layers.clone(),
+        build,
+        run,
+    };
     analyzed(&b, true, "", LayersMetadata::default());
     b
 }
 
 fn analyzed(b: &Build, extend: bool, previous: &str, md: LayersMetadata) {
-    Analyzed {
-        image: Some(ImageIdentifier {
-            reference: previous.into(),
-        }),
-        build_image: None,
-        run_image: Some(RunImage {
-            reference: b.run.identifier.clone(),
-            image: "registry.test/run:amd64".into(),
-            extend,
-            target: None,
-        }),
-        metadata: md,
-    }
-    .write(&b.layers.join("analyzed.toml"))
-    .unwrap();
+    let mut run = run_image(&b.run.identifier, "registry.test/run:amd64", None);
+    run.extend = extend;
+    b.build.analyzed(previous, run, md);
 }
 
-fn exporter(b: &Build, papi: &str, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exporter"))
-        .args(["-layers", b.layers.to_str().unwrap()])
-        .args(["-app", b.dir.path().join("workspace").to_str().unwrap()])
-        .args(["-launcher", b.dir.path().join("launcher").to_str().unwrap()])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
+fn exporter(b: &Build, papi: &str, env: &[(&str, &str)], args: &[&str]) -> PhaseOutput {
+    b.build
+        .exporter(papi)
         .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+        .args(args)
+        .run()
 }
 
 /// What every extended app image must be: run layer, extension layer, then ours; the extended
@@ -135,11 +96,11 @@ fn a_layout_export_is_built_on_the_extended_run_image_and_reuses_its_layer() {
     let layout = ["-layout", "-layout-dir", root.path().to_str().unwrap()];
     let args = [&layout[..], &["registry.test/app:1"]].concat();
     let out = exporter(&b, "0.13", &[("CNB_EXPERIMENTAL_MODE", "warn")], &args);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert!(
-        text(&out).contains(&format!("Adding layer '{EXT_LAYER}'")),
+        out.text().contains(&format!("Adding layer '{EXT_LAYER}'")),
         "{}",
-        text(&out)
+        out.text()
     );
     let app = open(&store, "registry.test/app:1", &amd64())
         .unwrap()
@@ -152,11 +113,11 @@ fn a_layout_export_is_built_on_the_extended_run_image_and_reuses_its_layer() {
         LayersMetadata::from_label(app.label("io.buildpacks.lifecycle.metadata").unwrap()).unwrap();
     analyzed(&b, true, &app.identifier, md);
     let out = exporter(&b, "0.13", &[("CNB_EXPERIMENTAL_MODE", "warn")], &args);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert!(
-        text(&out).contains(&format!("Reusing layer '{EXT_LAYER}'")),
+        out.text().contains(&format!("Reusing layer '{EXT_LAYER}'")),
         "{}",
-        text(&out)
+        out.text()
     );
     let again = open(&store, "registry.test/app:1", &amd64())
         .unwrap()
@@ -173,8 +134,8 @@ fn extend_without_an_extended_run_image_fails_naming_the_path() {
     let layout = ["-layout", "-layout-dir", root.path().to_str().unwrap()];
     let args = [&layout[..], &["registry.test/app:1"]].concat();
     let out = exporter(&b, "0.13", &[("CNB_EXPERIMENTAL_MODE", "warn")], &args);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    out.assert_exit(1);
+    let stderr = out.stderr();
     let path = b.layers.join("extended/run");
     let line = stderr
         .lines()
@@ -200,22 +161,14 @@ fn extend_without_an_extended_run_image_fails_naming_the_path() {
     .unwrap();
     save_extended_run_image(&other, &b.layers.join("extended"), "ext/hello");
     let out = exporter(&b, "0.13", &[("CNB_EXPERIMENTAL_MODE", "warn")], &args);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("is not built on the run image"),
-        "{}",
-        text(&out)
-    );
+    out.assert_exit(1);
+    out.assert_output_has("is not built on the run image");
 }
 
 #[test]
 fn a_registry_export_on_the_extended_run_image_uploads_the_extension_layer_once() {
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = reg.store();
     let b = build(&store, &reg.image("cnb/run:amd64"));
     let (_, ext_diff) = save_extended_run_image(&b.run, &b.layers.join("extended"), "ext/hello");
     let name = reg.image("cnb/app:latest");
@@ -223,15 +176,11 @@ fn a_registry_export_on_the_extended_run_image_uploads_the_extension_layer_once(
 
     // Platform API 0.12: experimental, as upstream.
     let out = exporter(&b, "0.12", &[insecure], &[&name]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("experimental feature 'Dockerfiles' is disabled"),
-        "{}",
-        text(&out)
-    );
+    out.assert_exit(1);
+    out.assert_output_has("experimental feature 'Dockerfiles' is disabled");
 
     let out = exporter(&b, "0.13", &[insecure], &[&name]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let app = open(&store, &name, &amd64())
         .unwrap()
         .required("app")
@@ -253,20 +202,20 @@ fn a_registry_export_on_the_extended_run_image_uploads_the_extension_layer_once(
     analyzed(&b, true, &app.identifier, md);
     let before = reg.count_requests("PUT", "/blobs/uploads/");
     let out = exporter(&b, "0.13", &[insecure], &[&name]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert!(
-        text(&out).contains(&format!("Reusing layer '{EXT_LAYER}'")),
+        out.text().contains(&format!("Reusing layer '{EXT_LAYER}'")),
         "{}",
-        text(&out)
+        out.text()
     );
-    assert!(!text(&out).contains("Adding layer"), "{}", text(&out));
+    assert!(!out.text().contains("Adding layer"), "{}", out.text());
     assert_eq!(reg.count_requests("PUT", "/blobs/uploads/"), before);
 
     // Platform API 0.11 has no run image extension: the dir is ignored, as upstream ignores it.
     analyzed(&b, true, "", LayersMetadata::default());
     let old = reg.image("cnb/app:old");
     let out = exporter(&b, "0.11", &[insecure], &[&old]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let app = open(&store, &old, &amd64())
         .unwrap()
         .required("app")
@@ -277,8 +226,8 @@ fn a_registry_export_on_the_extended_run_image_uploads_the_extension_layer_once(
     // extend = false: the extended image is not used (a leftover is only warned about).
     analyzed(&b, false, "", LayersMetadata::default());
     let out = exporter(&b, "0.13", &[insecure], &[&old]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("ignoring"), "{}", text(&out));
+    out.assert_ok();
+    out.assert_output_has("ignoring");
     let app = open(&store, &old, &amd64())
         .unwrap()
         .required("app")
@@ -297,7 +246,7 @@ fn the_extension_file_is_in_the_extension_layer() {
     let layout = ["-layout", "-layout-dir", root.path().to_str().unwrap()];
     let args = [&layout[..], &["registry.test/app:1"]].concat();
     let out = exporter(&b, "0.13", &[("CNB_EXPERIMENTAL_MODE", "warn")], &args);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let app = open(&store, "registry.test/app:1", &amd64())
         .unwrap()
         .required("app")

@@ -5,12 +5,8 @@
 use cnb_test_support::chaos;
 use cnb_test_support::tmpfs::{Tmpfs, misnamed_blobs};
 
-use crate::chaos::{big_layer, exporter_cmd};
+use crate::chaos::{big_layer, export_cached};
 use crate::layout::{ok, world};
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn a_full_layout_dir_fails_naming_it_and_keeps_the_previous_image() {
@@ -19,13 +15,13 @@ fn a_full_layout_dir_fails_naming_it_and_keeps_the_previous_image() {
     let app_dir = w.root.join("registry.test/app");
     let fs = Tmpfs::mount(&app_dir, "4m");
     big_layer(&w, 1, 1);
-    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    ok(&export_cached(&w, &cache));
     let layout = fs.path().join("latest");
     let before = chaos::check_layout_image(&layout, "latest");
     big_layer(&w, 2, 8);
-    let out = exporter_cmd(&w, &cache).output().unwrap();
-    assert_eq!(out.status.code(), Some(62), "{}", stderr(&out));
-    let err = stderr(&out);
+    let out = export_cached(&w, &cache);
+    out.assert_exit(62);
+    let err = out.stderr();
     let line = err
         .lines()
         .find(|l| l.starts_with("ERROR:"))
@@ -49,12 +45,12 @@ fn a_full_cache_dir_warns_naming_it_and_keeps_the_old_cache() {
     let cache = w.dir.path().join("cache");
     let _fs = Tmpfs::mount(&cache, "4m");
     big_layer(&w, 1, 1);
-    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    ok(&export_cached(&w, &cache));
     let before = chaos::snapshot(&cache, &|_| false);
     big_layer(&w, 2, 8);
-    let out = exporter_cmd(&w, &cache).output().unwrap();
-    let stdout = ok(&out);
-    let all = format!("{stdout}{}", stderr(&out));
+    let out = export_cached(&w, &cache);
+    out.assert_ok();
+    let all = out.text();
     let line = all
         .lines()
         .find(|l| l.contains("failed to export the cache"))

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use cnb_test_support::testdata_dir;
 
-use crate::chaos::exporter_cmd;
+use crate::chaos::export_cached;
 use crate::layout::{ok, world};
 
 /// (path, kind, link target, content) of each entry of a layer tar.
@@ -109,7 +109,7 @@ fn links_are_exported_as_links_and_special_files_are_skipped() {
         );
     }
     let cache = w.dir.path().join("cache");
-    ok(&exporter_cmd(&w, &cache).output().unwrap());
+    ok(&export_cached(&w, &cache));
     let layer = format!("{}", layer_dir.display());
 
     let blobs = w.root.join("registry.test/app/latest/blobs/sha256");

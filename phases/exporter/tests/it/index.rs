@@ -2,23 +2,17 @@
 //! OCI layout, also when they all finish at once; the entry of the same platform is replaced; a
 //! single image under the index tag and `-daemon` are refused. Read back with skopeo and umoci.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
-use cnb_formats::target::TargetMetadata;
 use cnb_image::oci::Index;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, Digest, LayoutStore, Target};
 use cnb_test_support::fixtures::{eight_platforms, save_run_image, save_run_index};
 use cnb_test_support::registry::Registry;
 
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
+use crate::harness::{PhaseRun, ok, run_image};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -33,71 +27,31 @@ enum Backend<'a> {
 }
 
 /// One build's layers dir, app and launcher, as the builder leaves them for one platform.
-struct Build {
-    dir: tempfile::TempDir,
-}
+struct Build(crate::harness::Build);
 
 impl Build {
     fn new(run_reference: &str, target: &Target, app: &str) -> Build {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path();
-        write(
-            &p.join("layers/group.toml"),
-            "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+        let b = crate::harness::Build::new(app);
+        b.analyzed(
+            "",
+            run_image(run_reference, "run", Some(target)),
+            LayersMetadata::default(),
         );
-        write(&p.join("layers/bp/dep/bin/tool"), "#!/bin/sh\n");
-        write(&p.join("layers/bp/dep.toml"), "[types]\nlaunch = true\n");
-        write(
-            &p.join("layers/config/metadata.toml"),
-            "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"tool\"]\nargs = []\ndirect = true\nbuildpack-id = \"bp\"\n",
-        );
-        write(&p.join("workspace/index.html"), app);
-        write(&p.join("launcher"), "launcher");
-        Analyzed {
-            image: Some(ImageIdentifier {
-                reference: String::new(),
-            }),
-            build_image: None,
-            run_image: Some(RunImage {
-                reference: run_reference.into(),
-                image: "run".into(),
-                extend: false,
-                target: Some(TargetMetadata {
-                    os: target.os.clone(),
-                    arch: target.arch.clone(),
-                    arch_variant: target.variant.clone().unwrap_or_default(),
-                    ..Default::default()
-                }),
-            }),
-            metadata: LayersMetadata::default(),
-        }
-        .write(&p.join("layers/analyzed.toml"))
-        .unwrap();
-        Build { dir }
+        Build(b)
     }
 
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+    fn exporter(&self, backend: &Backend, args: &[&str]) -> PhaseRun {
+        let run = self.0.exporter("0.15").env("CNB_EXPERIMENTAL_MODE", "warn");
+        let run = match backend {
+            Backend::Registry(reg) => run.insecure_registry(reg.host()),
+            Backend::Layout(root) => run.layout(root),
+            Backend::Unset => run,
+        };
+        run.args(args)
     }
 
     fn command(&self, backend: &Backend, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_exporter"));
-        c.arg("-layers")
-            .arg(self.path("layers"))
-            .arg("-app")
-            .arg(self.path("workspace"))
-            .arg("-launcher")
-            .arg(self.path("launcher"))
-            .env_clear()
-            .env("CNB_PLATFORM_API", "0.15")
-            .env("CNB_EXPERIMENTAL_MODE", "warn");
-        match backend {
-            Backend::Registry(reg) => c.env("CNB_INSECURE_REGISTRIES", reg.host()),
-            Backend::Layout(root) => c.arg("-layout").arg("-layout-dir").arg(root),
-            Backend::Unset => &mut c,
-        };
-        c.args(args);
-        c
+        self.exporter(backend, args).into_command()
     }
 
     fn spawn(&self, backend: &Backend, args: &[&str]) -> Child {
@@ -109,29 +63,12 @@ impl Build {
     }
 
     fn run(&self, backend: &Backend, args: &[&str]) -> Output {
-        self.command(backend, args).output().unwrap()
+        self.exporter(backend, args).run().output
     }
 
     fn report(&self) -> Report {
-        cnb_formats::read_toml(&self.path("layers/report.toml")).unwrap()
+        self.0.report()
     }
-}
-
-fn ok(out: &Output) {
-    assert!(
-        out.status.success(),
-        "{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-}
-
-fn registry_store(reg: &Registry) -> RegistryStore {
-    RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap()
 }
 
 fn read_index(store: &dyn BlobStore, name: &str) -> (Index, Digest) {
@@ -183,7 +120,7 @@ fn arch_tag(t: &Target) -> String {
 #[test]
 fn two_platforms_join_one_registry_index_and_a_rebuild_replaces_its_own_entry() {
     let reg = Registry::start();
-    let store = registry_store(&reg);
+    let store = reg.store();
     let platforms = eight_platforms();
     let (_, run) = save_run_index(&store, &reg.image("cnb/run:multi"), &platforms, "r");
     let run_ref = |i: usize| format!("{}/cnb/run@{}", reg.host(), run[i].digest);
@@ -266,7 +203,7 @@ fn two_platforms_join_one_registry_index_and_a_rebuild_replaces_its_own_entry() 
 #[test]
 fn eight_platforms_finishing_together_all_land_in_the_registry_index() {
     let reg = Registry::start();
-    let store = registry_store(&reg);
+    let store = reg.store();
     let platforms = eight_platforms();
     let (_, run) = save_run_index(&store, &reg.image("cnb/run:multi"), &platforms, "r");
     let backend = Backend::Registry(&reg);
@@ -370,7 +307,7 @@ fn eight_platforms_finishing_together_all_land_in_the_layout_index() {
 #[test]
 fn a_single_image_under_the_index_tag_is_refused() {
     let reg = Registry::start();
-    let store = registry_store(&reg);
+    let store = reg.store();
     let platforms = eight_platforms();
     let (_, run) = save_run_index(&store, &reg.image("cnb/run:multi"), &platforms, "r");
     let index = reg.image("cnb/app:latest");

@@ -2,14 +2,17 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
+use cnb_formats::analyzed::Analyzed;
 use cnb_formats::labels::{BuildMetadata, LayersMetadata};
 use cnb_formats::report::Report;
 use cnb_formats::target::TargetMetadata;
 use cnb_image::{Image, LayoutStore, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_image, save_run_index};
+use cnb_test_support::tools::umoci_unpack;
+
+use crate::harness::{PhaseOutput, PhaseRun, api_at_least, platform_apis_since};
+pub(crate) use crate::harness::{ok, write};
 
 pub(crate) struct World {
     pub(crate) dir: tempfile::TempDir,
@@ -18,11 +21,6 @@ pub(crate) struct World {
     pub(crate) app: PathBuf,
     store: LayoutStore,
     run_children: Vec<cnb_image::Saved>,
-}
-
-pub(crate) fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
 }
 
 /// A layers dir as the builder leaves it, an app, a launcher, and a multi-arch run image.
@@ -76,66 +74,33 @@ pub(crate) fn world() -> World {
 
 /// analyzed.toml recording child `child` of the run index and the previous image `previous`.
 fn set_analyzed(w: &World, child: usize, previous: &str, metadata: LayersMetadata) {
-    let t = &four_platforms()[child];
-    let a = Analyzed {
-        image: Some(ImageIdentifier {
-            reference: previous.to_string(),
-        }),
-        build_image: None,
-        run_image: Some(RunImage {
-            reference: format!(
-                "{}@{}",
-                w.root.join("registry.test/run/multi").display(),
-                w.run_children[child].digest
-            ),
-            image: "registry.test/run:multi".into(),
-            extend: false,
-            target: Some(TargetMetadata {
-                os: t.os.clone(),
-                arch: t.arch.clone(),
-                arch_variant: t.variant.clone().unwrap_or_default(),
-                ..Default::default()
-            }),
-        }),
-        metadata,
-    };
-    a.write(&w.layers.join("analyzed.toml")).unwrap();
-}
-
-pub(crate) fn exporter(w: &World, root: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exporter"))
-        .args([
-            "-layout",
-            "-layout-dir",
-            root.to_str().unwrap(),
-            "-layers",
-            w.layers.to_str().unwrap(),
-            "-app",
-            w.app.to_str().unwrap(),
-        ])
-        .args(["-launcher", w.dir.path().join("launcher").to_str().unwrap()])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-pub(crate) fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}\n{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
+    let reference = format!(
+        "{}@{}",
+        w.root.join("registry.test/run/multi").display(),
+        w.run_children[child].digest
     );
-    text(&out.stdout)
+    crate::harness::write_analyzed(
+        &w.layers,
+        previous,
+        crate::harness::run_image(
+            &reference,
+            "registry.test/run:multi",
+            Some(&four_platforms()[child]),
+        ),
+        metadata,
+    );
+}
+
+/// The exporter at `papi` for the world's build, writing to the layout `root`.
+pub(crate) fn command(w: &World, papi: &str, root: &Path) -> PhaseRun {
+    crate::harness::exporter(papi, &w.layers, &w.app, &w.dir.path().join("launcher")).layout(root)
+}
+
+pub(crate) fn exporter(w: &World, root: &Path, env: &[(&str, &str)], args: &[&str]) -> PhaseOutput {
+    command(w, "0.15", root)
+        .envs(env.iter().copied())
+        .args(args)
+        .run()
 }
 
 pub(crate) fn app_image(root: &Path, name: &str, arch: &str) -> Image {
@@ -150,15 +115,19 @@ pub(crate) fn app_image(root: &Path, name: &str, arch: &str) -> Image {
     .unwrap()
 }
 
+/// At every Platform API with layouts (0.12 on).
 #[test]
 fn exports_an_app_image_on_the_recorded_arm64_child() {
+    for papi in platform_apis_since("0.12") {
+        exports_on_the_arm64_child_at(&papi);
+    }
+}
+
+fn exports_on_the_arm64_child_at(papi: &str) {
     let w = world();
-    let stdout = ok(&exporter(
-        &w,
-        &w.root,
-        &[],
-        &["registry.test/app:latest", "registry.test/app:v1"],
-    ));
+    let stdout = ok(&command(&w, papi, &w.root)
+        .args(["registry.test/app:latest", "registry.test/app:v1"])
+        .run());
     for line in [
         "Adding layer 'samples/hello-world:hello'",
         "Adding layer 'app'",
@@ -170,11 +139,14 @@ fn exports_an_app_image_on_the_recorded_arm64_child() {
         "registry.test/app:v1",
         "*** Digest: sha256:",
     ] {
-        assert!(stdout.contains(line), "missing '{line}' in:\n{stdout}");
+        assert!(
+            stdout.contains(line),
+            "{papi}: missing '{line}' in:\n{stdout}"
+        );
     }
     assert!(!stdout.contains("build-only"), "{stdout}");
     let img = app_image(&w.root, "registry.test/app:latest", "arm64");
-    assert_eq!(img.target().to_string(), "linux/arm64/v8");
+    assert_eq!(img.target().to_string(), "linux/arm64/v8", "{papi}");
     let run = app_image(&w.root, "registry.test/run:multi", "arm64");
     let layers = img.layers();
     assert_eq!(
@@ -206,7 +178,12 @@ fn exports_an_app_image_on_the_recorded_arm64_child() {
         BuildMetadata::from_label(img.label("io.buildpacks.build.metadata").unwrap()).unwrap();
     assert_eq!(build.processes.len(), 2);
     assert_eq!(img.label("io.samples.hello"), Some("yes"));
-    assert_eq!(img.label("io.buildpacks.exec-env"), Some("production"));
+    // The execution environment is recorded from Platform API 0.15 on.
+    assert_eq!(
+        img.label("io.buildpacks.exec-env"),
+        api_at_least(papi, "0.15").then_some("production"),
+        "{papi}"
+    );
     assert_eq!(img.label("io.buildpacks.rebasable"), Some("true"));
     assert_eq!(img.label("io.buildpacks.project.metadata"), Some("{}"));
     assert_eq!(
@@ -223,7 +200,7 @@ fn exports_an_app_image_on_the_recorded_arm64_child() {
     assert_eq!(c.cmd.as_deref(), Some(&[][..]));
     assert_eq!(c.working_dir.as_deref(), Some(w.app.to_str().unwrap()));
     assert_eq!(img.env("CNB_LAYERS_DIR"), Some(w.layers.to_str().unwrap()));
-    assert_eq!(img.env("CNB_PLATFORM_API"), Some("0.15"));
+    assert_eq!(img.env("CNB_PLATFORM_API"), Some(papi));
     assert_eq!(img.env("CNB_DEPRECATION_MODE"), Some("quiet"));
     assert_eq!(
         img.env("PATH"),
@@ -251,21 +228,10 @@ fn exports_an_app_image_on_the_recorded_arm64_child() {
 #[test]
 fn umoci_unpacks_the_app_image_with_everything_in_place() {
     let w = world();
-    ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    exporter(&w, &w.root, &[], &["registry.test/app:latest"]).assert_ok();
     let bundle = w.dir.path().join("unpacked");
     let layout = w.root.join("registry.test/app/latest");
-    let out = Command::new("umoci")
-        .args([
-            "raw",
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:latest", layout.display()),
-            bundle.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    umoci_unpack(&format!("{}:latest", layout.display()), &bundle);
     let rel = |p: &Path| bundle.join(p.strip_prefix("/").unwrap());
     assert_eq!(
         std::fs::read_to_string(bundle.join("arch")).unwrap(),
@@ -296,17 +262,18 @@ fn same_inputs_give_the_same_digest() {
         );
     }
     // analyzed.toml points at the run image under w.root; both exports read it from there.
-    ok(&exporter(&w, &w.root, &[], &["registry.test/app:a"]));
+    exporter(&w, &w.root, &[], &["registry.test/app:a"]).assert_ok();
     let first: Report = cnb_formats::read_toml(&w.layers.join("report.toml")).unwrap();
-    ok(&exporter(&w, &w.root, &[], &["registry.test/app:b"]));
+    exporter(&w, &w.root, &[], &["registry.test/app:b"]).assert_ok();
     let second: Report = cnb_formats::read_toml(&w.layers.join("report.toml")).unwrap();
     assert_eq!(first.image.digest, second.image.digest);
-    ok(&exporter(
+    exporter(
         &w,
         &w.root,
         &[("SOURCE_DATE_EPOCH", "1700000000")],
         &["registry.test/app:c"],
-    ));
+    )
+    .assert_ok();
     let img = app_image(&w.root, "registry.test/app:c", "arm64");
     assert_eq!(img.config.created.as_deref(), Some("2023-11-14T22:13:20Z"));
     assert_ne!(img.digest().to_string(), first.image.digest);
@@ -315,7 +282,7 @@ fn same_inputs_give_the_same_digest() {
 #[test]
 fn a_rebuild_reuses_unchanged_layers_from_the_previous_image() {
     let w = world();
-    ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    exporter(&w, &w.root, &[], &["registry.test/app:latest"]).assert_ok();
     let first = app_image(&w.root, "registry.test/app:latest", "arm64");
     let md = LayersMetadata::from_label(first.label("io.buildpacks.lifecycle.metadata").unwrap())
         .unwrap();
@@ -354,7 +321,7 @@ fn a_rebuild_reuses_unchanged_layers_from_the_previous_image() {
 #[test]
 fn a_launch_layer_without_contents_is_reused_or_refused() {
     let w = world();
-    ok(&exporter(&w, &w.root, &[], &["registry.test/app:latest"]));
+    exporter(&w, &w.root, &[], &["registry.test/app:latest"]).assert_ok();
     let first = app_image(&w.root, "registry.test/app:latest", "arm64");
     let md = LayersMetadata::from_label(first.label("io.buildpacks.lifecycle.metadata").unwrap())
         .unwrap();
@@ -369,13 +336,9 @@ fn a_launch_layer_without_contents_is_reused_or_refused() {
     );
     set_analyzed(&w, 1, "", LayersMetadata::default());
     let out = exporter(&w, &w.root, &[], &["registry.test/app:latest"]);
-    assert_eq!(out.status.code(), Some(62));
-    assert!(
-        text(&out.stderr).contains(
-            "layer 'samples/hello-world:hello' has no contents to export and cannot be reused"
-        ),
-        "{}",
-        text(&out.stderr)
+    out.assert_exit(62);
+    out.assert_output_has(
+        "layer 'samples/hello-world:hello' has no contents to export and cannot be reused",
     );
 }
 
@@ -389,12 +352,8 @@ fn arch_rules() {
         &[],
         &["-arch", "amd64", "registry.test/app:latest"],
     );
-    assert_eq!(out.status.code(), Some(62), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("is for linux/arm64/v8, but the build is for linux/amd64"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(62);
+    out.assert_output_has("is for linux/arm64/v8, but the build is for linux/amd64");
     // A previous image of another arch.
     let prev = save_run_image(
         &w.store,
@@ -404,12 +363,8 @@ fn arch_rules() {
     );
     set_analyzed(&w, 1, &prev.identifier, LayersMetadata::default());
     let out = exporter(&w, &w.root, &[], &["registry.test/app:latest"]);
-    assert_eq!(out.status.code(), Some(62));
-    assert!(
-        text(&out.stderr).contains("is for linux/amd64 but the run image is for linux/arm64/v8"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(62);
+    out.assert_output_has("is for linux/amd64 but the run image is for linux/arm64/v8");
     // The recorded target resolves an index reference to the right child (arm/v6 here).
     let mut a = Analyzed::read(&w.layers.join("analyzed.toml")).unwrap();
     a.image = None;
@@ -422,7 +377,7 @@ fn arch_rules() {
         ..Default::default()
     });
     a.write(&w.layers.join("analyzed.toml")).unwrap();
-    ok(&exporter(&w, &w.root, &[], &["registry.test/app:v6"]));
+    exporter(&w, &w.root, &[], &["registry.test/app:v6"]).assert_ok();
     let v6 = TargetRequest::new(Target::new("linux", "arm", Some("v6")), TargetSource::Flags);
     let img = open(&w.store, "registry.test/app:v6", &v6)
         .unwrap()
@@ -446,22 +401,14 @@ fn bad_inputs() {
         &[],
         &["-process-type", "nope", "registry.test/app:latest"],
     );
-    assert_eq!(out.status.code(), Some(62));
-    assert!(
-        text(&out.stderr).contains("default process type 'nope'"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(62);
+    out.assert_output_has("default process type 'nope'");
     let out = exporter(&w, &w.root, &[], &[]);
-    assert_eq!(out.status.code(), Some(3));
+    out.assert_exit(3);
     std::fs::remove_file(w.layers.join("group.toml")).unwrap();
     let out = exporter(&w, &w.root, &[], &["registry.test/app:latest"]);
-    assert_eq!(out.status.code(), Some(62));
-    assert!(
-        text(&out.stderr).contains("group.toml"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_exit(62);
+    out.assert_output_has("group.toml");
     let _ = &w.store;
 }
 
@@ -525,12 +472,8 @@ fn the_cache_dir_gets_cache_layers_and_a_broken_cache_only_warns() {
             "registry.test/app:latest",
         ],
     );
-    ok(&out);
-    assert!(
-        text(&out.stderr).contains("failed to export the cache"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_ok();
+    out.assert_output_has("failed to export the cache");
 }
 
 #[test]
@@ -542,7 +485,7 @@ fn the_launcher_sbom_joins_the_sbom_layer() {
         "{\"launcher\":true}",
     );
     write(&sbom_dir.join("lifecycle.sbom.cdx.json"), "{}");
-    ok(&exporter(
+    exporter(
         &w,
         &w.root,
         &[],
@@ -551,7 +494,8 @@ fn the_launcher_sbom_joins_the_sbom_layer() {
             sbom_dir.to_str().unwrap(),
             "registry.test/app:latest",
         ],
-    ));
+    )
+    .assert_ok();
     let copied = w
         .layers
         .join("sbom/launch/buildpacksio_lifecycle/launcher/sbom.cdx.json");
@@ -594,18 +538,7 @@ fn slices_make_their_own_layers() {
     // Unpack and check which layer holds what.
     let bundle = w.dir.path().join("unpacked-sliced");
     let layout = w.root.join("registry.test/app/sliced");
-    let out = Command::new("umoci")
-        .args([
-            "raw",
-            "unpack",
-            "--rootless",
-            "--image",
-            &format!("{}:sliced", layout.display()),
-            bundle.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    umoci_unpack(&format!("{}:sliced", layout.display()), &bundle);
     let rel = |p: &Path| bundle.join(p.strip_prefix("/").unwrap());
     for f in [
         "static/logo.png",
@@ -679,7 +612,7 @@ fn zstd_layers_are_opt_in_and_reuse_goes_by_diff_id_across_a_compression_change(
         .layers
         .len();
     let zstd = [("CNB_LAYER_COMPRESSION", "zstd")];
-    ok(&exporter(&w, &w.root, &zstd, &["registry.test/app:latest"]));
+    exporter(&w, &w.root, &zstd, &["registry.test/app:latest"]).assert_ok();
     let first = app_image(&w.root, "registry.test/app:latest", "arm64");
     let types: Vec<&str> = first
         .manifest
@@ -727,10 +660,5 @@ fn zstd_layers_are_opt_in_and_reuse_goes_by_diff_id_across_a_compression_change(
         &["registry.test/app:other"],
     );
     assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("invalid CNB_LAYER_COMPRESSION 'brotli'")
-            || text(&out.stdout).contains("invalid CNB_LAYER_COMPRESSION 'brotli'"),
-        "{}",
-        text(&out.stderr)
-    );
+    out.assert_output_has("invalid CNB_LAYER_COMPRESSION 'brotli'");
 }

@@ -1,104 +1,89 @@
 //! Exports to a real registry: read back by skopeo, a rebuild uploads no layer, arm64 children.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
-use cnb_formats::target::TargetMetadata;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
 use cnb_image::{Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::registry::Registry;
 
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
+use crate::harness::{Build, PhaseOutput, api_at_least, platform_apis, run_image, write};
+
+fn exporter(b: &Build, reg: &Registry, args: &[&str]) -> PhaseOutput {
+    b.exporter("0.15")
+        .insecure_registry(reg.host())
+        .args(args)
+        .run()
 }
 
-fn exporter(layers: &Path, app: &Path, launcher: &Path, reg: &Registry, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_exporter"))
-        .args([
-            "-layers",
-            layers.to_str().unwrap(),
-            "-app",
-            app.to_str().unwrap(),
-            "-launcher",
-            launcher.to_str().unwrap(),
-        ])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .env("CNB_INSECURE_REGISTRIES", reg.host())
-        .output()
+/// At every Platform API: the app image on the arm64 child recorded in analyzed.toml (by
+/// digest; the name and target from 0.12 on, as the analyzer records them), and report.toml.
+#[test]
+fn every_platform_api_exports_on_the_recorded_run_image() {
+    let reg = Registry::start();
+    let store = reg.store();
+    let run = reg.image("cnb/run:multi");
+    let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
+    let arm64 = Target::new("linux", "arm64", Some("v8"));
+    let child = format!("{}/cnb/run@{}", reg.host(), children[1].digest);
+    for papi in platform_apis() {
+        let b = Build::new(&papi);
+        let recorded = match api_at_least(&papi, "0.12") {
+            true => run_image(&child, &run, Some(&arm64)),
+            false => run_image(&child, "", None),
+        };
+        b.analyzed("", recorded, LayersMetadata::default());
+        let name = reg.image(&format!("cnb/app:{}", papi.replace('.', "-")));
+        b.exporter(&papi)
+            .insecure_registry(reg.host())
+            .arg(&name)
+            .run()
+            .assert_ok();
+        let img = open(
+            &store,
+            &name,
+            &TargetRequest::new(arm64.clone(), TargetSource::Flags),
+        )
         .unwrap()
+        .required("app")
+        .unwrap();
+        assert_eq!(img.target().to_string(), "linux/arm64/v8", "{papi}");
+        assert_eq!(img.env("CNB_PLATFORM_API"), Some(papi.as_str()));
+        assert_eq!(b.report().image.digest, img.digest().to_string(), "{papi}");
+        let md = LayersMetadata::from_label(img.label("io.buildpacks.lifecycle.metadata").unwrap())
+            .unwrap();
+        assert_eq!(md.run_image.reference, children[1].identifier, "{papi}");
+        assert!(
+            md.buildpack("bp").unwrap().layers.contains_key("dep"),
+            "{papi}"
+        );
+    }
 }
 
 #[test]
 fn exports_to_a_registry_and_a_rebuild_uploads_no_layer() {
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = reg.store();
     let run = reg.image("cnb/run:multi");
     let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
-    let dir = tempfile::tempdir().unwrap();
-    let (layers, app, launcher) = (
-        dir.path().join("layers"),
-        dir.path().join("workspace"),
-        dir.path().join("launcher"),
-    );
-    write(
-        &layers.join("group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    );
-    write(&layers.join("bp/dep/bin/tool"), "#!/bin/sh\n");
-    write(&layers.join("bp/dep.toml"), "[types]\nlaunch = true\n");
-    write(
-        &layers.join("config/metadata.toml"),
-        "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n\n[[processes]]\ntype = \"web\"\ncommand = [\"tool\"]\nargs = []\ndirect = true\nbuildpack-id = \"bp\"\n",
-    );
-    write(&app.join("index.html"), "hi");
-    write(&launcher, "launcher");
+    let b = Build::new("hi");
+    let layers = &b.layers;
     let analyzed = |previous: &str, md: LayersMetadata| {
-        Analyzed {
-            image: Some(ImageIdentifier {
-                reference: previous.into(),
-            }),
-            build_image: None,
-            run_image: Some(RunImage {
-                reference: format!("{}/cnb/run@{}", reg.host(), children[1].digest),
-                image: run.clone(),
-                extend: false,
-                target: Some(TargetMetadata {
-                    os: "linux".into(),
-                    arch: "arm64".into(),
-                    arch_variant: "v8".into(),
-                    ..Default::default()
-                }),
-            }),
-            metadata: md,
-        }
-        .write(&layers.join("analyzed.toml"))
-        .unwrap()
+        b.analyzed(
+            previous,
+            run_image(
+                &format!("{}/cnb/run@{}", reg.host(), children[1].digest),
+                &run,
+                Some(&Target::new("linux", "arm64", Some("v8"))),
+            ),
+            md,
+        )
     };
     analyzed("", LayersMetadata::default());
     let name = reg.image("cnb/app:latest");
-    let out = exporter(
-        &layers,
-        &app,
-        &launcher,
-        &reg,
-        &[&name, &reg.image("cnb/app:v1")],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = exporter(&b, &reg, &[&name, &reg.image("cnb/app:v1")]);
+    out.assert_ok();
     let img = open(
         &store,
         &name,
@@ -129,13 +114,9 @@ fn exports_to_a_registry_and_a_rebuild_uploads_no_layer() {
         LayersMetadata::from_label(img.label("io.buildpacks.lifecycle.metadata").unwrap()).unwrap();
     analyzed(&img.identifier, md);
     let before = reg.count_requests("PUT", "/blobs/uploads/");
-    let out = exporter(&layers, &app, &launcher, &reg, &[&name]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let out = exporter(&b, &reg, &[&name]);
+    out.assert_ok();
+    let stdout = out.stdout();
     assert!(!stdout.contains("Adding layer"), "{stdout}");
     assert_eq!(
         reg.count_requests("PUT", "/blobs/uploads/"),
@@ -153,23 +134,12 @@ fn exports_to_a_registry_and_a_rebuild_uploads_no_layer() {
 #[test]
 fn the_cache_image_is_written_and_reused() {
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = reg.store();
     let run = reg.image("cnb/run:multi");
     let (_, children) = save_run_index(&store, &run, &four_platforms(), "r");
-    let dir = tempfile::tempdir().unwrap();
-    let (layers, app, launcher) = (
-        dir.path().join("layers"),
-        dir.path().join("workspace"),
-        dir.path().join("launcher"),
-    );
-    write(
-        &layers.join("group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    );
+    let b = Build::new("hi");
+    let (dir, layers) = (&b.dir, &b.layers);
+    std::fs::remove_dir_all(layers.join("bp")).unwrap();
     write(&layers.join("bp/deps/lib.so"), "binary");
     write(
         &layers.join("bp/deps.toml"),
@@ -181,43 +151,20 @@ fn the_cache_image_is_written_and_reused() {
         &layers.join("bp/runtime.toml"),
         "[types]\ncache = true\nlaunch = true\n",
     );
-    write(
-        &layers.join("config/metadata.toml"),
-        "[[buildpacks]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
+    b.analyzed(
+        "",
+        run_image(
+            &format!("{}/cnb/run@{}", reg.host(), children[0].digest),
+            &run,
+            None,
+        ),
+        LayersMetadata::default(),
     );
-    write(&app.join("index.html"), "hi");
-    write(&launcher, "launcher");
-    Analyzed {
-        image: Some(ImageIdentifier {
-            reference: String::new(),
-        }),
-        build_image: None,
-        run_image: Some(RunImage {
-            reference: format!("{}/cnb/run@{}", reg.host(), children[0].digest),
-            image: run.clone(),
-            extend: false,
-            target: None,
-        }),
-        metadata: LayersMetadata::default(),
-    }
-    .write(&layers.join("analyzed.toml"))
-    .unwrap();
     let cache = reg.image("cnb/cache:latest");
-    let out = exporter(
-        &layers,
-        &app,
-        &launcher,
-        &reg,
-        &["-cache-image", &cache, &reg.image("cnb/app")],
-    );
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success()
-            && stdout.contains("Adding cache layer 'bp:deps'\n")
-            && stdout.contains("Adding cache layer 'bp:runtime' (the app image's blob)"),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = exporter(&b, &reg, &["-cache-image", &cache, &reg.image("cnb/app")]);
+    out.assert_ok()
+        .assert_output_has("Adding cache layer 'bp:deps'\n")
+        .assert_output_has("Adding cache layer 'bp:runtime' (the app image's blob)");
     let img = open(
         &store,
         &cache,
@@ -255,9 +202,7 @@ fn the_cache_image_is_written_and_reused() {
     // pack passes -cache-dir next to -cache-image: the image wins, the dir is not written.
     let cache_dir = dir.path().join("cache");
     let out = exporter(
-        &layers,
-        &app,
-        &launcher,
+        &b,
         &reg,
         &[
             "-cache-dir",
@@ -267,12 +212,8 @@ fn the_cache_image_is_written_and_reused() {
             &reg.image("cnb/app"),
         ],
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("Reusing cache layer 'bp:deps'"),
-        "{}{stderr}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    out.assert_output_has("Reusing cache layer 'bp:deps'");
+    let stderr = out.stderr();
     assert!(!stderr.contains("failed to export the cache"), "{stderr}");
     assert!(!cache_dir.exists(), "the cache dir was written");
 }

@@ -2,15 +2,15 @@
 //! stack.toml below Platform API 0.12, from the run.toml entry holding the chosen image from 0.12,
 //! and never an empty `stack.runImage.image` (kpack parses it as an image reference).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-use cnb_formats::analyzed::{Analyzed, ImageIdentifier, RunImage};
 use cnb_formats::labels::LayersMetadata;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
+use cnb_image::registry::RegistryStore;
 use cnb_image::{ImageRef, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{four_platforms, save_run_index};
 use cnb_test_support::registry::Registry;
+
+use crate::harness::{run_image, write, write_analyzed};
 
 struct World {
     reg: Registry,
@@ -22,18 +22,9 @@ struct World {
     index_digest: String,
 }
 
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
-
 fn world() -> World {
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = reg.store();
     let (index, children) =
         save_run_index(&store, &reg.image("cnb/run:multi"), &four_platforms(), "r");
     let dir = tempfile::tempdir().unwrap();
@@ -66,43 +57,31 @@ impl World {
     /// analyzed.toml as the analyzer of that Platform API writes it: below 0.12 only the digest
     /// reference, from 0.12 also the name as given and the target.
     fn analyzed(&self, image: &str) {
-        Analyzed {
-            image: Some(ImageIdentifier::default()),
-            build_image: None,
-            run_image: Some(RunImage {
-                reference: self.child_ref.clone(),
-                image: image.to_string(),
-                extend: false,
-                target: (!image.is_empty()).then(|| cnb_formats::target::TargetMetadata {
-                    os: "linux".into(),
-                    arch: "amd64".into(),
-                    ..Default::default()
-                }),
-            }),
-            metadata: LayersMetadata::default(),
-        }
-        .write(&self.path("layers/analyzed.toml"))
-        .unwrap();
+        let amd64 = Target::new("linux", "amd64", None);
+        write_analyzed(
+            &self.path("layers"),
+            "",
+            run_image(
+                &self.child_ref,
+                image,
+                (!image.is_empty()).then_some(&amd64),
+            ),
+            LayersMetadata::default(),
+        );
     }
 
     fn export(&self, papi: &str, args: &[&str]) -> LayersMetadata {
-        let out: Output = Command::new(env!("CARGO_BIN_EXE_exporter"))
-            .args(["-layers", self.path("layers").to_str().unwrap()])
-            .args(["-app", self.path("workspace").to_str().unwrap()])
-            .args(["-launcher", self.path("launcher").to_str().unwrap()])
-            .args(args)
-            .arg(self.reg.image("cnb/app:latest"))
-            .env_clear()
-            .env("CNB_PLATFORM_API", papi)
-            .env("CNB_INSECURE_REGISTRIES", self.reg.host())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::harness::exporter(
+            papi,
+            &self.path("layers"),
+            &self.path("workspace"),
+            &self.path("launcher"),
+        )
+        .insecure_registry(self.reg.host())
+        .args(args)
+        .arg(self.reg.image("cnb/app:latest"))
+        .run()
+        .assert_ok();
         let req = TargetRequest::new(Target::new("linux", "amd64", None), TargetSource::Flags);
         let img = open(&self.store, &self.reg.image("cnb/app:latest"), &req)
             .unwrap()
@@ -135,7 +114,7 @@ fn below_0_12_the_run_image_name_and_mirrors_come_from_stack_toml() {
     let name = w.reg.image("cnb/run:multi");
     write(
         &stack,
-        &format!("[run-image]\nimage = \"{name}\"\nmirrors = [\"mirror.test/cnb/run:multi\"]\n"),
+        format!("[run-image]\nimage = \"{name}\"\nmirrors = [\"mirror.test/cnb/run:multi\"]\n"),
     );
     for papi in ["0.7", "0.11"] {
         let md = w.export(papi, &["-stack", stack.to_str().unwrap()]);
@@ -176,7 +155,7 @@ fn from_0_12_the_run_toml_entry_holding_the_chosen_image_is_recorded() {
     let untagged = format!("{}/cnb/run", w.reg.host());
     write(
         &run_toml,
-        &format!(
+        format!(
             "[[images]]\nimage = \"first.test/run:1\"\nmirrors = [\"first-mirror.test/run:1\"]\n\n\
              [[images]]\nimage = \"second.test/run:multi\"\nmirrors = [\"{mirror}\"]\n\n\
              [[images]]\nimage = \"third.test/run\"\nmirrors = [\"{untagged}\"]\n"

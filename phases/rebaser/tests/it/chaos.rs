@@ -7,21 +7,14 @@ use std::process::Command;
 
 use cnb_test_support::chaos::{self, Rng, Signal, Tally};
 
-use crate::rebase::{layout, save_app};
+use crate::rebase::{Layout, layout, save_app};
 
 const APP: &str = "r.test/app:latest";
 
-fn rebaser(l: &crate::rebase::Layout, run: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rebaser"));
-    c.args(["-layout", "-layout-dir"])
-        .arg(l.dir.path().join("repo"))
-        .arg("-report")
-        .arg(l.dir.path().join("report.toml"))
+fn rebaser(l: &Layout, run: &str) -> Command {
+    l.rebaser("0.15")
         .args(["-run-image", run, APP])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .env("CNB_EXPERIMENTAL_MODE", "warn");
-    c
+        .into_command()
 }
 
 #[test]
@@ -37,11 +30,9 @@ fn killed_rebases_keep_a_complete_image_under_the_tag() {
         }
     };
     let mut rng = Rng::from_env("rebaser");
-    let took = (1..=3)
-        .map(|i| chaos::time_run(&mut rebaser(&l, run(i))))
-        .min()
-        .unwrap();
-    println!("chaos rebaser: an uninterrupted rebase takes {took:?}");
+    let took = chaos::baseline("rebaser", |i| {
+        chaos::time_run(&mut rebaser(&l, run(i as usize + 1)))
+    });
     let mut tally = Tally::default();
     for i in 0.. {
         if tally.done(chaos::runs()) {
@@ -50,8 +41,7 @@ fn killed_rebases_keep_a_complete_image_under_the_tag() {
         let old = chaos::check_layout_image(&app_dir, "latest");
         let at = took.mul_f64(rng.fraction());
         let r = chaos::interrupt_at(&mut rebaser(&l, run(i)), at, Signal::SIGKILL);
-        tally.kills += usize::from(r.signalled);
-        tally.finished += usize::from(!r.signalled);
+        tally.count(&r);
         let killed = chaos::check_layout_image(&app_dir, "latest");
         let out = rebaser(&l, run(i)).output().unwrap();
         assert!(

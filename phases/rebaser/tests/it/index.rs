@@ -7,12 +7,12 @@ use std::process::Command;
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
 use cnb_image::oci::Index;
-use cnb_image::registry::{RegistryOptions, RegistryStore};
 use cnb_image::{BlobStore, Digest, Image, LayoutStore, RawManifest, save_index};
 use cnb_test_support::fixtures::save_run_index;
 use cnb_test_support::registry::Registry;
+use cnb_test_support::tools::umoci_unpack;
 
-use crate::rebase::{app_image, get, rebaser, t, text};
+use crate::rebase::{app_image, get, rebaser, t};
 
 const ARCHS: [&str; 2] = ["amd64", "arm64"];
 
@@ -112,14 +112,6 @@ fn assert_rebased(
     }
 }
 
-fn registry_store(reg: &Registry) -> RegistryStore {
-    RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap()
-}
-
 fn read_report(path: &Path) -> Report {
     cnb_formats::read_toml(path).unwrap()
 }
@@ -127,7 +119,7 @@ fn read_report(path: &Path) -> Report {
 #[test]
 fn a_registry_index_is_rebased_child_by_child_moving_no_layer_bytes() {
     let reg = Registry::start();
-    let store = registry_store(&reg);
+    let store = reg.store();
     let (v1, v2) = (reg.image("cnb/run:v1"), reg.image("cnb/run:v2"));
     save_run_index(&store, &v1, &[t("amd64"), t("arm64")], "v1");
     save_run_index(&store, &v2, &[t("amd64"), t("arm64")], "v2");
@@ -144,7 +136,7 @@ fn a_registry_index_is_rebased_child_by_child_moving_no_layer_bytes() {
         &[("CNB_INSECURE_REGISTRIES", reg.host())],
         &report_path,
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert_eq!(
         reg.count_requests("PUT", "/blobs/uploads/") - uploads,
         2,
@@ -189,7 +181,7 @@ fn a_registry_index_is_rebased_child_by_child_moving_no_layer_bytes() {
 #[test]
 fn a_run_image_without_a_childs_platform_is_refused_and_forced() {
     let reg = Registry::start();
-    let store = registry_store(&reg);
+    let store = reg.store();
     let v1 = reg.image("cnb/run:v1");
     let amd64_only = reg.image("cnb/run:amd64-only");
     save_run_index(&store, &v1, &[t("amd64"), t("arm64")], "v1");
@@ -203,19 +195,15 @@ fn a_run_image_without_a_childs_platform_is_refused_and_forced() {
 
     let puts = reg.count_requests("PUT", "/v2/");
     let out = rebaser(&["-run-image", &amd64_only, &app], &env, &report_path);
-    assert_eq!(out.status.code(), Some(72), "{}", text(&out));
+    out.assert_exit(72);
     assert!(
-        text(&out).contains(&format!(
+        out.text().contains(&format!(
             "no image for linux/arm64/v8 in new run image '{amd64_only}' (available: linux/amd64)"
         )),
         "{}",
-        text(&out)
+        out.text()
     );
-    assert!(
-        text(&out).contains("please provide -force"),
-        "{}",
-        text(&out)
-    );
+    out.assert_output_has("please provide -force");
     assert_eq!(
         index_raw(&store, &app).digest,
         digest_before,
@@ -234,12 +222,8 @@ fn a_run_image_without_a_childs_platform_is_refused_and_forced() {
         &env,
         &report_path,
     );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("keeping the linux/arm64/v8 child"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("keeping the linux/arm64/v8 child");
     let raw = index_raw(&store, &app);
     assert_ne!(raw.digest, digest_before);
     assert_eq!(platforms(&raw), ["linux/amd64", "linux/arm64/v8"]);
@@ -298,7 +282,7 @@ fn a_layout_index_is_rebased_and_read_back_by_skopeo_and_umoci() {
         &[],
         &report_path,
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let raw = index_raw(&store, "r.test/app:multi");
     assert_eq!(platforms(&raw), ["linux/amd64", "linux/arm64/v8"]);
     assert_eq!(index_raw(&store, "r.test/app:copy").digest, raw.digest);
@@ -364,22 +348,7 @@ fn a_layout_index_is_rebased_and_read_back_by_skopeo_and_umoci() {
             String::from_utf8_lossy(&stat.stderr)
         );
         let bundle = dir.path().join(format!("bundle-{arch}"));
-        let out = Command::new("umoci")
-            .args([
-                "raw",
-                "unpack",
-                "--rootless",
-                "--image",
-                &image,
-                bundle.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{arch}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        umoci_unpack(&image, &bundle);
         assert_eq!(
             std::fs::read_to_string(bundle.join("marker")).unwrap(),
             "v2"
@@ -420,22 +389,14 @@ fn a_check_failing_on_one_child_refuses_the_whole_index() {
     };
     let report_path = dir.path().join("report.toml");
     let out = rebaser(&args(false), &[], &report_path);
-    assert_eq!(out.status.code(), Some(72), "{}", text(&out));
-    assert!(
-        text(&out).contains("app image is not rebasable"),
-        "{}",
-        text(&out)
-    );
+    out.assert_exit(72);
+    out.assert_output_has("app image is not rebasable");
     assert_eq!(index_raw(&store, "r.test/app:multi").digest, digest_before);
 
     // -force overrides a check (unlike a missing platform, the child is still rebased).
     let out = rebaser(&args(true), &[], &report_path);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("rebasing anyway (-force)"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("rebasing anyway (-force)");
     let report = read_report(&report_path);
     assert!(
         report.image.children.iter().all(|c| c.rebased),
@@ -473,7 +434,7 @@ fn a_one_child_index_takes_a_single_run_image_and_a_previous_index_is_kept_apart
     save_index(&store, "r.test/app:one", &[(arm.manifest, t("arm64"))]).unwrap();
     cnb_test_support::fixtures::save_run_image(&store, "r.test/run:arm64", &t("arm64"), "v2");
     let out = layout(&["-run-image", "r.test/run:arm64", "r.test/app:one"]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let raw = index_raw(&store, "r.test/app:one");
     assert_eq!(platforms(&raw), ["linux/arm64/v8"]);
     assert_eq!(
@@ -483,11 +444,9 @@ fn a_one_child_index_takes_a_single_run_image_and_a_previous_index_is_kept_apart
     // A single image of another platform is no run image for that child.
     cnb_test_support::fixtures::save_run_image(&store, "r.test/run:amd64", &t("amd64"), "v2");
     let out = layout(&["-run-image", "r.test/run:amd64", "r.test/app:one"]);
-    assert_eq!(out.status.code(), Some(72), "{}", text(&out));
-    assert!(
-        text(&out).contains("no image for linux/arm64/v8 in new run image 'r.test/run:amd64' (available: linux/amd64)"),
-        "{}",
-        text(&out)
+    out.assert_exit(72);
+    out.assert_output_has(
+        "no image for linux/arm64/v8 in new run image 'r.test/run:amd64' (available: linux/amd64)",
     );
 
     // -previous-image: the index is read from one tag and written under another, which is a
@@ -502,7 +461,7 @@ fn a_one_child_index_takes_a_single_run_image_and_a_previous_index_is_kept_apart
         "r.test/app:old",
         "r.test/app:new",
     ]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert_eq!(index_raw(&store, "r.test/app:old").digest, old_digest);
     let new = index_raw(&store, "r.test/app:new");
     assert_eq!(platforms(&new), ["linux/amd64", "linux/arm64/v8"]);
@@ -558,7 +517,7 @@ fn a_docker_manifest_list_is_rebased_into_an_oci_index() {
         &[],
         &report_path,
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let raw = index_raw(&store, "r.test/app:list");
     assert_eq!(raw.media_type, cnb_image::oci::OCI_INDEX);
     assert_rebased(

@@ -1,6 +1,6 @@
 //! Rebasing amd64 and arm64 app images onto new run images.
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
@@ -8,6 +8,8 @@ use cnb_image::{
     BlobStore, Image, ImageBuilder, LayoutStore, Target, TargetRequest, TargetSource, open,
 };
 use cnb_test_support::fixtures::{image, run_image, save_run_index};
+use cnb_test_support::phase::{PhaseOutput, PhaseRun, platform_apis, platform_apis_since};
+use cnb_test_support::registry::Registry;
 
 pub(crate) fn t(arch: &str) -> Target {
     Target::new("linux", arch, None)
@@ -72,24 +74,22 @@ pub(crate) fn app_image(
     b
 }
 
-pub(crate) fn rebaser(args: &[&str], env: &[(&str, &str)], report: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rebaser"))
-        .args(["-report", report.to_str().unwrap()])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+/// The rebaser at Platform API `papi` writing its report to `report`.
+pub(crate) fn command(papi: &str, report: &std::path::Path) -> PhaseRun {
+    PhaseRun::new(env!("CARGO_BIN_EXE_rebaser"), papi).flag("-report", report)
 }
 
-pub(crate) fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
+/// The rebaser at Platform API 0.15 with `args` and `env`.
+pub(crate) fn rebaser(
+    args: &[&str],
+    env: &[(&str, &str)],
+    report: &std::path::Path,
+) -> PhaseOutput {
+    command("0.15", report)
+        .env("CNB_EXPERIMENTAL_MODE", "warn")
+        .envs(env.iter().copied())
+        .args(args)
+        .run()
 }
 
 pub(crate) struct Layout {
@@ -105,33 +105,38 @@ pub(crate) fn layout() -> Layout {
     Layout { dir, store }
 }
 
-fn with_layout<'a>(l: &'a Layout, args: &[&'a str]) -> Vec<String> {
-    let mut v: Vec<String> = vec![
-        "-layout".into(),
-        "-layout-dir".into(),
-        l.dir.path().join("repo").display().to_string(),
-    ];
-    v.extend(args.iter().map(|s| s.to_string()));
-    v
+impl Layout {
+    /// The rebaser on this layout at Platform API `papi`, its report next to the layout.
+    pub(crate) fn rebaser(&self, papi: &str) -> PhaseRun {
+        command(papi, &self.dir.path().join("report.toml")).layout(self.dir.path().join("repo"))
+    }
 }
 
-fn run_layout(l: &Layout, args: &[&str]) -> Output {
-    let a = with_layout(l, args);
-    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
-    rebaser(&refs, &[], &l.dir.path().join("report.toml"))
+fn run_layout(l: &Layout, args: &[&str]) -> PhaseOutput {
+    l.rebaser("0.15").args(args).run()
 }
 
+/// At every Platform API with layouts (0.12 on).
 #[test]
 fn rebases_amd64_and_arm64_apps_onto_their_own_child() {
+    for papi in platform_apis_since("0.12") {
+        rebases_onto_their_own_child_at(&papi);
+    }
+}
+
+fn rebases_onto_their_own_child_at(papi: &str) {
     let l = layout();
     for arch in ["amd64", "arm64"] {
         let name = format!("r.test/app:{arch}");
         let before = save_app(&l.store, "r.test/run:v1", arch, &name, &[]);
-        let out = run_layout(&l, &["-run-image", "r.test/run:v2", &name]);
-        assert!(out.status.success(), "{arch}: {}", text(&out));
+        let out = l
+            .rebaser(papi)
+            .args(["-run-image", "r.test/run:v2", &name])
+            .run();
+        out.assert_ok();
         let after = get(&l.store, &name, arch);
         let v2 = get(&l.store, "r.test/run:v2", arch);
-        assert_eq!(after.target(), t(arch));
+        assert_eq!(after.target(), t(arch), "{papi}");
         assert_eq!(
             after.layers()[0].digest,
             v2.layers()[0].digest,
@@ -156,9 +161,9 @@ fn rebases_amd64_and_arm64_apps_onto_their_own_child() {
         assert_eq!(report.image.tags, std::slice::from_ref(&name));
         assert_eq!(report.image.digest, after.digest().to_string());
         assert!(
-            text(&out).contains(&format!("({arch}")) || text(&out).contains(&t(arch).to_string()),
-            "{}",
-            text(&out)
+            out.text().contains(&format!("({arch}")) || out.text().contains(&t(arch).to_string()),
+            "{papi}: {}",
+            out.text()
         );
     }
 }
@@ -175,7 +180,7 @@ fn the_run_image_defaults_to_the_recorded_one() {
         "v1-patched",
     );
     let out = run_layout(&l, &["r.test/app:a"]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let after = get(&l.store, "r.test/app:a", "arm64");
     assert_ne!(after.layers()[0].digest, before.layers()[0].digest);
     assert_eq!(after.layers()[1].digest, before.layers()[1].digest);
@@ -196,21 +201,21 @@ fn refusals_and_force() {
             "r.test/app:arm64",
         ],
     );
-    assert_eq!(out.status.code(), Some(72), "{}", text(&out));
+    out.assert_exit(72);
     assert!(
-        text(&out).contains(
+        out.text().contains(
             "no image for linux/arm64/v8 in index 'r.test/run:amd64-only' (available: linux/amd64)"
         ),
         "{}",
-        text(&out)
+        out.text()
     );
     // A single-arch run image of another platform: refused, -force overrides.
     run_image(&t("amd64"), "single")
         .save(&l.store, &["r.test/run:single".into()])
         .unwrap();
     let out = run_layout(&l, &["-run-image", "r.test/run:single", "r.test/app:arm64"]);
-    assert_eq!(out.status.code(), Some(72), "{}", text(&out));
-    assert!(text(&out).contains("is for linux/amd64 but the app image is for linux/arm64/v8; please provide -force to override"), "{}", text(&out));
+    out.assert_exit(72);
+    out.assert_output_has("is for linux/amd64 but the app image is for linux/arm64/v8; please provide -force to override");
     let out = run_layout(
         &l,
         &[
@@ -220,12 +225,8 @@ fn refusals_and_force() {
             "r.test/app:arm64",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("rebasing anyway (-force)"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("rebasing anyway (-force)");
     assert_eq!(
         get(&l.store, "r.test/app:arm64", "amd64").target(),
         t("amd64"),
@@ -241,8 +242,8 @@ fn refusals_and_force() {
         &[("io.buildpacks.rebasable", "false")],
     );
     let out = run_layout(&l, &["-run-image", "r.test/run:v2", "r.test/app:frozen"]);
-    assert_eq!(out.status.code(), Some(72));
-    assert!(text(&out).contains("not rebasable"), "{}", text(&out));
+    out.assert_exit(72);
+    out.assert_output_has("not rebasable");
     assert!(
         run_layout(
             &l,
@@ -258,8 +259,8 @@ fn refusals_and_force() {
     other.set_label("io.buildpacks.base.distro.name", "alpine");
     other.save(&l.store, &["r.test/run:alpine".into()]).unwrap();
     let out = run_layout(&l, &["-run-image", "r.test/run:alpine", "r.test/app:d"]);
-    assert_eq!(out.status.code(), Some(72));
-    assert!(text(&out).contains("distro alpine"), "{}", text(&out));
+    out.assert_exit(72);
+    out.assert_output_has("distro alpine");
 
     // A run image that is not the recorded one (another repository).
     save_run_index(
@@ -269,12 +270,8 @@ fn refusals_and_force() {
         "e",
     );
     let out = run_layout(&l, &["-run-image", "r.test/elsewhere:v2", "r.test/app:d"]);
-    assert_eq!(out.status.code(), Some(72));
-    assert!(
-        text(&out).contains("is not the app's run image"),
-        "{}",
-        text(&out)
-    );
+    out.assert_exit(72);
+    out.assert_output_has("is not the app's run image");
     let out = run_layout(
         &l,
         &[
@@ -284,7 +281,7 @@ fn refusals_and_force() {
             "r.test/app:d",
         ],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let md = LayersMetadata::from_label(
         get(&l.store, "r.test/app:d", "amd64")
             .label("io.buildpacks.lifecycle.metadata")
@@ -308,72 +305,72 @@ fn argument_errors() {
             "r.test/app:x",
         ],
     );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    out.assert_exit(3);
     run_image(&t("amd64"), "plain")
         .save(&l.store, &["r.test/plain:1".into()])
         .unwrap();
     let out = run_layout(&l, &["-run-image", "r.test/run:v2", "r.test/plain:1"]);
-    assert_eq!(out.status.code(), Some(72));
-    assert!(
-        text(&out).contains("has no io.buildpacks.lifecycle.metadata label"),
-        "{}",
-        text(&out)
-    );
+    out.assert_exit(72);
+    out.assert_output_has("has no io.buildpacks.lifecycle.metadata label");
     let out = run_layout(&l, &["-run-image", "r.test/run:v2", "r.test/missing:1"]);
-    assert_eq!(out.status.code(), Some(72));
+    out.assert_exit(72);
     let out = rebaser(&[], &[], &l.dir.path().join("r.toml"));
-    assert_eq!(out.status.code(), Some(3));
+    out.assert_exit(3);
 }
 
+/// At every Platform API (amd64; arm64 too at the newest), each with its own app image.
 #[test]
 fn a_registry_rebase_moves_no_layer_bytes() {
-    use cnb_image::registry::{RegistryOptions, RegistryStore};
-    use cnb_test_support::registry::Registry;
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
+    let store = reg.store();
     let v1 = reg.image("cnb/run:v1");
     let v2 = reg.image("cnb/run:v2");
     save_run_index(&store, &v1, &[t("amd64"), t("arm64")], "v1");
     save_run_index(&store, &v2, &[t("amd64"), t("arm64")], "v2");
     let dir = tempfile::tempdir().unwrap();
-    for arch in ["amd64", "arm64"] {
-        let app = reg.image(&format!("cnb/app:{arch}"));
+    let report = dir.path().join("report.toml");
+    let mut last = None;
+    let apis = platform_apis();
+    let runs = apis
+        .iter()
+        .map(|papi| (papi.as_str(), "amd64"))
+        .chain(apis.last().map(|papi| (papi.as_str(), "arm64")));
+    for (papi, arch) in runs {
+        let app = reg.image(&format!("cnb/app-{}:{arch}", papi.replace('.', "-")));
         let before = save_app(&store, &v1, arch, &app, &[]);
         let uploads_before = reg.count_requests("PUT", "/blobs/uploads/");
-        let out = rebaser(
-            &["-run-image", &v2, &app],
-            &[("CNB_INSECURE_REGISTRIES", reg.host())],
-            &dir.path().join("report.toml"),
-        );
-        assert!(out.status.success(), "{arch}: {}", text(&out));
+        command(papi, &report)
+            .insecure_registry(reg.host())
+            .args(["-run-image", &v2, &app])
+            .run()
+            .assert_ok();
         let uploads = reg.count_requests("PUT", "/blobs/uploads/") - uploads_before;
         assert_eq!(
             uploads, 1,
-            "{arch}: only the new config blob is uploaded, no layer"
+            "{papi} {arch}: only the new config blob is uploaded, no layer"
         );
         let after = get(&store, &app, arch);
         assert_eq!(after.layers()[1].digest, before.layers()[1].digest);
         assert_eq!(
             after.layers()[0].digest,
-            get(&store, &v2, arch).layers()[0].digest
+            get(&store, &v2, arch).layers()[0].digest,
+            "{papi} {arch}"
         );
-        let report: Report = cnb_formats::read_toml(&dir.path().join("report.toml")).unwrap();
-        assert_eq!(report.image.digest, after.digest().to_string());
-        assert_eq!(report.image.manifest_size, after.raw.bytes.len() as u64);
-        // skopeo agrees.
-        let sk = Command::new("skopeo")
-            .args([
-                "inspect",
-                "--tls-verify=false",
-                "--raw",
-                &format!("docker://{app}"),
-            ])
-            .output()
-            .unwrap();
-        assert_eq!(cnb_image::Digest::of(&sk.stdout), *after.digest());
+        let written: Report = cnb_formats::read_toml(&report).unwrap();
+        assert_eq!(written.image.digest, after.digest().to_string(), "{papi}");
+        assert_eq!(written.image.manifest_size, after.raw.bytes.len() as u64);
+        last = Some((app, after.digest().clone()));
     }
+    // skopeo agrees (on the last one: it is slow).
+    let (app, digest) = last.unwrap();
+    let sk = Command::new("skopeo")
+        .args([
+            "inspect",
+            "--tls-verify=false",
+            "--raw",
+            &format!("docker://{app}"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(cnb_image::Digest::of(&sk.stdout), digest);
 }

@@ -1,10 +1,9 @@
 //! Where the rebaser writes report.toml when the platform does not say.
 
-use std::process::Command;
-
 use cnb_formats::report::Report;
 use cnb_image::{ImageBuilder, LayoutStore, Target, TargetRequest, TargetSource, open};
 use cnb_test_support::fixtures::{image, save_run_index};
+use cnb_test_support::phase::PhaseRun;
 
 #[test]
 fn the_default_report_goes_to_cnb_layers_dir() {
@@ -38,25 +37,17 @@ fn the_default_report_goes_to_cnb_layers_dir() {
 
     let layers = dir.path().join("layers");
     std::fs::create_dir_all(&layers).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_rebaser"))
+    PhaseRun::new(env!("CARGO_BIN_EXE_rebaser"), "0.12")
         .args([
             "-layout",
             &format!("-layout-dir={}", repo.display()),
             "-run-image=r.test/run:v2",
             "r.test/app:1",
         ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.12")
         .env("CNB_EXPERIMENTAL_MODE", "warn")
         .env("CNB_LAYERS_DIR", &layers)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .run()
+        .assert_ok();
     let report: Report = cnb_formats::read_toml(&layers.join("report.toml")).unwrap();
     assert_eq!(report.image.tags, ["r.test/app:1"]);
     assert_eq!(

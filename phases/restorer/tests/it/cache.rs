@@ -1,23 +1,18 @@
 //! Restoring store.toml, launch-layer metadata and cached layers (verified) into a layers dir.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
 
-use cnb_formats::group::Group;
 use cnb_lifecycle::cache::VolumeCache;
+use cnb_test_support::registry::Registry;
 
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
+use crate::harness::{GROUP, PhaseOutput, export_to_dir, export_to_image, platform_apis, write};
 
 /// A layers dir after a build, its cache exported, then cleaned for the next build.
-fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+fn setup() -> (tempfile::TempDir, PathBuf, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let layers = dir.path().join("layers");
     let cache = dir.path().join("cache");
-    let group = "[[group]]\nid = \"samples/bp\"\nversion = \"1\"\napi = \"0.10\"\n";
-    write(&layers.join("group.toml"), group);
+    write(&layers.join("group.toml"), GROUP);
     let bp = layers.join("samples_bp");
     write(&bp.join("deps/bin/tool"), "#!/bin/sh\necho tool\n");
     write(
@@ -32,18 +27,9 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
         &layers.join("sbom/cache/samples_bp/deps/sbom.cdx.json"),
         "{\"cached\":true}",
     );
-    let g = Group::read(&layers.join("group.toml")).unwrap();
-    VolumeCache::new(&cache)
-        .export(
-            &layers,
-            &g,
-            cnb_archive::Owner::ROOT,
-            &cnb_lifecycle::export::LayerMemo::default(),
-            &cnb_platform::Logger::default(),
-        )
-        .unwrap();
+    export_to_dir(&layers, &cache);
     std::fs::remove_dir_all(&layers).unwrap();
-    write(&layers.join("group.toml"), group);
+    write(&layers.join("group.toml"), GROUP);
     write(
         &layers.join("analyzed.toml"),
         "[image]\nreference = \"r/app@sha256:00\"\n\n[[metadata.buildpacks]]\nkey = \"samples/bp\"\nversion = \"1\"\n\n[metadata.buildpacks.layers.launch-only]\nsha = \"sha256:aa\"\nlaunch = true\n\n[metadata.buildpacks.layers.launch-only.metadata]\nkept = \"yes\"\n\n[metadata.buildpacks.store.metadata]\nruns = 3\n",
@@ -51,66 +37,62 @@ fn setup() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     (dir, layers, cache)
 }
 
-fn restorer(layers: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args(["-layers", layers.to_str().unwrap()])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .output()
-        .unwrap()
+fn restorer(layers: &Path, args: &[&str]) -> PhaseOutput {
+    crate::harness::restorer("0.15", layers).args(args).run()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
+/// At every Platform API.
 #[test]
 fn restores_store_metadata_and_verified_cached_layers() {
+    for papi in platform_apis() {
+        restores_store_metadata_and_cached_layers_at(&papi);
+    }
+}
+
+fn restores_store_metadata_and_cached_layers_at(papi: &str) {
     let (_dir, layers, cache) = setup();
-    let out = restorer(&layers, &["-cache-dir", cache.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    let out = crate::harness::restorer(papi, &layers)
+        .flag("-cache-dir", &cache)
+        .run();
+    out.assert_ok();
     let bp = layers.join("samples_bp");
     assert_eq!(
         std::fs::read_to_string(bp.join("deps/bin/tool")).unwrap(),
-        "#!/bin/sh\necho tool\n"
+        "#!/bin/sh\necho tool\n",
+        "{papi}"
     );
     assert_eq!(
         std::fs::read_to_string(bp.join("build-cache/objects")).unwrap(),
-        "compiled"
+        "compiled",
+        "{papi}"
     );
     assert!(
         std::fs::read_to_string(bp.join("deps.toml"))
             .unwrap()
-            .contains("version = \"1.2.3\"")
+            .contains("version = \"1.2.3\""),
+        "{papi}"
     );
     assert!(
         !bp.join("not-cached").exists(),
-        "launch-only layers are not in the cache"
+        "{papi}: launch-only layers are not in the cache"
     );
     assert!(
         std::fs::read_to_string(bp.join("launch-only.toml"))
             .unwrap()
-            .contains("kept = \"yes\"")
+            .contains("kept = \"yes\""),
+        "{papi}"
     );
     assert!(
         !bp.join("launch-only").exists(),
-        "only the metadata of a launch layer is restored"
+        "{papi}: only the metadata of a launch layer is restored"
     );
     assert!(
         std::fs::read_to_string(bp.join("store.toml"))
             .unwrap()
-            .contains("runs = 3")
+            .contains("runs = 3"),
+        "{papi}"
     );
-    assert!(
-        text(&out).contains("Restoring data for 'samples/bp:deps' from cache"),
-        "{}",
-        text(&out)
-    );
+    out.assert_output_has("Restoring data for 'samples/bp:deps' from cache");
 }
 
 #[test]
@@ -127,12 +109,8 @@ fn a_corrupted_cached_layer_is_discarded_with_a_warning() {
     bytes[at] = b'T';
     std::fs::write(&tar, bytes).unwrap();
     let out = restorer(&layers, &["-cache-dir", cache.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("not restoring cached layer 'samples/bp:deps'"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("not restoring cached layer 'samples/bp:deps'");
     let bp = layers.join("samples_bp");
     assert!(!bp.join("deps").exists() && !bp.join("deps.toml").exists());
     assert!(
@@ -148,7 +126,7 @@ fn skip_layers_restores_only_store_toml() {
         &layers,
         &["-skip-layers", "-cache-dir", cache.to_str().unwrap()],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let bp = layers.join("samples_bp");
     assert!(bp.join("store.toml").exists());
     assert!(!bp.join("deps").exists() && !bp.join("launch-only.toml").exists());
@@ -159,31 +137,19 @@ fn no_cache_and_no_analyzed_toml_are_fine_and_bad_apis_exit_12() {
     let (_dir, layers, _cache) = setup();
     std::fs::remove_file(layers.join("analyzed.toml")).unwrap();
     let out = restorer(&layers, &[]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("restoring nothing from the previous image"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("restoring nothing from the previous image");
     write(
         &layers.join("group.toml"),
         "[[group]]\nid = \"x\"\nversion = \"1\"\napi = \"0.2\"\n",
     );
-    assert_eq!(restorer(&layers, &[]).status.code(), Some(12));
+    restorer(&layers, &[]).assert_exit(12);
 }
 
 #[test]
 fn restores_from_a_cache_image_in_a_registry() {
-    use cnb_image::registry::{RegistryOptions, RegistryStore};
-    use cnb_lifecycle::cache::ImageCache;
-    use cnb_test_support::registry::Registry;
     let reg = Registry::start();
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().into()],
-        ..Default::default()
-    })
-    .unwrap();
-    let (_dir, layers, cache_dir) = setup();
+    let (_dir, layers, _cache_dir) = setup();
     // Write the same layers again and export them as a cache image this time.
     let bp = layers.join("samples_bp");
     write(&bp.join("deps/bin/tool"), "#!/bin/sh\necho tool\n");
@@ -191,29 +157,14 @@ fn restores_from_a_cache_image_in_a_registry() {
         &bp.join("deps.toml"),
         "[types]\nlaunch = true\ncache = true\n\n[metadata]\nversion = \"1.2.3\"\n",
     );
-    let g = Group::read(&layers.join("group.toml")).unwrap();
     let name = reg.image("cnb/cache:latest");
-    let scratch = tempfile::tempdir().unwrap();
-    ImageCache::new(&store, &name)
-        .export(
-            &layers,
-            &g,
-            cnb_archive::Owner::ROOT,
-            scratch.path(),
-            &cnb_lifecycle::export::LayerMemo::default(),
-            &cnb_platform::Logger::default(),
-        )
-        .unwrap();
+    export_to_image(&layers, &reg.store(), &name);
     std::fs::remove_dir_all(&bp).unwrap();
-    let _ = cache_dir;
-    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args(["-layers", layers.to_str().unwrap(), "-cache-image", &name])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15")
-        .env("CNB_INSECURE_REGISTRIES", reg.host())
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::harness::restorer("0.15", &layers)
+        .flag("-cache-image", &name)
+        .insecure_registry(reg.host())
+        .run()
+        .assert_ok();
     assert_eq!(
         std::fs::read_to_string(bp.join("deps/bin/tool")).unwrap(),
         "#!/bin/sh\necho tool\n"
@@ -234,7 +185,7 @@ fn sbom_files_come_back_next_to_their_layers() {
         "{\"launch\":true}",
     );
     let out = restorer(&layers, &["-cache-dir", cache.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let bp = layers.join("samples_bp");
     assert_eq!(
         std::fs::read_to_string(bp.join("deps.sbom.cdx.json")).unwrap(),
@@ -250,18 +201,10 @@ fn sbom_files_come_back_next_to_their_layers() {
     );
     // Platform API 0.7: no SBOM handling at all.
     let (_dir, layers, cache) = setup();
-    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args([
-            "-layers",
-            layers.to_str().unwrap(),
-            "-cache-dir",
-            cache.to_str().unwrap(),
-        ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.7")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    crate::harness::restorer("0.7", &layers)
+        .flag("-cache-dir", &cache)
+        .run()
+        .assert_ok();
     assert!(!layers.join("samples_bp/deps.sbom.cdx.json").exists());
     assert!(
         layers.join("samples_bp/deps/bin/tool").exists(),

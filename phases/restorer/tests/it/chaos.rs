@@ -3,74 +3,47 @@
 //! restores exactly what an uninterrupted run does. `CNB_CHAOS_RUNS` kills (5 by default, 50 in
 //! `make chaos`).
 
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use cnb_formats::group::Group;
-use cnb_lifecycle::cache::VolumeCache;
 use cnb_test_support::chaos::{self, Rng, Signal, Tally};
 
-const GROUP: &str = "[[group]]\nid = \"samples/bp\"\nversion = \"1\"\napi = \"0.10\"\n";
+use crate::harness::{GROUP, export_to_dir, write};
 
-fn write(path: &Path, content: &[u8]) {
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::write(path, content).unwrap();
-}
-
-/// Incompressible bytes, so the restore spends its time reading, hashing and writing.
-fn noise(mib: usize) -> Vec<u8> {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    let mut data = Vec::with_capacity(mib << 20);
-    while data.len() < mib << 20 {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        data.extend_from_slice(&x.to_le_bytes());
-    }
-    data
-}
-
-/// A cache dir with two cached layers (one of 8 MiB in several files), and a fresh layers dir.
-fn setup(dir: &Path) -> (PathBuf, PathBuf) {
+/// A cache dir with a cached layer of 8 MiB in several files (and a small one when
+/// `build_cache`), and a fresh layers dir.
+fn setup(dir: &Path, build_cache: bool) -> (PathBuf, PathBuf) {
     let layers = dir.join("layers");
     let cache = dir.join("cache");
-    write(&layers.join("group.toml"), GROUP.as_bytes());
+    write(&layers.join("group.toml"), GROUP);
     let bp = layers.join("samples_bp");
-    let data = noise(8);
+    let data = chaos::noise(0, 8);
     for (i, part) in data.chunks(1 << 20).enumerate() {
         write(&bp.join(format!("deps/lib/part{i}")), part);
     }
     write(
         &bp.join("deps.toml"),
-        b"[types]\nlaunch = true\ncache = true\n\n[metadata]\nversion = \"1.2.3\"\n",
+        "[types]\nlaunch = true\ncache = true\n\n[metadata]\nversion = \"1.2.3\"\n",
     );
-    write(&bp.join("build-cache/objects"), b"compiled");
-    write(&bp.join("build-cache.toml"), b"[types]\ncache = true\n");
-    let g = Group::read(&layers.join("group.toml")).unwrap();
-    VolumeCache::new(&cache)
-        .export(
-            &layers,
-            &g,
-            cnb_archive::Owner::ROOT,
-            &cnb_lifecycle::export::LayerMemo::default(),
-            &cnb_platform::Logger::default(),
-        )
-        .unwrap();
-    std::fs::remove_dir_all(&layers).unwrap();
-    write(&layers.join("group.toml"), GROUP.as_bytes());
+    if build_cache {
+        write(&bp.join("build-cache/objects"), "compiled");
+        write(&bp.join("build-cache.toml"), "[types]\ncache = true\n");
+    }
+    export_to_dir(&layers, &cache);
+    fresh(&layers);
     (layers, cache)
 }
 
+/// Empties the layers dir but for group.toml, as before a build.
+fn fresh(layers: &Path) {
+    std::fs::remove_dir_all(layers).unwrap();
+    write(&layers.join("group.toml"), GROUP);
+}
+
 fn restorer(layers: &Path, cache: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_restorer"));
-    c.arg("-layers")
-        .arg(layers)
-        .arg("-cache-dir")
-        .arg(cache)
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.15");
-    c
+    crate::harness::restorer("0.15", layers)
+        .flag("-cache-dir", cache)
+        .into_command()
 }
 
 #[test]
@@ -81,24 +54,18 @@ fn killed_restores_leave_the_cache_and_the_next_restore_works() {
 /// SIGTERM and SIGINT: as upstream, not trapped; the restorer dies of the signal.
 #[test]
 fn interrupted_restores_die_of_the_signal_and_the_next_restore_works() {
-    let n = chaos::runs().div_ceil(5).max(2);
-    restore_loop(Signal::SIGTERM, n, "restorer-sigterm");
-    restore_loop(Signal::SIGINT, n, "restorer-sigint");
+    restore_loop(Signal::SIGTERM, chaos::interrupt_runs(), "restorer-sigterm");
+    restore_loop(Signal::SIGINT, chaos::interrupt_runs(), "restorer-sigint");
 }
 
 fn restore_loop(signal: Signal, runs: usize, case: &str) {
     let dir = tempfile::tempdir().unwrap();
-    let (layers, cache) = setup(dir.path());
+    let (layers, cache) = setup(dir.path(), true);
     let mut rng = Rng::from_env(case);
-    let took = (0..3)
-        .map(|_| {
-            std::fs::remove_dir_all(&layers).unwrap();
-            write(&layers.join("group.toml"), GROUP.as_bytes());
-            chaos::time_run(&mut restorer(&layers, &cache))
-        })
-        .min()
-        .unwrap();
-    println!("chaos {case}: an uninterrupted restore takes {took:?}");
+    let took = chaos::baseline(case, |_| {
+        fresh(&layers);
+        chaos::time_run(&mut restorer(&layers, &cache))
+    });
     let restored = chaos::snapshot(&layers, &|_| false);
     let cache_before = chaos::snapshot(&cache, &|_| false);
     let mut tally = Tally::default();
@@ -106,20 +73,11 @@ fn restore_loop(signal: Signal, runs: usize, case: &str) {
         if tally.done(runs) {
             break;
         }
-        std::fs::remove_dir_all(&layers).unwrap();
-        write(&layers.join("group.toml"), GROUP.as_bytes());
+        fresh(&layers);
         let at = took.mul_f64(rng.fraction());
         let run = chaos::interrupt_at(&mut restorer(&layers, &cache), at, signal);
-        if run.signalled {
-            assert_eq!(
-                run.status.signal(),
-                Some(signal as i32),
-                "run {i}: {:?}",
-                run.status
-            );
-        }
-        tally.kills += usize::from(run.signalled);
-        tally.finished += usize::from(!run.signalled);
+        run.assert_died_of(signal, i);
+        tally.count(&run);
         assert_eq!(
             chaos::snapshot(&cache, &|_| false),
             cache_before,
@@ -147,17 +105,21 @@ fn restore_loop(signal: Signal, runs: usize, case: &str) {
 }
 
 /// Full disk (issue #17): a layers dir too small for a cached layer fails the restore with one
-/// line naming the path and exit 42, without the partial layer; the cache is untouched.
+/// line naming the path and exit 42, without the partial layer; the cache is untouched. Only the
+/// big layer is cached: layers are restored in parallel, and a small one could meet the full
+/// disk first.
 #[test]
 fn a_full_layers_dir_fails_naming_it_and_leaves_no_partial_layer() {
     let dir = tempfile::tempdir().unwrap();
-    let (layers, cache) = setup(dir.path());
+    let (layers, cache) = setup(dir.path(), false);
     let before = chaos::snapshot(&cache, &|_| false);
     let _fs = cnb_test_support::tmpfs::Tmpfs::mount(&layers, "2m");
-    write(&layers.join("group.toml"), GROUP.as_bytes());
-    let out = restorer(&layers, &cache).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(42), "{err}");
+    write(&layers.join("group.toml"), GROUP);
+    let out = crate::harness::restorer("0.15", &layers)
+        .flag("-cache-dir", &cache)
+        .run();
+    out.assert_exit(42);
+    let err = out.stderr();
     let line = err
         .lines()
         .find(|l| l.starts_with("ERROR:"))

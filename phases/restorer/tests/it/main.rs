@@ -5,4 +5,5 @@ mod build_image;
 mod cache;
 mod chaos;
 mod faults;
+mod harness;
 mod run_image;

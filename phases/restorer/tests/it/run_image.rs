@@ -1,27 +1,20 @@
 //! The restorer and the run image (Platform API 0.12+): read again only when analyzed.toml leaves a
 //! question (no target, a tag, flags naming another target); one it cannot read then only warns.
 
-use std::process::{Command, Output};
-
 use cnb_formats::analyzed::Analyzed;
 use cnb_image::{LayoutStore, Target};
 use cnb_test_support::fixtures::{four_platforms, save_run_image, save_run_index};
+use cnb_test_support::phase::{api_at_least, platform_apis_since};
 
-fn restorer(dir: &std::path::Path, papi: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args([
-            "-layers",
-            dir.join("layers").to_str().unwrap(),
-            "-layout",
-            "-layout-dir",
-            dir.join("repo").to_str().unwrap(),
-        ])
-        .args(args)
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
-        .env("CNB_EXPERIMENTAL_MODE", "warn")
-        .output()
-        .unwrap()
+use crate::harness::{GROUP, PhaseOutput, PhaseRun, platform_apis, write};
+
+/// The restorer on the layout `<dir>/repo`, restoring into `<dir>/layers`.
+fn command(dir: &std::path::Path, papi: &str) -> PhaseRun {
+    crate::harness::restorer(papi, &dir.join("layers")).layout(dir.join("repo"))
+}
+
+fn restorer(dir: &std::path::Path, papi: &str, args: &[&str]) -> PhaseOutput {
+    command(dir, papi).args(args).run()
 }
 
 fn setup(analyzed: &str) -> tempfile::TempDir {
@@ -34,36 +27,37 @@ fn setup(analyzed: &str) -> tempfile::TempDir {
         &Target::new("linux", "amd64", None),
         "a",
     );
-    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
-    std::fs::write(
-        dir.path().join("layers/group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("layers/analyzed.toml"), analyzed).unwrap();
+    write(&dir.path().join("layers/group.toml"), GROUP);
+    write(&dir.path().join("layers/analyzed.toml"), analyzed);
     dir
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
+/// At every Platform API with layouts (0.12 on).
 #[test]
 fn an_index_reference_becomes_the_recorded_targets_child() {
+    for papi in platform_apis_since("0.12") {
+        an_index_reference_becomes_the_child_at(&papi);
+    }
+}
+
+fn an_index_reference_becomes_the_child_at(papi: &str) {
     let dir = setup(
         "[run-image]\nreference = \"r.test/run:multi\"\nimage = \"r.test/run:multi\"\n[run-image.target]\nos = \"linux\"\narch = \"arm\"\narch-variant = \"v6\"\n",
     );
-    let out = restorer(dir.path(), "0.12", &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    restorer(dir.path(), papi, &[]).assert_ok();
     let a = Analyzed::read(&dir.path().join("layers/analyzed.toml")).unwrap();
     let run = a.run_image.unwrap();
-    assert!(run.reference.contains("@sha256:"), "{}", run.reference);
+    assert!(
+        run.reference.contains("@sha256:"),
+        "{papi}: {}",
+        run.reference
+    );
     let t = run.target.unwrap();
-    assert_eq!((t.arch.as_str(), t.arch_variant.as_str()), ("arm", "v6"));
+    assert_eq!(
+        (t.arch.as_str(), t.arch_variant.as_str()),
+        ("arm", "v6"),
+        "{papi}"
+    );
     assert_eq!(
         t.distro.unwrap().name,
         "ubuntu",
@@ -76,7 +70,7 @@ fn a_missing_target_is_filled_in() {
     let dir =
         setup("[run-image]\nreference = \"r.test/run:multi\"\nimage = \"r.test/run:multi\"\n");
     let out = restorer(dir.path(), "0.12", &["-arch", "arm64"]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let t = Analyzed::read(&dir.path().join("layers/analyzed.toml"))
         .unwrap()
         .target()
@@ -91,20 +85,23 @@ fn a_run_image_of_another_platform_fails_clearly() {
         "[run-image]\nreference = \"r.test/run:amd64\"\nimage = \"r.test/run:amd64\"\n[run-image.target]\nos = \"linux\"\narch = \"arm64\"\n",
     );
     let out = restorer(dir.path(), "0.12", &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("is for linux/amd64, but the build is for linux/arm64/v8"),
-        "{}",
-        text(&out)
-    );
-    // Below 0.12 the run image is not touched.
-    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args(["-layers", dir.path().join("layers").to_str().unwrap()])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.11")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_exit(1);
+    out.assert_output_has("is for linux/amd64, but the build is for linux/arm64/v8");
+    // Below 0.12 the run image is not touched, at any of those Platform APIs.
+    let analyzed = std::fs::read_to_string(dir.path().join("layers/analyzed.toml")).unwrap();
+    for papi in platform_apis()
+        .into_iter()
+        .filter(|papi| !api_at_least(papi, "0.12"))
+    {
+        crate::harness::restorer(&papi, &dir.path().join("layers"))
+            .run()
+            .assert_ok();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("layers/analyzed.toml")).unwrap(),
+            analyzed,
+            "{papi}"
+        );
+    }
 }
 
 #[test]
@@ -115,39 +112,26 @@ fn with_run_toml_the_selected_run_image_must_be_readable() {
     let run_toml = dir.path().join("run.toml");
     std::fs::write(&run_toml, "[[images]]\nimage = \"r.test/gone:1\"\n").unwrap();
     let out = restorer(dir.path(), "0.14", &["-run", run_toml.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        text(&out).contains("selected run image 'r.test/gone:1' is not accessible"),
-        "{}",
-        text(&out)
-    );
+    out.assert_exit(1);
+    out.assert_output_has("selected run image 'r.test/gone:1' is not accessible");
 }
 
 /// The restorer as pack runs it at Platform API 0.12+: with a registry, a cache dir and no
 /// credentials for the run image (pack hands it the cache image's only).
-fn registry_restorer(dir: &std::path::Path, papi: &str, env: &[(&str, &str)]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args(["-layers", dir.join("layers").to_str().unwrap()])
-        .args(["-cache-dir", dir.join("cache").to_str().unwrap()])
-        .env_clear()
-        .env("CNB_PLATFORM_API", papi)
+fn registry_restorer(dir: &std::path::Path, papi: &str, env: &[(&str, &str)]) -> PhaseOutput {
+    crate::harness::restorer(papi, &dir.join("layers"))
+        .flag("-cache-dir", dir.join("cache"))
         // Read from 0.14 only (the -run flag is refused before).
         .env("CNB_RUN_PATH", dir.join("run.toml"))
         .envs(env.iter().copied())
-        .output()
-        .unwrap()
+        .run()
 }
 
 fn layers_with(analyzed: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
     std::fs::create_dir_all(dir.path().join("cache")).unwrap();
-    std::fs::write(
-        dir.path().join("layers/group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("layers/analyzed.toml"), analyzed).unwrap();
+    write(&dir.path().join("layers/group.toml"), GROUP);
+    write(&dir.path().join("layers/analyzed.toml"), analyzed);
     dir
 }
 
@@ -157,19 +141,12 @@ fn analyzed_text(dir: &std::path::Path) -> String {
 
 #[test]
 fn a_run_image_it_may_not_read_is_not_read_when_analyzed_toml_has_the_target() {
-    use cnb_image::registry::{AuthSource, RegistryOptions, RegistryStore};
     let reg = cnb_test_support::registry::Registry::builder()
         .basic_auth("cnb", "s3cret")
         .start();
     let auth = format!(r#"{{"{}":"{}"}}"#, reg.host(), reg.basic_header().unwrap());
-    let store = RegistryStore::new(RegistryOptions {
-        insecure_registries: vec![reg.host().to_string()],
-        auth: AuthSource::new(Some(&auth), None).unwrap(),
-        ..Default::default()
-    })
-    .unwrap();
     let name = reg.image("cnb/run:multi");
-    let (_, children) = save_run_index(&store, &name, &four_platforms(), "r");
+    let (_, children) = save_run_index(&reg.store(), &name, &four_platforms(), "r");
     let child = format!("{}/cnb/run@{}", reg.host(), children[1].digest);
     let with_target = format!(
         "[run-image]\nreference = \"{child}\"\nimage = \"{name}\"\n[run-image.target]\nos = \"linux\"\narch = \"arm64\"\narch-variant = \"v8\"\n"
@@ -180,8 +157,8 @@ fn a_run_image_it_may_not_read_is_not_read_when_analyzed_toml_has_the_target() {
     let before = reads();
     for papi in ["0.12", "0.14", "0.15"] {
         let out = registry_restorer(dir.path(), papi, &insecure);
-        assert!(out.status.success(), "{papi}: {}", text(&out));
-        assert!(!text(&out).contains("run image"), "{papi}: {}", text(&out));
+        out.assert_ok();
+        assert!(!out.text().contains("run image"), "{papi}: {}", out.text());
         assert_eq!(analyzed_text(dir.path()), with_target, "{papi}");
     }
     assert_eq!(reads(), before, "the run image was not read");
@@ -190,12 +167,8 @@ fn a_run_image_it_may_not_read_is_not_read_when_analyzed_toml_has_the_target() {
     let without_target = format!("[run-image]\nreference = \"{child}\"\nimage = \"{name}\"\n");
     let dir = layers_with(&without_target);
     let out = registry_restorer(dir.path(), "0.12", &insecure);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("could not read the run image to find its target"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("could not read the run image to find its target");
     assert_eq!(analyzed_text(dir.path()), without_target);
     // With the credentials it fills the target in.
     let out = registry_restorer(
@@ -203,7 +176,7 @@ fn a_run_image_it_may_not_read_is_not_read_when_analyzed_toml_has_the_target() {
         "0.12",
         &[insecure[0], ("CNB_REGISTRY_AUTH", &auth)],
     );
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let a = Analyzed::read(&dir.path().join("layers/analyzed.toml")).unwrap();
     assert_eq!(a.target().unwrap().arch, "arm64");
 
@@ -215,11 +188,12 @@ fn a_run_image_it_may_not_read_is_not_read_when_analyzed_toml_has_the_target() {
     )
     .unwrap();
     let out = registry_restorer(dir.path(), "0.14", &insecure);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    out.assert_exit(1);
     assert!(
-        text(&out).contains(&format!("selected run image '{name}' is not accessible")),
+        out.text()
+            .contains(&format!("selected run image '{name}' is not accessible")),
         "{}",
-        text(&out)
+        out.text()
     );
 }
 
@@ -236,19 +210,15 @@ fn a_run_image_in_a_registry_that_is_down_is_not_needed_when_analyzed_toml_has_t
     let insecure = [("CNB_INSECURE_REGISTRIES", host.as_str())];
     let dir = layers_with(&with_target);
     let out = registry_restorer(dir.path(), "0.13", &insecure);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert_eq!(analyzed_text(dir.path()), with_target);
 
     let without_target =
         format!("[run-image]\nreference = \"{child}\"\nimage = \"{host}/cnb/run:1\"\n");
     let dir = layers_with(&without_target);
     let out = registry_restorer(dir.path(), "0.13", &insecure);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("could not read the run image to find its target"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("could not read the run image to find its target");
     assert_eq!(analyzed_text(dir.path()), without_target);
 }
 
@@ -265,23 +235,18 @@ fn flags_naming_another_target_resolve_a_pinned_index_again() {
     let analyzed = format!(
         "[run-image]\nreference = \"{pinned}\"\nimage = \"r.test/run:multi\"\n[run-image.target]\nos = \"linux\"\narch = \"amd64\"\n"
     );
-    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
-    std::fs::write(
-        dir.path().join("layers/group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    )
-    .unwrap();
-    std::fs::write(dir.path().join("layers/analyzed.toml"), &analyzed).unwrap();
+    write(&dir.path().join("layers/group.toml"), GROUP);
+    write(&dir.path().join("layers/analyzed.toml"), &analyzed);
     // The recorded target and a digest: nothing to resolve, analyzed.toml stays as it is.
     let out = restorer(dir.path(), "0.12", &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert_eq!(
         std::fs::read_to_string(dir.path().join("layers/analyzed.toml")).unwrap(),
         analyzed
     );
     // -arch arm64 asks for another target: the index is read again and its arm64 child recorded.
     let out = restorer(dir.path(), "0.12", &["-arch", "arm64"]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let run = Analyzed::read(&dir.path().join("layers/analyzed.toml"))
         .unwrap()
         .run_image
@@ -300,12 +265,7 @@ fn an_extended_run_image_is_always_read_and_recorded_by_digest_with_its_target()
         &Target::new("linux", "amd64", None),
         "a",
     );
-    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
-    std::fs::write(
-        dir.path().join("layers/group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    )
-    .unwrap();
+    write(&dir.path().join("layers/group.toml"), GROUP);
     // A digest reference and a target: without extension nothing would be read (the target
     // keeps its missing distro); with extend = true it is read and recorded as upstream does.
     let analyzed = |extend: bool| {
@@ -317,7 +277,7 @@ fn an_extended_run_image_is_always_read_and_recorded_by_digest_with_its_target()
     let path = dir.path().join("layers/analyzed.toml");
     std::fs::write(&path, analyzed(false)).unwrap();
     let out = restorer(dir.path(), "0.13", &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     assert!(
         Analyzed::read(&path)
             .unwrap()
@@ -329,7 +289,7 @@ fn an_extended_run_image_is_always_read_and_recorded_by_digest_with_its_target()
 
     std::fs::write(&path, analyzed(true)).unwrap();
     let out = restorer(dir.path(), "0.13", &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let run = Analyzed::read(&path).unwrap().run_image.unwrap();
     assert!(run.extend);
     assert_eq!(run.reference, saved.identifier, "the digest reference");
@@ -344,7 +304,7 @@ fn an_extended_run_image_is_always_read_and_recorded_by_digest_with_its_target()
     )
     .unwrap();
     let out = restorer(dir.path(), "0.12", &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let run = Analyzed::read(&path).unwrap().run_image.unwrap();
     assert_eq!(run.reference, saved.identifier);
     assert_eq!(run.target.unwrap().arch, "amd64");
@@ -356,17 +316,13 @@ fn an_extended_run_image_that_cannot_be_read_is_an_error() {
     // Without extension the restorer only warns and keeps analyzed.toml (ours).
     let dir = setup(missing);
     let out = restorer(dir.path(), "0.13", &[]);
-    assert!(out.status.success(), "{}", text(&out));
-    assert!(
-        text(&out).contains("could not read the run image"),
-        "{}",
-        text(&out)
-    );
+    out.assert_ok();
+    out.assert_output_has("could not read the run image");
     // With extend = true it fails, as upstream.
     let dir = setup(&format!("{missing}extend = true\n"));
     let out = restorer(dir.path(), "0.13", &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("r.test/gone:1"), "{}", text(&out));
+    out.assert_exit(1);
+    out.assert_output_has("r.test/gone:1");
 }
 
 #[test]
@@ -379,33 +335,17 @@ fn an_extended_run_image_is_copied_to_the_kaniko_dir() {
         &Target::new("linux", "amd64", None),
         "a",
     );
-    std::fs::create_dir_all(dir.path().join("layers")).unwrap();
-    std::fs::write(
-        dir.path().join("layers/group.toml"),
-        "[[group]]\nid = \"bp\"\nversion = \"1\"\napi = \"0.10\"\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("layers/analyzed.toml"),
+    write(&dir.path().join("layers/group.toml"), GROUP);
+    write(
+        &dir.path().join("layers/analyzed.toml"),
         "[run-image]\nreference = \"r.test/run:amd64\"\nimage = \"r.test/run:amd64\"\nextend = true\n",
-    )
-    .unwrap();
+    );
     let kaniko = dir.path().join("kaniko");
     std::fs::create_dir_all(&kaniko).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_restorer"))
-        .args(["-layers", dir.path().join("layers").to_str().unwrap()])
-        .args([
-            "-layout",
-            "-layout-dir",
-            dir.path().join("repo").to_str().unwrap(),
-        ])
-        .env_clear()
-        .env("CNB_PLATFORM_API", "0.13")
-        .env("CNB_EXPERIMENTAL_MODE", "warn")
+    command(dir.path(), "0.13")
         .env("CNB_KANIKO_DIR_FOR_TESTS", &kaniko)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+        .run()
+        .assert_ok();
     // Upstream's shape: cache/base/<manifest digest>/, an OCI layout with the manifest and config.
     let copy = kaniko.join("cache/base").join(saved.digest.to_string());
     let blobs = copy.join("blobs/sha256");
@@ -449,7 +389,7 @@ fn switched_by_an_extension(image: &str) -> tempfile::TempDir {
 fn a_run_image_switched_by_an_extension_resolves_to_the_builds_platform() {
     let dir = switched_by_an_extension("r.test/run:multi");
     let out = restorer(dir.path(), "0.13", &[]);
-    assert!(out.status.success(), "{}", text(&out));
+    out.assert_ok();
     let run = Analyzed::read(&dir.path().join("layers/analyzed.toml"))
         .unwrap()
         .run_image
@@ -468,10 +408,10 @@ fn a_run_image_switched_by_an_extension_resolves_to_the_builds_platform() {
 fn a_switched_run_image_without_the_builds_platform_fails_naming_it() {
     let dir = switched_by_an_extension("r.test/run:amd64");
     let out = restorer(dir.path(), "0.13", &[]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    out.assert_exit(1);
     assert!(
-        text(&out).contains("linux/arm/v7") && text(&out).contains("linux/amd64"),
+        out.text().contains("linux/arm/v7") && out.text().contains("linux/amd64"),
         "{}",
-        text(&out)
+        out.text()
     );
 }
