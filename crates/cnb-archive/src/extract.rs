@@ -2,14 +2,14 @@
 //! no path through a symlink, no symlink or hard link that points outside, no whiteouts or device
 //! files. The diffID of the uncompressed stream is computed while extracting.
 
-use std::io::{BufRead, BufReader, Read};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Component, Path, PathBuf};
 
 use flate2::read::GzDecoder;
 use tar::EntryType;
 
 use crate::error::io;
-use crate::hash::HashingReader;
 use crate::{ArchiveError, Owner, Result};
 
 /// How entries map onto the target directory.
@@ -55,12 +55,17 @@ pub fn is_tar_archive(path: &Path) -> std::io::Result<bool> {
 }
 
 /// Extracts a plain, gzip- or zstd-compressed layer (told apart by their magic bytes) into
-/// `target` (created if missing).
-pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Result<Extracted> {
+/// `target` (created if missing). The layer is read, decompressed and hashed on a thread of its
+/// own while this one parses the tar and writes the files.
+pub fn extract(
+    reader: impl Read + Send,
+    target: &Path,
+    opts: &ExtractOptions,
+) -> Result<Extracted> {
     std::fs::create_dir_all(target).map_err(io("create", target))?;
-    let mut buffered = BufReader::new(reader);
+    let mut buffered = BufReader::with_capacity(READ_BUFFER, reader);
     let head = buffered.fill_buf().map_err(io("read layer", target))?;
-    let stream: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+    let stream: Box<dyn Read + Send> = if head.starts_with(&[0x1f, 0x8b]) {
         Box::new(GzDecoder::new(buffered))
     } else if head.starts_with(&ZSTD_MAGIC) {
         Box::new(
@@ -70,24 +75,65 @@ pub fn extract(reader: impl Read, target: &Path, opts: &ExtractOptions) -> Resul
     } else {
         Box::new(buffered)
     };
-    let mut hashing = HashingReader::new(stream);
+    let (producer, mut chunks) = crate::pipe::pipe(stream);
+    std::thread::scope(|s| {
+        let hashed = s.spawn(move || producer.run());
+        let entries = extract_entries(&mut chunks, target, opts);
+        // The hash covers the whole stream, also what follows the tar's end marker; on an error
+        // the producer stops at its next chunk, once `chunks` is dropped.
+        let drained = match &entries {
+            Ok(_) => chunks
+                .drain()
+                .map_err(|e| ArchiveError::Corrupt(e.to_string())),
+            Err(_) => Ok(()),
+        };
+        drop(chunks);
+        let diff_id = hashed.join();
+        let entries = entries?;
+        drained?;
+        match diff_id {
+            Ok(Some(diff_id)) => Ok(Extracted { diff_id, entries }),
+            // A read error reached the tar side first; a panic is re-raised by the scope.
+            _ => Err(ArchiveError::Corrupt("the layer stream ended early".into())),
+        }
+    })
+}
+
+/// Bytes read from the layer at a time (the registry and the file system hand over more than
+/// a default 8 KiB buffer takes).
+const READ_BUFFER: usize = 256 * 1024;
+
+/// The tar's entries into `target`; how many were written.
+fn extract_entries(stream: impl Read, target: &Path, opts: &ExtractOptions) -> Result<usize> {
     let mut entries = 0;
+    let mut archive = tar::Archive::new(stream);
+    let mut state = State {
+        buf: vec![0u8; COPY_BUFFER],
+        dirs: HashSet::new(),
+    };
+    for entry in archive
+        .entries()
+        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
     {
-        let mut archive = tar::Archive::new(&mut hashing);
-        for entry in archive
-            .entries()
-            .map_err(|e| ArchiveError::Corrupt(e.to_string()))?
-        {
-            let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-            if extract_entry(&mut entry, target, opts)? {
-                entries += 1;
-            }
+        let mut entry = entry.map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
+        if extract_entry(&mut entry, target, opts, &mut state)? {
+            entries += 1;
         }
     }
-    let (diff_id, _) = hashing
-        .finish()
-        .map_err(|e| ArchiveError::Corrupt(e.to_string()))?;
-    Ok(Extracted { diff_id, entries })
+    Ok(entries)
+}
+
+/// Bytes of file content written at a time.
+const COPY_BUFFER: usize = 128 * 1024;
+
+/// What one extraction keeps between entries.
+struct State {
+    /// The copy buffer for file contents.
+    buf: Vec<u8>,
+    /// Paths (relative to the target) this extraction found or made to be real directories. An
+    /// entry can only replace a non-directory (see `remove_existing`), so they stay directories
+    /// and need no second look when the next entry goes through them.
+    dirs: HashSet<PathBuf>,
 }
 
 /// The first bytes of a zstd frame.
@@ -147,11 +193,21 @@ fn map_name(name: &str, prefix: Option<&str>) -> Result<Option<PathBuf>> {
 }
 
 /// Creates the parents of `rel` under `target`, refusing to pass through a symlink.
-fn prepare_parents(target: &Path, rel: &Path, name: &str) -> Result<()> {
+fn prepare_parents(
+    target: &Path,
+    rel: &Path,
+    name: &str,
+    dirs: &mut HashSet<PathBuf>,
+) -> Result<()> {
     let mut cur = target.to_path_buf();
+    let mut cur_rel = PathBuf::new();
     if let Some(parent) = rel.parent() {
         for c in parent.components() {
             cur.push(c);
+            cur_rel.push(c);
+            if dirs.contains(&cur_rel) {
+                continue;
+            }
             match std::fs::symlink_metadata(&cur) {
                 Ok(md) if md.file_type().is_symlink() => {
                     return Err(unsafe_entry(
@@ -168,6 +224,7 @@ fn prepare_parents(target: &Path, rel: &Path, name: &str) -> Result<()> {
                 }
                 Err(_) => create_dir(&cur)?,
             }
+            dirs.insert(cur_rel.clone());
         }
     }
     Ok(())
@@ -234,13 +291,14 @@ fn extract_entry<R: Read>(
     entry: &mut tar::Entry<R>,
     target: &Path,
     opts: &ExtractOptions,
+    state: &mut State,
 ) -> Result<bool> {
     let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
     let prefix = opts.prefix.as_deref();
     let Some(rel) = map_name(&name, prefix)? else {
         return Ok(false);
     };
-    prepare_parents(target, &rel, &name)?;
+    prepare_parents(target, &rel, &name, &mut state.dirs)?;
     let dest = target.join(&rel);
     let mode = entry.header().mode().unwrap_or(0o644) & 0o7777;
     match entry.header().entry_type() {
@@ -251,16 +309,12 @@ fn extract_entry<R: Read>(
                 Err(_) => create_dir(&dest)?,
             }
             set_mode(&dest, mode)?;
+            state.dirs.insert(rel.clone());
         }
         EntryType::Regular | EntryType::Continuous => {
-            remove_existing(&dest, &name)?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&dest)
-                .map_err(io("create", &dest))?;
-            std::io::copy(entry, &mut file).map_err(io("write", &dest))?;
-            set_mode(&dest, mode)?;
+            let mut file = create_file(&dest, &name)?;
+            copy(entry, &mut file, &mut state.buf).map_err(io("write", &dest))?;
+            set_file_mode(&file, &dest, mode)?;
         }
         EntryType::Symlink => {
             let link = entry
@@ -290,7 +344,7 @@ fn extract_entry<R: Read>(
                     )
                 })?
                 .ok_or_else(|| unsafe_entry(&name, "hard link to the target itself"))?;
-            prepare_parents(target, &source_rel, &name)?;
+            prepare_parents(target, &source_rel, &name, &mut state.dirs)?;
             let source = target.join(&source_rel);
             match std::fs::symlink_metadata(&source) {
                 Ok(md) if md.is_file() => {}
@@ -315,6 +369,49 @@ fn extract_entry<R: Read>(
         chown(&dest, owner)?;
     }
     Ok(true)
+}
+
+/// `std::io::copy` with the caller's (larger) buffer.
+fn copy(from: &mut impl Read, to: &mut impl Write, buf: &mut [u8]) -> std::io::Result<()> {
+    loop {
+        match from.read(buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => to.write_all(&buf[..n])?,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A new file at `path`. Whatever is there already (`create_new` does not follow a symlink, it
+/// fails) is removed first unless it is a directory; looked at only then, since a fresh target
+/// has nothing in the way.
+fn create_file(path: &Path, name: &str) -> Result<std::fs::File> {
+    let open = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+    };
+    match open() {
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            remove_existing(path, name)?;
+            open().map_err(io("create", path))
+        }
+        r => r.map_err(io("create", path)),
+    }
+}
+
+#[cfg(unix)]
+fn set_file_mode(file: &std::fs::File, path: &Path, mode: u32) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+        .map_err(io("chmod", path))
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(_file: &std::fs::File, _path: &Path, _mode: u32) -> Result<()> {
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -7,7 +7,8 @@ use sha2::{Digest as _, Sha256};
 /// A writer that hashes and counts what goes through it.
 pub struct HashingWriter<W> {
     inner: W,
-    hasher: Sha256,
+    /// `None`: counts only (the caller knows the digest already).
+    hasher: Option<Sha256>,
     count: u64,
 }
 
@@ -16,25 +17,37 @@ impl<W: Write> HashingWriter<W> {
     pub fn new(inner: W) -> Self {
         Self {
             inner,
-            hasher: Sha256::new(),
+            hasher: Some(Sha256::new()),
             count: 0,
         }
     }
 
-    /// The inner writer, `sha256:<hex>` of everything written, and its length.
+    /// Wraps `inner` without hashing: `finish` gives an empty digest.
+    pub fn counting(inner: W) -> Self {
+        Self {
+            inner,
+            hasher: None,
+            count: 0,
+        }
+    }
+
+    /// The inner writer, `sha256:<hex>` of everything written (empty when not hashed), and its
+    /// length.
     pub fn finish(self) -> (W, String, u64) {
-        (
-            self.inner,
-            format!("sha256:{}", hex::encode(self.hasher.finalize())),
-            self.count,
-        )
+        let digest = self
+            .hasher
+            .map(|h| format!("sha256:{}", hex::encode(h.finalize())))
+            .unwrap_or_default();
+        (self.inner, digest, self.count)
     }
 }
 
 impl<W: Write> Write for HashingWriter<W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = &mut self.hasher {
+            h.update(&buf[..n]);
+        }
         self.count += n as u64;
         Ok(n)
     }

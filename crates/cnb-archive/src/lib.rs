@@ -10,6 +10,7 @@ mod extract;
 mod hash;
 mod offload;
 mod parallel;
+mod pipe;
 mod write;
 
 pub use error::ArchiveError;

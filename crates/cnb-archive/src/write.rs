@@ -426,6 +426,24 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
     }
 }
 
+impl<W: Write + Send + 'static> LayerBuilder<W> {
+    /// A builder writing the plain tar to `out` without hashing it, for a caller that knows the
+    /// diffID already (the cache dir rewrites layers the export just hashed): `finish` gives
+    /// empty digests and the sizes.
+    pub fn unhashed(out: W) -> Self {
+        // Inline: with no hash, the stream is only copied, which costs less than a hand-over.
+        let stream = Stream::Inline(HashingWriter::counting(Sink::Plain(out)));
+        let mut tar = tar::Builder::new(stream);
+        tar.preserve_absolute(true);
+        tar.follow_symlinks(false);
+        Self {
+            tar,
+            dirs: BTreeSet::new(),
+            copy_buf: Vec::new(),
+        }
+    }
+}
+
 #[cfg(unix)]
 fn mode_of(md: &std::fs::Metadata) -> u32 {
     use std::os::unix::fs::PermissionsExt;

@@ -5,6 +5,7 @@
 //! take it as the cache, and the next export puts it back before anything else.
 
 use std::fs::File;
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 use cnb_archive::{Compression, LayerBuilder, Owner, Tree};
@@ -128,7 +129,12 @@ impl VolumeCache {
         }
         let tmp = staging.join(format!("{i}.tar.tmp"));
         let file = File::create(&tmp).map_err(|e| format!("create '{}': {e}", tmp.display()))?;
-        let mut b = LayerBuilder::new(file, Compression::None);
+        let out = BufWriter::with_capacity(WRITE_BUFFER, file);
+        // A diffID the export just computed needs no second hash of the same bytes.
+        let mut b = match &diff {
+            Some(_) => LayerBuilder::unhashed(out),
+            None => LayerBuilder::new(out, Compression::None),
+        };
         // A full disk names the file written, not the one read.
         let full = |e: cnb_archive::ArchiveError| match e {
             cnb_archive::ArchiveError::Io { source, .. } if is_full(&source) => {
@@ -138,10 +144,13 @@ impl VolumeCache {
         };
         b.add_tree(&tree.src, &tree.dest, tree.owner)
             .map_err(full)?;
-        let (_, d) = b.finish().map_err(full)?;
-        let dest = staging.join(format!("{}.tar", d.diff_id));
+        let (out, d) = b.finish().map_err(full)?;
+        out.into_inner()
+            .map_err(|e| format!("write '{}': {}", tmp.display(), e.error()))?;
+        let diff_id = diff.unwrap_or(d.diff_id);
+        let dest = staging.join(format!("{diff_id}.tar"));
         std::fs::rename(&tmp, &dest).map_err(|e| format!("rename '{}': {e}", tmp.display()))?;
-        Ok((d.diff_id, false))
+        Ok((diff_id, false))
     }
 
     /// The recorded metadata (empty for a new cache).
@@ -262,6 +271,10 @@ impl VolumeCache {
         Ok(())
     }
 }
+
+/// Bytes gathered before each write to a cache tar: tar headers and small files would otherwise
+/// be one system call each.
+const WRITE_BUFFER: usize = 1 << 20;
 
 /// A layer write that failed for want of room names the file written, not the file read (the
 /// archive writer cannot tell which side of its copy failed); other errors go through `other`.

@@ -538,8 +538,8 @@ pub fn restore(
                 write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
             }
         }
-        // Cached layers: metadata and contents, verified; several layers at once (each is one
-        // sequential stream: fetch, gunzip, hash, write files).
+        // Cached layers: metadata and contents, verified; several layers at once (each is
+        // fetched, gunzipped and hashed on one thread while another writes its files).
         let Some(cache) = &cache else { continue };
         let wanted: Vec<(&String, &BuildpackLayerMetadata)> = cache_md
             .buildpack(&bp.id)
@@ -567,6 +567,32 @@ pub fn restore(
                     Err(e) => Err(Miss::Discard(e.to_string())),
                 }
             });
+        // A full or over-quota layers dir is no cache problem: fail as upstream does for write
+        // errors. Layers are extracted side by side, so a full disk may stop several of them:
+        // none is left partial, and the first in order is the one named.
+        let mut full = None;
+        let results: Vec<Result<(), String>> = results
+            .into_iter()
+            .map(|r| match r {
+                Ok(()) => Ok(()),
+                Err(Miss::Discard(reason)) => Err(reason),
+                Err(Miss::Full(path, source)) => {
+                    full.get_or_insert((path, source));
+                    Err(String::new())
+                }
+            })
+            .collect();
+        if let Some((path, source)) = full {
+            for (name, _) in &wanted {
+                let _ = std::fs::remove_dir_all(dir.join(name));
+                let _ = std::fs::remove_file(dir.join(format!("{name}.toml")));
+            }
+            return Err(RestoreError::Io {
+                action: "restore cached layer into",
+                path,
+                source,
+            });
+        }
         for ((name, layer), result) in wanted.into_iter().zip(results) {
             let id = format!("{}:{name}", bp.id);
             let toml = dir.join(format!("{name}.toml"));
@@ -575,18 +601,7 @@ pub fn restore(
                     write_layer_toml(&toml, layer)?;
                     log.info(format!("Restoring data for '{id}' from cache"));
                 }
-                // A full or over-quota layers dir is no cache problem: fail as upstream does
-                // for write errors, without the partial layer.
-                Err(Miss::Full(path, source)) => {
-                    let _ = std::fs::remove_dir_all(dir.join(name));
-                    let _ = std::fs::remove_file(&toml);
-                    return Err(RestoreError::Io {
-                        action: "restore cached layer into",
-                        path,
-                        source,
-                    });
-                }
-                Err(Miss::Discard(reason)) => {
+                Err(reason) => {
                     log.warn(format!("not restoring cached layer '{id}': {reason}"));
                     let _ = std::fs::remove_dir_all(dir.join(name));
                     let _ = std::fs::remove_file(&toml);

@@ -241,3 +241,47 @@ fn garbage_is_reported_as_a_corrupt_layer() {
     let err = extract(&junk[..], target.path(), &ExtractOptions::default()).unwrap_err();
     assert!(err.to_string().starts_with("invalid layer tar"), "{err}");
 }
+
+#[test]
+fn the_diff_id_covers_bytes_after_the_end_of_the_tar() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    sample_tree(&src);
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    b.add_tree(&src, "/layers/bp/layer", Owner { uid: 0, gid: 0 })
+        .unwrap();
+    let (mut blob, _) = b.finish().unwrap();
+    // More than one hand-over chunk of padding after the end marker, as some tar writers leave.
+    blob.extend(std::iter::repeat_n(0u8, 600 * 1024));
+    let target = tempfile::tempdir().unwrap();
+    let out = extract(&blob[..], target.path(), &layers_opts()).unwrap();
+    assert_eq!(out.diff_id, cnb_archive::sha256_hex(&blob));
+    assert!(target.path().join("bp/layer/a.txt").is_file());
+}
+
+#[test]
+fn a_stream_that_fails_after_the_tar_fails_the_extraction() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    sample_tree(&src);
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    b.add_tree(&src, "/layers/bp/layer", Owner { uid: 0, gid: 0 })
+        .unwrap();
+    let (blob, _) = b.finish().unwrap();
+    // A registry blob whose digest check fails at its end: all bytes, then an error.
+    let failing = std::io::Read::chain(&blob[..], Failing);
+    let target = tempfile::tempdir().unwrap();
+    let err = extract(failing, target.path(), &layers_opts()).unwrap_err();
+    assert!(err.to_string().contains("does not match"), "{err}");
+}
+
+struct Failing;
+
+impl std::io::Read for Failing {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "content does not match its digest",
+        ))
+    }
+}

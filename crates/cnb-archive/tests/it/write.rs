@@ -215,6 +215,23 @@ fn parallel_gzip_output_does_not_depend_on_the_thread_count() {
     assert_eq!(sha256_hex(&tar_bytes), d1.diff_id);
 }
 
+#[test]
+fn an_unhashed_plain_tar_is_the_same_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    crate::sample_tree(&src);
+    let owner = Owner { uid: 0, gid: 0 };
+    let mut hashed = LayerBuilder::new(Vec::new(), Compression::None);
+    hashed.add_tree(&src, "/layers/bp/layer", owner).unwrap();
+    let (want, d) = hashed.finish().unwrap();
+    let mut plain = LayerBuilder::unhashed(Vec::new());
+    plain.add_tree(&src, "/layers/bp/layer", owner).unwrap();
+    let (got, u) = plain.finish().unwrap();
+    assert_eq!(got, want);
+    assert_eq!(u.diff_id, "", "nothing hashed");
+    assert_eq!(u.uncompressed_size, d.uncompressed_size);
+}
+
 /// Files are copied in large reads (not through tar's own copy) on a separate thread: the
 /// bytes must still be exactly those of `tar::Builder::append_data`, padding and long names
 /// included, whether the stream is offloaded (`new`) or hashed inline (`hash_only`).
