@@ -446,6 +446,51 @@ pub fn restore(
 ) -> Result<(), RestoreError> {
     let layers = inputs.layers_dir();
     let group = Group::read(inputs.group_path())?;
+    verify_buildpack_apis(inputs, &group, log)?;
+    let app_md = previous_layers(inputs, log)?;
+    let (cache, cache_md) = open_cache(inputs, store, log);
+    let skip = inputs.skip_layers();
+    let sbom_on = inputs.platform_api >= Version::new(0, 8) && !skip;
+    if sbom_on && let (Some(cache), Some(sbom)) = (&cache, &cache_md.sbom) {
+        restore_cached_sbom(cache, &sbom.sha, layers, log);
+    }
+    for bp in &group.group {
+        let dir = layers.join(cnb_formats::id::dir_name(&bp.id));
+        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
+        let previous = app_md.buildpack(&bp.id);
+        if let Some(store) = previous.and_then(|b| b.store.as_ref()) {
+            let metadata = serde_json::from_value(store.metadata.clone()).unwrap_or_default();
+            cnb_formats::write_toml(&dir.join("store.toml"), &Store { metadata })?;
+        }
+        if skip {
+            continue;
+        }
+        // Launch-only layers: metadata from the previous image, so the buildpack can decide to reuse.
+        for (name, layer) in previous.map(|b| &b.layers).into_iter().flatten() {
+            if layer.launch && !layer.cache && !layer.build {
+                write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
+            }
+        }
+        if let Some(cache) = &cache {
+            let wanted: Vec<(&String, &BuildpackLayerMetadata)> = cache_md
+                .buildpack(&bp.id)
+                .map(|b| &b.layers)
+                .into_iter()
+                .flatten()
+                .filter(|(_, l)| l.cache)
+                .collect();
+            restore_cached_layers(cache, &bp.id, &dir, &wanted, layers, log)?;
+        }
+    }
+    if sbom_on {
+        restore_sbom_files(layers, &group)?;
+    }
+    Ok(())
+}
+
+/// Every buildpack's API is one this lifecycle supports (deprecated ones warn, or fail under
+/// `CNB_DEPRECATION_MODE=error`).
+fn verify_buildpack_apis(inputs: &Inputs, group: &Group, log: &Logger) -> Result<(), RestoreError> {
     for bp in group.group.iter().filter(|bp| !bp.api.is_empty()) {
         let accepted = cnb_api::verify_buildpack_api(
             "Buildpack",
@@ -461,21 +506,34 @@ pub fn restore(
             log.warn(w);
         }
     }
+    Ok(())
+}
+
+/// The previous image's layer metadata, as the analyzer recorded it (none without analyzed.toml).
+fn previous_layers(inputs: &Inputs, log: &Logger) -> Result<LayersMetadata, RestoreError> {
     let analyzed_path = inputs.analyzed_path();
-    let app_md: LayersMetadata = if analyzed_path.is_file() {
-        Analyzed::read(analyzed_path)?.metadata
-    } else {
-        log.warn(format!(
-            "no {}: restoring nothing from the previous image",
-            analyzed_path.display()
-        ));
-        LayersMetadata::default()
-    };
+    if analyzed_path.is_file() {
+        return Ok(Analyzed::read(analyzed_path)?.metadata);
+    }
+    log.warn(format!(
+        "no {}: restoring nothing from the previous image",
+        analyzed_path.display()
+    ));
+    Ok(LayersMetadata::default())
+}
+
+/// The cache the inputs name (the image before the dir) and its metadata; a cache that cannot be
+/// read is ignored with a warning.
+fn open_cache<'a>(
+    inputs: &'a Inputs,
+    store: Option<&'a dyn cnb_image::BlobStore>,
+    log: &Logger,
+) -> (Option<Cache<'a>>, CacheMetadata) {
     let ignore = |e: crate::cache::CacheError| {
         log.warn(format!("ignoring the cache: {e}"));
         CacheMetadata::default()
     };
-    let (cache, cache_md) = match (inputs.cache_image(), store, inputs.cache_dir()) {
+    match (inputs.cache_image(), store, inputs.cache_dir()) {
         (Some(name), Some(store), _) => {
             let c = crate::cache::ImageCache::new(store, name);
             let image = c.open().unwrap_or_else(|e| {
@@ -500,117 +558,100 @@ pub fn restore(
             (Some(Cache::Dir(c)), md)
         }
         _ => (None, CacheMetadata::default()),
-    };
-    let skip = inputs.skip_layers();
-    let sbom_on = inputs.platform_api >= Version::new(0, 8) && !skip;
-    if sbom_on && let (Some(cache), Some(sbom)) = (&cache, &cache_md.sbom) {
-        let opts = ExtractOptions {
-            prefix: Some(layers.to_string_lossy().into_owned()),
-            owner: None,
-        };
-        match cache
-            .layer(&sbom.sha)
-            .map(|r| cnb_archive::extract(r, layers, &opts))
-        {
-            Ok(Ok(x)) if x.diff_id == sbom.sha => {}
-            Ok(Ok(x)) => log.warn(format!(
-                "not restoring the cached sbom layer: diffID {} but {} was recorded",
-                x.diff_id, sbom.sha
-            )),
-            Ok(Err(e)) => log.warn(format!("not restoring the cached sbom layer: {e}")),
-            Err(e) => log.warn(format!("not restoring the cached sbom layer: {e}")),
-        }
     }
-    for bp in &group.group {
-        let dir = layers.join(cnb_formats::id::dir_name(&bp.id));
-        std::fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-        let previous = app_md.buildpack(&bp.id);
-        if let Some(store) = previous.and_then(|b| b.store.as_ref()) {
-            let metadata = serde_json::from_value(store.metadata.clone()).unwrap_or_default();
-            cnb_formats::write_toml(&dir.join("store.toml"), &Store { metadata })?;
-        }
-        if skip {
-            continue;
-        }
-        // Launch-only layers: metadata from the previous image, so the buildpack can decide to reuse.
-        for (name, layer) in previous.map(|b| &b.layers).into_iter().flatten() {
-            if layer.launch && !layer.cache && !layer.build {
-                write_layer_toml(&dir.join(format!("{name}.toml")), layer)?;
+}
+
+/// Extraction of a cached layer: its paths are absolute, under the layers dir.
+fn layer_extract_options(layers: &Path) -> ExtractOptions {
+    ExtractOptions {
+        prefix: Some(layers.to_string_lossy().into_owned()),
+        owner: None,
+    }
+}
+
+/// The cached SBOM layer, verified; a layer that cannot be restored is skipped with a warning.
+fn restore_cached_sbom(cache: &Cache, sha: &str, layers: &Path, log: &Logger) {
+    let opts = layer_extract_options(layers);
+    match cache
+        .layer(sha)
+        .map(|r| cnb_archive::extract(r, layers, &opts))
+    {
+        Ok(Ok(x)) if x.diff_id == sha => {}
+        Ok(Ok(x)) => log.warn(format!(
+            "not restoring the cached sbom layer: diffID {} but {sha} was recorded",
+            x.diff_id
+        )),
+        Ok(Err(e)) => log.warn(format!("not restoring the cached sbom layer: {e}")),
+        Err(e) => log.warn(format!("not restoring the cached sbom layer: {e}")),
+    }
+}
+
+/// One buildpack's cached layers into `dir`: metadata and contents, verified; several layers at
+/// once (each is fetched, gunzipped and hashed on one thread while another writes its files). A
+/// layer the cache cannot give is skipped with a warning; a full layers dir fails the restore.
+fn restore_cached_layers(
+    cache: &Cache,
+    bp_id: &str,
+    dir: &Path,
+    wanted: &[(&String, &BuildpackLayerMetadata)],
+    layers: &Path,
+    log: &Logger,
+) -> Result<(), RestoreError> {
+    let opts = layer_extract_options(layers);
+    let results = cnb_archive::map_ordered(wanted, cnb_archive::default_threads(), |(_, layer)| {
+        let file = cache.layer(&layer.sha).map_err(Miss::Discard)?;
+        match cnb_archive::extract(file, layers, &opts) {
+            Ok(x) if x.diff_id == layer.sha => Ok(()),
+            Ok(x) => Err(Miss::Discard(format!(
+                "its contents have diffID {} but {} was recorded",
+                x.diff_id, layer.sha
+            ))),
+            Err(cnb_archive::ArchiveError::Io { path, source, .. }) if is_full(&source) => {
+                Err(Miss::Full(path, source))
             }
+            Err(e) => Err(Miss::Discard(e.to_string())),
         }
-        // Cached layers: metadata and contents, verified; several layers at once (each is
-        // fetched, gunzipped and hashed on one thread while another writes its files).
-        let Some(cache) = &cache else { continue };
-        let wanted: Vec<(&String, &BuildpackLayerMetadata)> = cache_md
-            .buildpack(&bp.id)
-            .map(|b| &b.layers)
-            .into_iter()
-            .flatten()
-            .filter(|(_, l)| l.cache)
-            .collect();
-        let opts = ExtractOptions {
-            prefix: Some(layers.to_string_lossy().into_owned()),
-            owner: None,
-        };
-        let results =
-            cnb_archive::map_ordered(&wanted, cnb_archive::default_threads(), |(_, layer)| {
-                let file = cache.layer(&layer.sha).map_err(Miss::Discard)?;
-                match cnb_archive::extract(file, layers, &opts) {
-                    Ok(x) if x.diff_id == layer.sha => Ok(()),
-                    Ok(x) => Err(Miss::Discard(format!(
-                        "its contents have diffID {} but {} was recorded",
-                        x.diff_id, layer.sha
-                    ))),
-                    Err(cnb_archive::ArchiveError::Io { path, source, .. }) if is_full(&source) => {
-                        Err(Miss::Full(path, source))
-                    }
-                    Err(e) => Err(Miss::Discard(e.to_string())),
-                }
-            });
-        // A full or over-quota layers dir is no cache problem: fail as upstream does for write
-        // errors. Layers are extracted side by side, so a full disk may stop several of them:
-        // none is left partial, and the first in order is the one named.
-        let mut full = None;
-        let results: Vec<Result<(), String>> = results
-            .into_iter()
-            .map(|r| match r {
-                Ok(()) => Ok(()),
-                Err(Miss::Discard(reason)) => Err(reason),
-                Err(Miss::Full(path, source)) => {
-                    full.get_or_insert((path, source));
-                    Err(String::new())
-                }
-            })
-            .collect();
-        if let Some((path, source)) = full {
-            for (name, _) in &wanted {
+    });
+    // A full or over-quota layers dir is no cache problem: fail as upstream does for write
+    // errors. Layers are extracted side by side, so a full disk may stop several of them:
+    // none is left partial, and the first in order is the one named.
+    let mut full = None;
+    let results: Vec<Result<(), String>> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(()) => Ok(()),
+            Err(Miss::Discard(reason)) => Err(reason),
+            Err(Miss::Full(path, source)) => {
+                full.get_or_insert((path, source));
+                Err(String::new())
+            }
+        })
+        .collect();
+    if let Some((path, source)) = full {
+        for (name, _) in wanted {
+            let _ = std::fs::remove_dir_all(dir.join(name));
+            let _ = std::fs::remove_file(dir.join(format!("{name}.toml")));
+        }
+        return Err(RestoreError::Io {
+            action: "restore cached layer into",
+            path,
+            source,
+        });
+    }
+    for ((name, layer), result) in wanted.iter().zip(results) {
+        let id = format!("{bp_id}:{name}");
+        let toml = dir.join(format!("{name}.toml"));
+        match result {
+            Ok(()) => {
+                write_layer_toml(&toml, layer)?;
+                log.info(format!("Restoring data for '{id}' from cache"));
+            }
+            Err(reason) => {
+                log.warn(format!("not restoring cached layer '{id}': {reason}"));
                 let _ = std::fs::remove_dir_all(dir.join(name));
-                let _ = std::fs::remove_file(dir.join(format!("{name}.toml")));
-            }
-            return Err(RestoreError::Io {
-                action: "restore cached layer into",
-                path,
-                source,
-            });
-        }
-        for ((name, layer), result) in wanted.into_iter().zip(results) {
-            let id = format!("{}:{name}", bp.id);
-            let toml = dir.join(format!("{name}.toml"));
-            match result {
-                Ok(()) => {
-                    write_layer_toml(&toml, layer)?;
-                    log.info(format!("Restoring data for '{id}' from cache"));
-                }
-                Err(reason) => {
-                    log.warn(format!("not restoring cached layer '{id}': {reason}"));
-                    let _ = std::fs::remove_dir_all(dir.join(name));
-                    let _ = std::fs::remove_file(&toml);
-                }
+                let _ = std::fs::remove_file(&toml);
             }
         }
-    }
-    if sbom_on {
-        restore_sbom_files(layers, &group)?;
     }
     Ok(())
 }
