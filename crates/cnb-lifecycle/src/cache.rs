@@ -292,7 +292,7 @@ fn written(
 }
 
 /// Whether a write failed for want of room.
-fn is_full(e: &std::io::Error) -> bool {
+pub(crate) fn is_full(e: &std::io::Error) -> bool {
     matches!(
         e.kind(),
         std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
@@ -449,15 +449,7 @@ impl<'a> ImageCache<'a> {
         }
         for (i, ((bp, version, name, src, lm), tree)) in cached.into_iter().zip(trees).enumerate() {
             let id = format!("{bp}:{name}");
-            let dest = src.to_string_lossy().into_owned();
-            let layer_err = |e: cnb_archive::ArchiveError| CacheError::Layer {
-                layer: id.clone(),
-                reason: e.to_string(),
-            };
-            let bad = |e: cnb_image::ImageError| CacheError::Layer {
-                layer: id.clone(),
-                reason: e.to_string(),
-            };
+            let bad = |e: cnb_image::ImageError| layer_error(&id, e);
             // Not known ahead: no old cache image to reuse from, so it is compressed (and hashed
             // while it is).
             let known = memo_here.diff_id(&tree).map(str::to_string);
@@ -489,53 +481,18 @@ impl<'a> ImageCache<'a> {
                 d
             } else {
                 let path = scratch.join(format!("cache-{i}.tar.gz"));
-                let file = File::create(&path).map_err(io("create", &path))?;
-                let mut b = LayerBuilder::new(file, Compression::Gzip(1));
-                let full = |e| written(e, &path, layer_err);
-                b.add_tree(&src, &dest, owner).map_err(full)?;
-                let (_, g) = b.finish().map_err(full)?;
-                image.add_layer(
-                    g.diff_id.parse().map_err(bad)?,
-                    cnb_image::Blob {
-                        digest: g.digest.parse().map_err(bad)?,
-                        size: g.size,
-                        data: cnb_image::BlobData::Path(path),
-                    },
-                    cnb_image::oci::OCI_LAYER_GZIP,
-                    None,
-                );
+                let d = add_new_layer(&mut image, &path, &src, owner, &id)?;
                 log.info(format!("Adding cache layer '{id}'"));
-                g.diff_id
+                d
             };
             record(&mut md, &bp, &version, name, &lm, diff_id);
         }
         let sbom_dir = layers.join("sbom").join("cache");
         if sbom_dir.is_dir() {
-            let err = |e: cnb_archive::ArchiveError| CacheError::Layer {
-                layer: "buildpacksio/lifecycle:cache.sbom".into(),
-                reason: e.to_string(),
-            };
             let path = scratch.join("cache-sbom.tar.gz");
-            let file = File::create(&path).map_err(io("create", &path))?;
-            let mut b = LayerBuilder::new(file, Compression::Gzip(1));
-            b.add_tree(&sbom_dir, &sbom_dir.to_string_lossy(), owner)
-                .map_err(err)?;
-            let (_, g) = b.finish().map_err(err)?;
-            let bad = |e: cnb_image::ImageError| CacheError::Layer {
-                layer: "buildpacksio/lifecycle:cache.sbom".into(),
-                reason: e.to_string(),
-            };
-            image.add_layer(
-                g.diff_id.parse().map_err(bad)?,
-                cnb_image::Blob {
-                    digest: g.digest.parse().map_err(bad)?,
-                    size: g.size,
-                    data: cnb_image::BlobData::Path(path),
-                },
-                cnb_image::oci::OCI_LAYER_GZIP,
-                None,
-            );
-            md.sbom = Some(cnb_formats::labels::LayerSha { sha: g.diff_id });
+            let id = "buildpacksio/lifecycle:cache.sbom";
+            let sha = add_new_layer(&mut image, &path, &sbom_dir, owner, id)?;
+            md.sbom = Some(cnb_formats::labels::LayerSha { sha });
         }
         image.set_label(cnb_formats::labels::CACHE_METADATA, &md.to_label()?);
         image.set_created(cnb_image::NORMALIZED_CREATED);
@@ -548,4 +505,41 @@ impl<'a> ImageCache<'a> {
         log.info(format!("*** Cache: {} {}", self.name, saved.digest));
         Ok(())
     }
+}
+
+/// A cache layer that could not be written or added.
+fn layer_error(id: &str, e: impl std::fmt::Display) -> CacheError {
+    CacheError::Layer {
+        layer: id.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// Writes the tree `src` (at the same path in the image) as a new gzip layer at `path` and adds
+/// it to `image`; returns its diffID.
+fn add_new_layer(
+    image: &mut cnb_image::ImageBuilder,
+    path: &Path,
+    src: &Path,
+    owner: Owner,
+    id: &str,
+) -> Result<String, CacheError> {
+    let file = File::create(path).map_err(io("create", path))?;
+    let mut b = LayerBuilder::new(file, Compression::Gzip(1));
+    let full = |e| written(e, path, |e| layer_error(id, e));
+    b.add_tree(src, &src.to_string_lossy(), owner)
+        .map_err(full)?;
+    let (_, g) = b.finish().map_err(full)?;
+    let bad = |e: cnb_image::ImageError| layer_error(id, e);
+    image.add_layer(
+        g.diff_id.parse().map_err(bad)?,
+        cnb_image::Blob {
+            digest: g.digest.parse().map_err(bad)?,
+            size: g.size,
+            data: cnb_image::BlobData::Path(path.to_path_buf()),
+        },
+        cnb_image::oci::OCI_LAYER_GZIP,
+        None,
+    );
+    Ok(g.diff_id)
 }

@@ -30,7 +30,7 @@ use cnb_formats::layer::LayerMetadataFile;
 use cnb_formats::store::Store;
 use cnb_platform::{ExitClass, ExitCode, Inputs, Logger};
 
-use crate::cache::VolumeCache;
+use crate::cache::{VolumeCache, is_full};
 
 /// Why a restore failed.
 #[derive(Debug, thiserror::Error)]
@@ -423,19 +423,11 @@ impl Cache<'_> {
     }
 }
 
-/// Whether a write failed for want of room (the layers dir's file system, not the cache).
 /// Why a cached layer was not restored: a problem of the cache (the layer is skipped with a
 /// warning) or a full layers dir (the restore fails).
 enum Miss {
     Discard(String),
     Full(std::path::PathBuf, std::io::Error),
-}
-
-fn is_full(e: &std::io::Error) -> bool {
-    matches!(
-        e.kind(),
-        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-    )
 }
 
 /// Restores into the layers dir; `store` holds the cache image when there is one.
