@@ -222,14 +222,7 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
         } else {
             Stream::Inline(hashing)
         };
-        let mut tar = tar::Builder::new(stream);
-        tar.preserve_absolute(true);
-        tar.follow_symlinks(false);
-        Self {
-            tar,
-            dirs: BTreeSet::new(),
-            copy_buf: Vec::new(),
-        }
+        Self::over(stream)
     }
 
     fn header(kind: EntryType, mode: u32, owner: Owner, size: u64) -> Header {
@@ -433,6 +426,11 @@ impl<W: Write + Send + 'static> LayerBuilder<W> {
     pub fn unhashed(out: W) -> Self {
         // Inline: with no hash, the stream is only copied, which costs less than a hand-over.
         let stream = Stream::Inline(HashingWriter::counting(Sink::Plain(out)));
+        Self::over(stream)
+    }
+
+    /// A builder writing its tar (absolute names kept, symlinks stored as links) to `stream`.
+    fn over(stream: Stream<W>) -> Self {
         let mut tar = tar::Builder::new(stream);
         tar.preserve_absolute(true);
         tar.follow_symlinks(false);

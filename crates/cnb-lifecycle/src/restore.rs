@@ -47,16 +47,8 @@ pub enum RestoreError {
     #[error(transparent)]
     File(#[from] FormatError),
     /// A file system error.
-    #[error("{action} '{path}': {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: std::path::PathBuf,
-        /// Why.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] cnb_os::IoError),
     /// Ownership or privileges.
     #[error(transparent)]
     Os(#[from] cnb_os::OsError),
@@ -89,12 +81,8 @@ impl ExitClass for RestoreError {
 }
 
 fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> RestoreError {
-    let path = path.to_path_buf();
-    move |source| RestoreError::Io {
-        action,
-        path,
-        source,
-    }
+    let io = cnb_os::IoError::at(action, path);
+    move |source| RestoreError::Io(io(source))
 }
 
 /// Why the restorer reads the run image (Platform API 0.12+). Pack gives the restorer credentials
@@ -624,11 +612,7 @@ fn restore_cached_layers(
             let _ = std::fs::remove_dir_all(dir.join(name));
             let _ = std::fs::remove_file(dir.join(format!("{name}.toml")));
         }
-        return Err(RestoreError::Io {
-            action: "restore cached layer into",
-            path,
-            source,
-        });
+        return Err(io("restore cached layer into", &path)(source));
     }
     for ((name, layer), result) in wanted.iter().zip(results) {
         let id = format!("{bp_id}:{name}");

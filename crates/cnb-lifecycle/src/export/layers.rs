@@ -353,23 +353,34 @@ fn prehash(ctx: &mut Context, group: &Group) {
     }
     let mut trees = Vec::new();
     for bp in &group.group {
-        let dir = ctx
-            .inputs
-            .layers_dir()
-            .join(cnb_formats::id::dir_name(&bp.id));
         let Some(previous) = ctx.previous_md.buildpack(&bp.id) else {
             continue;
         };
-        for name in crate::layer_files::layer_names(&dir) {
-            let launch = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))
-                .is_ok_and(|md| md.types().launch);
-            let layer_dir = dir.join(&name);
-            if launch && previous.layers.contains_key(&name) && layer_dir.is_dir() {
+        for (name, layer_dir) in launch_layer_dirs(ctx.inputs, &bp.id) {
+            if previous.layers.contains_key(&name) {
                 trees.push(ctx.tree(&layer_dir));
             }
         }
     }
     ctx.memo.hash_missing(trees);
+}
+
+/// The launch layers a buildpack left (`<name>.toml` says `launch = true` and `<name>/` is a
+/// directory), as (name, directory).
+pub(crate) fn launch_layer_dirs(inputs: &Inputs, bp_id: &str) -> Vec<(String, PathBuf)> {
+    let dir = inputs.layers_dir().join(cnb_formats::id::dir_name(bp_id));
+    crate::layer_files::layer_names(&dir)
+        .into_iter()
+        .filter(|name| {
+            LayerMetadataFile::read(&dir.join(format!("{name}.toml")))
+                .is_ok_and(|md| md.types().launch)
+        })
+        .map(|name| {
+            let layer_dir = dir.join(&name);
+            (name, layer_dir)
+        })
+        .filter(|(_, layer_dir)| layer_dir.is_dir())
+        .collect()
 }
 
 /// `<layers>/sbom/launch` as one layer (Platform API 0.8+), when the builder wrote one.

@@ -9,10 +9,9 @@ use std::path::PathBuf;
 
 use cnb_archive::{ArchiveError, LayerBuilder, LayerDigests, Tree, default_threads, map_ordered};
 use cnb_formats::group::Group;
-use cnb_formats::layer::LayerMetadataFile;
 use cnb_image::{Blob, BlobData};
 
-use super::layers::Context;
+use super::layers::{Context, launch_layer_dirs};
 
 /// A layer built ahead: its scratch file and digests, or why it could not be built.
 pub(crate) type Built = Result<(PathBuf, LayerDigests), ArchiveError>;
@@ -38,18 +37,8 @@ pub(crate) fn prebuild(ctx: &mut Context, group: &Group) {
     }
     let mut trees = Vec::new();
     for bp in &group.group {
-        let dir = ctx
-            .inputs
-            .layers_dir()
-            .join(cnb_formats::id::dir_name(&bp.id));
         let previous = ctx.previous_md.buildpack(&bp.id);
-        for name in crate::layer_files::layer_names(&dir) {
-            let launch = LayerMetadataFile::read(&dir.join(format!("{name}.toml")))
-                .is_ok_and(|md| md.types().launch);
-            let layer_dir = dir.join(&name);
-            if !launch || !layer_dir.is_dir() {
-                continue;
-            }
+        for (name, layer_dir) in launch_layer_dirs(ctx.inputs, &bp.id) {
             let tree = ctx.tree(&layer_dir);
             let recorded = previous
                 .and_then(|p| p.layers.get(&name))
