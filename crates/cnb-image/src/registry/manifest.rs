@@ -12,7 +12,7 @@ use oci_client::secrets::RegistryAuth;
 
 use super::RegistryStore;
 use super::error::RegistryError;
-use super::retry::{Class, with_retry};
+use super::retry::Class;
 use super::stats::bump;
 use super::target::Target;
 use crate::backend::RawManifest;
@@ -37,15 +37,10 @@ impl RegistryStore {
         const OP: &str = "pull manifest";
         let conn = self.conn(target)?;
         let auth = RegistryAuth::Anonymous; // already stored per registry; not replaced by this
-        let result = self.runtime.block_on(with_retry(
-            &self.options.retry,
-            self.options.request_timeout,
-            || {
-                conn.client
-                    .pull_manifest_raw(reference, &auth, &ACCEPTED_MANIFESTS)
-            },
-            || conn.renew(reference, Pull),
-        ));
+        let result = self.call(&conn, reference, Pull, || {
+            conn.client
+                .pull_manifest_raw(reference, &auth, &ACCEPTED_MANIFESTS)
+        });
         let (bytes, _header_digest) = match result {
             Ok(v) => v,
             Err(f) if f.class == Class::NotFound => return Ok(None),
@@ -96,17 +91,11 @@ impl RegistryStore {
                     ),
                 })?;
         let body = Bytes::copy_from_slice(&manifest.bytes);
-        self.runtime
-            .block_on(with_retry(
-                &self.options.retry,
-                self.options.request_timeout,
-                || {
-                    conn.client
-                        .push_manifest_raw(&reference, body.clone(), content_type.clone())
-                },
-                || conn.renew(&reference, Push),
-            ))
-            .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
+        self.call(&conn, &reference, Push, || {
+            conn.client
+                .push_manifest_raw(&reference, body.clone(), content_type.clone())
+        })
+        .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
         bump(&self.counters.manifests_pushed, 1);
         Ok(())
     }

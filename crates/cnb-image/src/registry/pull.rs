@@ -9,7 +9,7 @@ use sha2::{Digest as _, Sha256};
 use super::RegistryStore;
 use super::download::{BlobReader, Resume};
 use super::error::RegistryError;
-use super::retry::{Class, with_retry};
+use super::retry::Class;
 use super::stats::bump;
 use crate::{Digest, ImageError};
 
@@ -25,48 +25,25 @@ impl RegistryStore {
         let reference = target.reference();
         let d = digest.to_string();
         let what = format!("{}@{digest}", target.display);
-        let empty = *digest == Digest::of(&[]);
+        let resume = Resume {
+            conn,
+            reference,
+            digest: d.clone(),
+            policy: self.options.retry.clone(),
+            timeout: self.options.request_timeout,
+        };
         let stream = self
             .runtime
-            .block_on(with_retry(
-                &self.options.retry,
-                self.options.request_timeout,
-                // A range from byte 0: the registry answers 206 and oci-client leaves the digest
-                // to the reader below, which checks it anyway (a resumed download has to), so
-                // the blob is hashed once; a 200 is checked by both. The empty blob has no byte 0
-                // (a range would get 416).
-                || async {
-                    if empty {
-                        let s = conn.client.pull_blob_stream(&reference, d.as_str()).await?;
-                        Ok(oci_client::client::BlobResponse::Full(s))
-                    } else {
-                        conn.client
-                            .pull_blob_stream_partial(&reference, d.as_str(), 0, None)
-                            .await
-                    }
-                },
-                || conn.renew(&reference, Pull),
-            ))
+            .block_on(resume.rest(0))
             .map_err(|f| match f.class {
                 Class::NotFound => ImageError::BlobNotFound {
                     reference: target.display.clone(),
-                    digest: d.clone(),
+                    digest: d,
                 },
                 _ => RegistryError::from_failure("pull blob", what.clone(), f).into(),
             })?;
         bump(&self.counters.blobs_downloaded, 1);
         let (tx, rx) = tokio::sync::mpsc::channel(8);
-        let resume = Resume {
-            conn,
-            reference,
-            digest: d,
-            policy: self.options.retry.clone(),
-            timeout: self.options.request_timeout,
-        };
-        let stream = match stream {
-            oci_client::client::BlobResponse::Full(s)
-            | oci_client::client::BlobResponse::Partial(s) => s.stream,
-        };
         self.runtime.spawn(resume.feed(stream, tx));
         Ok(Box::new(BlobReader {
             rx,
@@ -85,16 +62,12 @@ impl RegistryStore {
         let conn = self.conn(&target)?;
         let reference = target.reference();
         let d = digest.to_string();
-        self.runtime
-            .block_on(with_retry(
-                &self.options.retry,
-                self.options.request_timeout,
-                || conn.client.blob_exists(&reference, &d),
-                || conn.renew(&reference, Pull),
-            ))
-            .map_err(|f| {
-                RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
-                    .into()
-            })
+        self.call(&conn, &reference, Pull, || {
+            conn.client.blob_exists(&reference, &d)
+        })
+        .map_err(|f| {
+            RegistryError::from_failure("check blob", format!("{}@{digest}", target.display), f)
+                .into()
+        })
     }
 }

@@ -122,6 +122,29 @@ pub(crate) struct Failure {
     pub reason: String,
 }
 
+impl super::RegistryStore {
+    /// Runs `call` to its end on the store's runtime with the store's retries and per-attempt
+    /// timeout; a 401 renews `conn`'s token for `op` on `reference` before the retry.
+    pub(super) fn call<T, F, Fut>(
+        &self,
+        conn: &super::conn::Conn,
+        reference: &oci_client::Reference,
+        op: oci_client::RegistryOperation,
+        call: F,
+    ) -> Result<T, Failure>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.runtime.block_on(with_retry(
+            &self.options.retry,
+            self.options.request_timeout,
+            call,
+            || conn.renew(reference, op),
+        ))
+    }
+}
+
 /// How often a 401 gets fresh credentials and another try.
 const MAX_REAUTHS: u32 = 2;
 

@@ -14,7 +14,7 @@ use super::RegistryStore;
 use super::conn::Conn;
 use super::error::{RegistryError, chain, one_line};
 use super::push::bytes_stream;
-use super::retry::{self, Failure, with_retry};
+use super::retry::{self, Failure};
 use super::stats::bump;
 use super::target::Target;
 use crate::Digest;
@@ -78,17 +78,11 @@ impl RegistryStore {
     ) -> crate::Result<(Digest, u64)> {
         let empty = Digest::of(&[]);
         let d = empty.to_string();
-        self.runtime
-            .block_on(with_retry(
-                &self.options.retry,
-                self.options.request_timeout,
-                || {
-                    conn.client
-                        .push_blob_stream(reference, bytes_stream(Bytes::new()), &d, Some(0))
-                },
-                || conn.renew(reference, Push),
-            ))
-            .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
+        self.call(conn, reference, Push, || {
+            conn.client
+                .push_blob_stream(reference, bytes_stream(Bytes::new()), &d, Some(0))
+        })
+        .map_err(|f| RegistryError::from_failure(OP, target.display.clone(), f))?;
         bump(&self.counters.blobs_uploaded, 1);
         Ok((empty, 0))
     }
