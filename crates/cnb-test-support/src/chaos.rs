@@ -247,10 +247,7 @@ pub fn check_layout_image(dir: &Path, tag: &str) -> String {
 /// and verified by skopeo; returns its manifest digest.
 pub fn check_registry_image(image: &str) -> String {
     let src = format!("docker://{image}");
-    let raw = run_tool(
-        Command::new("skopeo").args(["inspect", "--raw", "--tls-verify=false", &src]),
-        "skopeo inspect",
-    );
+    let raw = crate::tools::skopeo_raw(image);
     let scratch = tempfile::tempdir().unwrap();
     run_tool(
         Command::new("skopeo")

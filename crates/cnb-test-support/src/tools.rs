@@ -25,3 +25,14 @@ pub fn umoci_unpack(image: &str, bundle: &Path) {
         "umoci raw unpack",
     );
 }
+
+/// The manifest (or index) of `image` (host/repo:tag on a plain-HTTP registry) as skopeo reads
+/// it, byte for byte.
+pub fn skopeo_raw(image: &str) -> String {
+    run_tool(
+        Command::new("skopeo")
+            .args(["inspect", "--raw", "--tls-verify=false"])
+            .arg(format!("docker://{image}")),
+        "skopeo inspect --raw",
+    )
+}

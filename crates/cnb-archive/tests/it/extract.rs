@@ -6,6 +6,13 @@ use cnb_archive::{Compression, ExtractOptions, LayerBuilder, Owner, extract};
 
 use crate::sample_tree;
 
+/// `src` as a plain (uncompressed) layer tar at `/layers/bp/layer`.
+fn plain_layer(src: &Path) -> Vec<u8> {
+    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
+    b.add_tree(src, "/layers/bp/layer", Owner::ROOT).unwrap();
+    b.finish().unwrap().0
+}
+
 fn layers_opts() -> ExtractOptions {
     ExtractOptions {
         prefix: Some("/layers".into()),
@@ -65,10 +72,7 @@ fn extraction_sets_the_owner_when_asked() {
     );
     let dir = tempfile::tempdir().unwrap();
     sample_tree(dir.path());
-    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
-    b.add_tree(dir.path(), "/layers/bp/layer", Owner::ROOT)
-        .unwrap();
-    let (blob, _) = b.finish().unwrap();
+    let blob = plain_layer(dir.path());
     let target = tempfile::tempdir().unwrap();
     let opts = ExtractOptions {
         prefix: Some("/layers".into()),
@@ -247,10 +251,7 @@ fn the_diff_id_covers_bytes_after_the_end_of_the_tar() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     sample_tree(&src);
-    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
-    b.add_tree(&src, "/layers/bp/layer", Owner { uid: 0, gid: 0 })
-        .unwrap();
-    let (mut blob, _) = b.finish().unwrap();
+    let mut blob = plain_layer(&src);
     // More than one hand-over chunk of padding after the end marker, as some tar writers leave.
     blob.extend(std::iter::repeat_n(0u8, 600 * 1024));
     let target = tempfile::tempdir().unwrap();
@@ -264,10 +265,7 @@ fn a_stream_that_fails_after_the_tar_fails_the_extraction() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     sample_tree(&src);
-    let mut b = LayerBuilder::new(Vec::new(), Compression::None);
-    b.add_tree(&src, "/layers/bp/layer", Owner { uid: 0, gid: 0 })
-        .unwrap();
-    let (blob, _) = b.finish().unwrap();
+    let blob = plain_layer(&src);
     // A registry blob whose digest check fails at its end: all bytes, then an error.
     let failing = std::io::Read::chain(&blob[..], Failing);
     let target = tempfile::tempdir().unwrap();

@@ -162,17 +162,9 @@ fn a_registry_index_is_rebased_child_by_child_moving_no_layer_bytes() {
             get(&store, &app, arch).digest()
         );
     }
-    let sk = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            "--raw",
-            &format!("docker://{app}"),
-        ])
-        .output()
-        .unwrap();
+    let sk = cnb_test_support::tools::skopeo_raw(&app);
     assert_eq!(
-        Digest::of(&sk.stdout),
+        Digest::of(sk.as_bytes()),
         raw.digest,
         "skopeo reads the index we report"
     );

@@ -1,7 +1,5 @@
 //! Rebasing amd64 and arm64 app images onto new run images.
 
-use std::process::Command;
-
 use cnb_formats::labels::LayersMetadata;
 use cnb_formats::report::Report;
 use cnb_image::{
@@ -363,14 +361,6 @@ fn a_registry_rebase_moves_no_layer_bytes() {
     }
     // skopeo agrees (on the last one: it is slow).
     let (app, digest) = last.unwrap();
-    let sk = Command::new("skopeo")
-        .args([
-            "inspect",
-            "--tls-verify=false",
-            "--raw",
-            &format!("docker://{app}"),
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(cnb_image::Digest::of(&sk.stdout), digest);
+    let raw = cnb_test_support::tools::skopeo_raw(&app);
+    assert_eq!(cnb_image::Digest::of(raw.as_bytes()), digest);
 }
